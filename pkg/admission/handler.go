@@ -1,0 +1,179 @@
+// Package admission is the webhook front end: AdmissionReview in, AdmissionResponse out.
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/sealgate/sealgate/pkg/engine"
+	"github.com/sealgate/sealgate/pkg/metrics"
+	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/workload"
+)
+
+// PolicySource supplies the policies in force.
+type PolicySource interface {
+	// Policies returns the compiled policies, or an error when they are not loaded.
+	Policies() ([]*policy.Policy, error)
+}
+
+// StaticPolicies is a PolicySource fixed at start-up (from --policy-file).
+type StaticPolicies []*policy.Policy
+
+// Policies implements PolicySource.
+func (s StaticPolicies) Policies() ([]*policy.Policy, error) { return s, nil }
+
+// skippedSubresources are the pod subresources that carry no pod spec change worth checking. Every
+// other subresource, pods/ephemeralcontainers and pods/resize among them, is checked.
+var skippedSubresources = map[string]bool{
+	"exec": true, "attach": true, "log": true, "portforward": true, "proxy": true,
+	"binding": true, "eviction": true, "status": true,
+}
+
+// Handler serves /validate. Its dependencies are injected; Defaults fills the optional ones.
+type Handler struct {
+	Engine   *engine.Engine
+	Policies PolicySource
+	Metrics  metrics.Recorder
+	Log      logr.Logger
+	Now      func() time.Time
+}
+
+// Defaults fills optional fields and checks the required ones.
+func (h *Handler) Defaults() error {
+	if h.Engine == nil || h.Policies == nil {
+		return errors.New("admission handler needs an engine and a policy source")
+	}
+	if h.Metrics == nil {
+		h.Metrics = metrics.Nop{}
+	}
+	if h.Now == nil {
+		h.Now = time.Now
+	}
+	return nil
+}
+
+// ServeHTTP decodes the AdmissionReview, evaluates it and writes the response. A request that is not
+// a well-formed AdmissionReview gets a 400 and nothing else happens.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.Now()
+	rv, err := readReview(r)
+	if err != nil {
+		h.Log.Info("rejected malformed admission request", "error", err.Error())
+		h.Metrics.Decision("error", h.Now().Sub(start))
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	resp, decision := h.Review(r.Context(), rv.Request)
+	h.Metrics.Decision(decision, h.Now().Sub(start))
+	out, err := json.Marshal(review(resp))
+	if err != nil {
+		http.Error(w, "encoding response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+// Review evaluates one admission request. decision is "allowed", "denied", "skipped" or "error".
+func (h *Handler) Review(ctx context.Context, req *admissionv1.AdmissionRequest) (resp *admissionv1.AdmissionResponse, decision string) {
+	switch req.Operation {
+	case admissionv1.Create, admissionv1.Update:
+	default:
+		return allowed(req.UID, "sealgate checks only CREATE and UPDATE"), "skipped"
+	}
+	if skippedSubresources[req.SubResource] {
+		return allowed(req.UID, "sealgate does not check the "+req.SubResource+" subresource"), "skipped"
+	}
+	gvk := schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind}
+	w, err := workload.Decode(gvk, req.Object.Raw)
+	if errors.Is(err, workload.ErrNotWorkload) {
+		return allowed(req.UID, fmt.Sprintf("sealgate does not check %s", gvk)), "skipped"
+	}
+	if err != nil {
+		return badObject(req.UID, err), "error"
+	}
+	if req.Operation == admissionv1.Update && unchanged(gvk, w, req.OldObject.Raw) {
+		// Scaling, relabelling or finalizers must never wedge an object that predates a policy.
+		return allowed(req.UID, "pod spec unchanged"), "skipped"
+	}
+	policies, err := h.Policies.Policies()
+	if err != nil {
+		return internalError(req.UID, fmt.Errorf("policies are not loaded: %w", err)), "error"
+	}
+	res := h.Engine.Evaluate(ctx, policies, w, req.Namespace)
+	what := describe(gvk.Kind, req.Namespace, req.Name, w)
+	h.record(res, what)
+	resp = verdict(req.UID, what, res, auditJSON(res))
+	if !resp.Allowed {
+		return resp, "denied"
+	}
+	return resp, "allowed"
+}
+
+// unchanged reports whether an UPDATE leaves the pod spec and the pod metadata the rules read (the
+// annotations) as they were. An undecodable old object counts as changed, so the new one is checked.
+func unchanged(gvk schema.GroupVersionKind, w *workload.Workload, oldRaw []byte) bool {
+	if len(oldRaw) == 0 {
+		return false
+	}
+	old, err := workload.Decode(gvk, oldRaw)
+	if err != nil {
+		return false
+	}
+	return equality.Semantic.DeepEqual(old.Spec, w.Spec) &&
+		equality.Semantic.DeepEqual(old.Template.Annotations, w.Template.Annotations)
+}
+
+func (h *Handler) record(res *engine.Result, what string) {
+	audited := 0
+	for _, v := range res.Violations {
+		action := "denied"
+		switch v.Mode {
+		case "Warn":
+			action = "warned"
+		case "Audit":
+			action = "audited"
+			audited++
+		}
+		h.Metrics.Violation(v.Policy, v.Rule, string(v.Mode), action)
+	}
+	if audited > 0 {
+		h.Log.Info("audit violations", "object", what, "violations", res.ByMode("Audit"))
+	}
+}
+
+func auditJSON(res *engine.Result) string {
+	vs := res.ByMode("Audit")
+	if len(vs) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(vs)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// describe names the object for messages: `Deployment "web" in namespace "prod"`.
+func describe(kind, namespace, name string, w *workload.Workload) string {
+	if name == "" {
+		name = w.Object.Name
+	}
+	if name == "" && w.Object.GenerateName != "" {
+		name = w.Object.GenerateName + "*"
+	}
+	if namespace == "" {
+		return fmt.Sprintf("%s %q", kind, name)
+	}
+	return fmt.Sprintf("%s %q in namespace %q", kind, name, namespace)
+}

@@ -1,0 +1,280 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Mode says what happens when a policy finds a violation.
+// +kubebuilder:validation:Enum=Enforce;Warn;Audit
+type Mode string
+
+const (
+	// ModeEnforce denies the request.
+	ModeEnforce Mode = "Enforce"
+	// ModeWarn admits the request and returns a warning to the client.
+	ModeWarn Mode = "Warn"
+	// ModeAudit admits the request and records the violation (audit annotation, log, metric).
+	ModeAudit Mode = "Audit"
+)
+
+// Forbid is the value of a container knob that forbids a setting. Allow (or leaving the knob unset)
+// does not check it.
+// +kubebuilder:validation:Enum=Forbid;Allow
+type Forbid string
+
+// Require is the value of a container knob that requires a setting. Allow (or leaving the knob unset)
+// does not check it.
+// +kubebuilder:validation:Enum=Require;Allow
+type Require string
+
+const (
+	// Forbidden forbids the setting.
+	Forbidden Forbid = "Forbid"
+	// Required requires the setting.
+	Required Require = "Require"
+	// AllowForbid is the explicit "not checked" value of a Forbid knob.
+	AllowForbid Forbid = "Allow"
+	// AllowRequire is the explicit "not checked" value of a Require knob.
+	AllowRequire Require = "Allow"
+)
+
+// ClusterAdmissionPolicy says which workloads may enter the cluster. Every policy that matches an
+// object applies; the object is denied if any matching Enforce policy finds a violation.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=cap;caps,categories=sealgate
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ClusterAdmissionPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   PolicySpec   `json:"spec"`
+	Status PolicyStatus `json:"status,omitempty"`
+}
+
+// ClusterAdmissionPolicyList is a list of policies.
+//
+// +kubebuilder:object:root=true
+type ClusterAdmissionPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ClusterAdmissionPolicy `json:"items"`
+}
+
+// PolicySpec is the desired behaviour of a policy. Sections left out are not checked.
+type PolicySpec struct {
+	// Mode is what a violation does: Enforce denies, Warn admits with a warning, Audit admits and records.
+	// +kubebuilder:default=Enforce
+	// +optional
+	Mode Mode `json:"mode,omitempty"`
+
+	// Match selects the objects the policy applies to. Empty matches every pod-bearing object.
+	// +optional
+	Match Match `json:"match,omitempty"`
+
+	// Images restricts where images come from and how they are referenced.
+	// +optional
+	Images *ImageRules `json:"images,omitempty"`
+
+	// Signatures requires cosign signatures on images.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	Signatures []SignatureRule `json:"signatures,omitempty"`
+
+	// PodSecurity applies a Pod Security Standards level.
+	// +optional
+	PodSecurity *PodSecurity `json:"podSecurity,omitempty"`
+
+	// Containers holds explicit security knobs checked on every container.
+	// +optional
+	Containers *ContainerRules `json:"containers,omitempty"`
+
+	// Resources requires resource requests and limits and bounds them.
+	// +optional
+	Resources *ResourceRules `json:"resources,omitempty"`
+}
+
+// Match selects objects by namespace and labels.
+type Match struct {
+	// NamespaceSelector selects namespaces by label. Empty selects every namespace.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	// ObjectSelector selects objects by their own labels. Empty selects every object.
+	// +optional
+	ObjectSelector *metav1.LabelSelector `json:"objectSelector,omitempty"`
+	// ExcludeNamespaces lists namespaces, by name, the policy never applies to.
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
+}
+
+// ImageRules restricts image references.
+type ImageRules struct {
+	// AllowedRegistries lists image patterns; an image that no pattern matches is denied. Patterns are
+	// parsed references whose path segments may be '*' (exactly one segment) or '**' (any number of
+	// segments), e.g. "registry.example.com/**", "ghcr.io/acme/*". Unset means every registry is allowed.
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
+	// RequireDigest requires every image to be pinned by digest (name@sha256:...).
+	// +optional
+	RequireDigest bool `json:"requireDigest,omitempty"`
+	// DisallowLatestTag denies images tagged ":latest" and images with no tag or digest.
+	// +optional
+	DisallowLatestTag bool `json:"disallowLatestTag,omitempty"`
+}
+
+// SignatureRule requires signatures on the images it names.
+type SignatureRule struct {
+	// Images lists the image patterns (same syntax as allowedRegistries) this rule covers.
+	// +kubebuilder:validation:MinItems=1
+	Images []string `json:"images"`
+	// Threshold is how many distinct attestors must verify. Defaults to 1.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	Threshold int `json:"threshold,omitempty"`
+	// Attestors are the trusted signers.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Attestors []Attestor `json:"attestors"`
+	// Attestations lists in-toto attestations that must be present and signed by the attestors.
+	// +optional
+	Attestations []AttestationRule `json:"attestations,omitempty"`
+}
+
+// AttestationRule requires an attestation of a predicate type.
+type AttestationRule struct {
+	// PredicateType is the in-toto predicate type, e.g. "https://slsa.dev/provenance/v1".
+	PredicateType string `json:"predicateType"`
+}
+
+// Attestor is one trusted signer: exactly one of publicKey, secretRef or keyless.
+type Attestor struct {
+	// Name identifies the attestor in messages; unique within the rule.
+	Name string `json:"name"`
+	// PublicKey is a PEM public key (ECDSA P-256/P-384, RSA, Ed25519).
+	// +optional
+	PublicKey string `json:"publicKey,omitempty"`
+	// SecretRef names a Secret key holding a PEM public key.
+	// +optional
+	SecretRef *SecretKeyRef `json:"secretRef,omitempty"`
+	// Keyless trusts a certificate identity issued by a Sigstore certificate authority.
+	// +optional
+	Keyless *Keyless `json:"keyless,omitempty"`
+	// TransparencyLog says whether transparency-log evidence in the signature bundle is required.
+	// Defaults to Require for keyless and Ignore for keys.
+	// +optional
+	// +kubebuilder:validation:Enum=Require;Ignore
+	TransparencyLog string `json:"transparencyLog,omitempty"`
+}
+
+// SecretKeyRef names a key in a Secret.
+type SecretKeyRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// Keyless is a certificate identity: the OIDC issuer and the subject, each exact or a regular expression.
+type Keyless struct {
+	// +optional
+	Issuer string `json:"issuer,omitempty"`
+	// +optional
+	IssuerRegExp string `json:"issuerRegExp,omitempty"`
+	// +optional
+	Subject string `json:"subject,omitempty"`
+	// +optional
+	SubjectRegExp string `json:"subjectRegExp,omitempty"`
+	// TrustedRootRef points at a Sigstore trusted_root.json.
+	// +optional
+	TrustedRootRef *TrustedRootRef `json:"trustedRootRef,omitempty"`
+}
+
+// TrustedRootRef points at a Sigstore trusted_root.json in a ConfigMap, a Secret or a file.
+type TrustedRootRef struct {
+	// +optional
+	ConfigMap *SecretKeyRef `json:"configMap,omitempty"`
+	// +optional
+	Secret *SecretKeyRef `json:"secret,omitempty"`
+	// +optional
+	File string `json:"file,omitempty"`
+}
+
+// PodSecurity selects a Pod Security Standards level and version.
+type PodSecurity struct {
+	// Level is privileged, baseline or restricted.
+	// +kubebuilder:validation:Enum=privileged;baseline;restricted
+	Level string `json:"level"`
+	// Version is "latest" or a Kubernetes minor version such as "v1.37". Defaults to latest.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^(latest|v1\.[0-9]+)$`
+	Version string `json:"version,omitempty"`
+}
+
+// ContainerRules are security knobs checked on every container, init container and ephemeral container.
+type ContainerRules struct {
+	// Privileged: Forbid denies securityContext.privileged=true.
+	// +optional
+	Privileged Forbid `json:"privileged,omitempty"`
+	// RunAsRoot: Forbid requires runAsNonRoot=true or a non-zero runAsUser (container or pod level).
+	// +optional
+	RunAsRoot Forbid `json:"runAsRoot,omitempty"`
+	// AllowPrivilegeEscalation: Forbid requires allowPrivilegeEscalation=false on every container.
+	// +optional
+	AllowPrivilegeEscalation Forbid `json:"allowPrivilegeEscalation,omitempty"`
+	// HostNamespaces: Forbid denies hostNetwork, hostPID and hostIPC.
+	// +optional
+	HostNamespaces Forbid `json:"hostNamespaces,omitempty"`
+	// Capabilities restricts Linux capabilities.
+	// +optional
+	Capabilities *CapabilityRules `json:"capabilities,omitempty"`
+	// ReadOnlyRootFilesystem: Require requires readOnlyRootFilesystem=true.
+	// +optional
+	ReadOnlyRootFilesystem Require `json:"readOnlyRootFilesystem,omitempty"`
+}
+
+// CapabilityRules restricts Linux capabilities.
+type CapabilityRules struct {
+	// RequireDropAll requires capabilities.drop to contain ALL.
+	// +optional
+	RequireDropAll bool `json:"requireDropAll,omitempty"`
+	// AllowedAdd lists the capabilities that may be added; any other added capability is denied.
+	// Unset means no capability may be added. Names are upper case without the CAP_ prefix.
+	// +optional
+	AllowedAdd []corev1.Capability `json:"allowedAdd,omitempty"`
+}
+
+// ResourceRules requires and bounds container resources. Ephemeral containers are exempt: they cannot
+// set resources.
+type ResourceRules struct {
+	// RequireRequests lists resources every container must request.
+	// +optional
+	RequireRequests []corev1.ResourceName `json:"requireRequests,omitempty"`
+	// RequireLimits lists resources every container must limit.
+	// +optional
+	RequireLimits []corev1.ResourceName `json:"requireLimits,omitempty"`
+	// MaxLimits bounds each container's limits (and requests, which may not exceed limits).
+	// +optional
+	MaxLimits map[corev1.ResourceName]resource.Quantity `json:"maxLimits,omitempty"`
+	// MaxLimitRequestRatio bounds limit/request for each resource, e.g. cpu: "4".
+	// +optional
+	MaxLimitRequestRatio map[corev1.ResourceName]resource.Quantity `json:"maxLimitRequestRatio,omitempty"`
+}
+
+// PolicyStatus says whether the policy is in force.
+type PolicyStatus struct {
+	// ObservedGeneration is the generation the conditions describe.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions: Ready is True when the policy is in force.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}

@@ -1,0 +1,252 @@
+package v1alpha1
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	psaapi "k8s.io/pod-security-admission/api"
+
+	"github.com/sealgate/sealgate/pkg/imageref"
+)
+
+// Validate returns every problem with the policy at once, each with the path of the field that is
+// wrong. It expects a defaulted policy.
+func (p *ClusterAdmissionPolicy) Validate() field.ErrorList {
+	var errs field.ErrorList
+	if p.Name == "" {
+		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "a policy needs a name"))
+	} else {
+		for _, msg := range validation.IsDNS1123Subdomain(p.Name) {
+			errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), p.Name, msg))
+		}
+	}
+	if p.Namespace != "" {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "namespace"), p.Namespace,
+			"ClusterAdmissionPolicy is cluster-scoped; remove metadata.namespace"))
+	}
+	spec := field.NewPath("spec")
+	s := &p.Spec
+	switch s.Mode {
+	case ModeEnforce, ModeWarn, ModeAudit:
+	default:
+		errs = append(errs, field.NotSupported(spec.Child("mode"), s.Mode, []Mode{ModeEnforce, ModeWarn, ModeAudit}))
+	}
+	errs = append(errs, validateMatch(&s.Match, spec.Child("match"))...)
+	if s.Images != nil {
+		errs = append(errs, validatePatterns(s.Images.AllowedRegistries, spec.Child("images", "allowedRegistries"))...)
+	}
+	for i := range s.Signatures {
+		errs = append(errs, validateSignatureRule(&s.Signatures[i], spec.Child("signatures").Index(i))...)
+	}
+	if ps := s.PodSecurity; ps != nil {
+		errs = append(errs, validatePodSecurity(ps, spec.Child("podSecurity"))...)
+	}
+	if c := s.Containers; c != nil {
+		errs = append(errs, validateContainers(c, spec.Child("containers"))...)
+	}
+	if r := s.Resources; r != nil {
+		errs = append(errs, validateResources(r, spec.Child("resources"))...)
+	}
+	return errs
+}
+
+func validateMatch(m *Match, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	opts := metav1validation.LabelSelectorValidationOptions{}
+	if m.NamespaceSelector != nil {
+		errs = append(errs, metav1validation.ValidateLabelSelector(m.NamespaceSelector, opts, path.Child("namespaceSelector"))...)
+	}
+	if m.ObjectSelector != nil {
+		errs = append(errs, metav1validation.ValidateLabelSelector(m.ObjectSelector, opts, path.Child("objectSelector"))...)
+	}
+	for i, ns := range m.ExcludeNamespaces {
+		for _, msg := range validation.IsDNS1123Label(ns) {
+			errs = append(errs, field.Invalid(path.Child("excludeNamespaces").Index(i), ns, msg))
+		}
+	}
+	return errs
+}
+
+func validatePatterns(patterns []string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, pat := range patterns {
+		if _, err := imageref.CompilePattern(pat); err != nil {
+			errs = append(errs, field.Invalid(path.Index(i), pat, fmt.Sprintf("invalid pattern: %v", err)))
+		}
+	}
+	return errs
+}
+
+func validateSignatureRule(s *SignatureRule, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if len(s.Images) == 0 {
+		errs = append(errs, field.Required(path.Child("images"), "list the image patterns this rule covers"))
+	}
+	errs = append(errs, validatePatterns(s.Images, path.Child("images"))...)
+	if len(s.Attestors) == 0 {
+		errs = append(errs, field.Required(path.Child("attestors"), "list at least one attestor"))
+	}
+	if s.Threshold < 1 || s.Threshold > len(s.Attestors) && len(s.Attestors) > 0 {
+		errs = append(errs, field.Invalid(path.Child("threshold"), s.Threshold,
+			fmt.Sprintf("must be between 1 and the number of attestors (%d)", len(s.Attestors))))
+	}
+	names := map[string]bool{}
+	for i := range s.Attestors {
+		a := &s.Attestors[i]
+		ap := path.Child("attestors").Index(i)
+		if a.Name == "" {
+			errs = append(errs, field.Required(ap.Child("name"), "name the attestor"))
+		} else if names[a.Name] {
+			errs = append(errs, field.Duplicate(ap.Child("name"), a.Name))
+		}
+		names[a.Name] = true
+		errs = append(errs, validateAttestor(a, ap)...)
+	}
+	for i, at := range s.Attestations {
+		if at.PredicateType == "" {
+			errs = append(errs, field.Required(path.Child("attestations").Index(i).Child("predicateType"), "name the predicate type"))
+		}
+	}
+	return errs
+}
+
+func validateAttestor(a *Attestor, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	set := 0
+	if a.PublicKey != "" {
+		set++
+		if !strings.Contains(a.PublicKey, "-----BEGIN PUBLIC KEY-----") {
+			errs = append(errs, field.Invalid(path.Child("publicKey"), "(key)", "must be a PEM public key (-----BEGIN PUBLIC KEY-----)"))
+		}
+	}
+	if r := a.SecretRef; r != nil {
+		set++
+		if r.Name == "" {
+			errs = append(errs, field.Required(path.Child("secretRef", "name"), "name the Secret"))
+		}
+		if r.Namespace == "" {
+			errs = append(errs, field.Required(path.Child("secretRef", "namespace"), "give the Secret's namespace"))
+		}
+	}
+	if k := a.Keyless; k != nil {
+		set++
+		kp := path.Child("keyless")
+		if (k.Issuer == "") == (k.IssuerRegExp == "") {
+			errs = append(errs, field.Invalid(kp, "", "set exactly one of issuer and issuerRegExp"))
+		}
+		if (k.Subject == "") == (k.SubjectRegExp == "") {
+			errs = append(errs, field.Invalid(kp, "", "set exactly one of subject and subjectRegExp"))
+		}
+		for _, f := range [...]struct{ name, re string }{{"issuerRegExp", k.IssuerRegExp}, {"subjectRegExp", k.SubjectRegExp}} {
+			name, re := f.name, f.re
+			if re == "" {
+				continue
+			}
+			if _, err := regexp.Compile(re); err != nil {
+				errs = append(errs, field.Invalid(kp.Child(name), re, err.Error()))
+			}
+		}
+	}
+	if set != 1 {
+		errs = append(errs, field.Invalid(path, a.Name, "set exactly one of publicKey, secretRef and keyless"))
+	}
+	switch a.TransparencyLog {
+	case "Require", "Ignore":
+	default:
+		errs = append(errs, field.NotSupported(path.Child("transparencyLog"), a.TransparencyLog, []string{"Require", "Ignore"}))
+	}
+	return errs
+}
+
+func validatePodSecurity(ps *PodSecurity, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if _, err := psaapi.ParseLevel(ps.Level); err != nil {
+		errs = append(errs, field.NotSupported(path.Child("level"), ps.Level, []string{"privileged", "baseline", "restricted"}))
+	}
+	if _, err := psaapi.ParseVersion(ps.Version); err != nil {
+		errs = append(errs, field.Invalid(path.Child("version"), ps.Version, `must be "latest" or a version such as "v1.37"`))
+	}
+	return errs
+}
+
+func validateContainers(c *ContainerRules, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	forbids := []struct {
+		name string
+		v    Forbid
+	}{
+		{"privileged", c.Privileged}, {"runAsRoot", c.RunAsRoot},
+		{"allowPrivilegeEscalation", c.AllowPrivilegeEscalation}, {"hostNamespaces", c.HostNamespaces},
+	}
+	for _, f := range forbids {
+		if f.v != "" && f.v != Forbidden && f.v != AllowForbid {
+			errs = append(errs, field.NotSupported(path.Child(f.name), f.v, []Forbid{Forbidden, AllowForbid}))
+		}
+	}
+	if v := c.ReadOnlyRootFilesystem; v != "" && v != Required && v != AllowRequire {
+		errs = append(errs, field.NotSupported(path.Child("readOnlyRootFilesystem"), v, []Require{Required, AllowRequire}))
+	}
+	if caps := c.Capabilities; caps != nil {
+		for i, cp := range caps.AllowedAdd {
+			if !capabilityName.MatchString(string(cp)) {
+				errs = append(errs, field.Invalid(path.Child("capabilities", "allowedAdd").Index(i), cp,
+					"must be an upper-case capability name without the CAP_ prefix, e.g. NET_BIND_SERVICE"))
+			}
+		}
+	}
+	return errs
+}
+
+var capabilityName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
+func validateResources(r *ResourceRules, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	validName := func(p *field.Path, n corev1.ResourceName) {
+		if n == "" {
+			errs = append(errs, field.Required(p, "name a resource, e.g. cpu or memory"))
+			return
+		}
+		if !strings.Contains(string(n), "/") {
+			for _, msg := range validation.IsDNS1123Subdomain(string(n)) {
+				errs = append(errs, field.Invalid(p, n, msg))
+			}
+		} else {
+			for _, msg := range validation.IsQualifiedName(string(n)) {
+				errs = append(errs, field.Invalid(p, n, msg))
+			}
+		}
+	}
+	for i, n := range r.RequireRequests {
+		validName(path.Child("requireRequests").Index(i), n)
+	}
+	for i, n := range r.RequireLimits {
+		validName(path.Child("requireLimits").Index(i), n)
+	}
+	positive := func(p *field.Path, m map[corev1.ResourceName]resource.Quantity, what string) {
+		for _, n := range slices.Sorted(maps.Keys(m)) {
+			q := m[n]
+			validName(p.Key(string(n)), n)
+			if q.Sign() <= 0 {
+				errs = append(errs, field.Invalid(p.Key(string(n)), q.String(), what))
+			}
+		}
+	}
+	positive(path.Child("maxLimits"), r.MaxLimits, "must be greater than zero")
+	positive(path.Child("maxLimitRequestRatio"), r.MaxLimitRequestRatio, "must be greater than zero")
+	for _, n := range slices.Sorted(maps.Keys(r.MaxLimitRequestRatio)) {
+		q := r.MaxLimitRequestRatio[n]
+		if q.Sign() > 0 && q.Cmp(resource.MustParse("1")) < 0 {
+			errs = append(errs, field.Invalid(path.Child("maxLimitRequestRatio").Key(string(n)), q.String(),
+				"must be at least 1: a limit is never below its request"))
+		}
+	}
+	return errs
+}

@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	kjson "sigs.k8s.io/json"
+
+	"github.com/sealgate/sealgate/pkg/engine"
+	"github.com/sealgate/sealgate/pkg/manifest"
+	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/rules"
+	"github.com/sealgate/sealgate/pkg/workload"
+)
+
+// checkOptions are the flags of `sealgate check`.
+type checkOptions struct {
+	Policies         []string
+	Files            []string
+	Output           string
+	DefaultNamespace string
+	SkipSignatures   bool
+}
+
+func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.Policies, "policy", nil, "policy file or directory (repeatable)")
+	fs.StringArrayVarP(&o.Files, "filename", "f", nil, "manifest file or directory to check, or - for stdin (repeatable)")
+	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	fs.StringVarP(&o.DefaultNamespace, "namespace", "n", "default", "namespace of objects that name none (as kubectl apply -n would)")
+	fs.BoolVar(&o.SkipSignatures, "skip-signatures", false, "do not verify image signatures (offline linting); the output says they were skipped")
+}
+
+func (o *checkOptions) Validate() error {
+	var errs []error
+	if len(o.Policies) == 0 {
+		errs = append(errs, errors.New("--policy is required"))
+	}
+	if len(o.Files) == 0 {
+		errs = append(errs, errors.New("-f is required (a file, a directory, or - for stdin)"))
+	}
+	if o.Output != "text" && o.Output != "json" {
+		errs = append(errs, fmt.Errorf("-o %q: want text or json", o.Output))
+	}
+	if o.DefaultNamespace == "" {
+		errs = append(errs, errors.New("--namespace must not be empty"))
+	}
+	return errors.Join(errs...)
+}
+
+func newCheckCommand(stdio IO) *cobra.Command {
+	o := &checkOptions{}
+	cmd := &cobra.Command{
+		Use:   "check --policy POLICY -f MANIFESTS",
+		Short: "Check manifests against policies offline, with the verdict the cluster would give",
+		Long: `check evaluates Kubernetes manifests against sealgate policies with the same engine as the
+webhook. Exit status: 0 when every object is admitted, 1 when any is denied, 2 on a usage or input error.
+Warn and Audit violations are shown but do not change the exit status.`,
+		Example: `  sealgate check --policy examples/policies -f examples/workloads
+  helm template ./chart | sealgate check --policy policies/ -f - -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return usageError(err)
+			}
+			rep, err := o.run(cmd.Context(), stdio)
+			if err != nil {
+				return usageError(err)
+			}
+			if err := rep.write(stdio.Out, o.Output); err != nil {
+				return usageError(err)
+			}
+			if !rep.allowed() {
+				return &exitError{code: ExitDenied}
+			}
+			return nil
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
+	policies, err := policy.LoadPaths(o.Policies, stdio.In)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := manifest.ReadPaths(o.Files, stdio.In)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := namespacesFrom(docs)
+	if err != nil {
+		return nil, err
+	}
+	eng := &engine.Engine{Rules: rules.Default(), Namespaces: ns, SkipSignatures: o.SkipSignatures}
+	rep := &report{SignaturesSkipped: o.SkipSignatures, Results: []result{}}
+	for i := range docs {
+		d := &docs[i]
+		gv, err := schema.ParseGroupVersion(d.APIVersion)
+		if err != nil {
+			return nil, fmt.Errorf("%s: apiVersion %q: %w", d.Where(), d.APIVersion, err)
+		}
+		w, err := workload.Decode(gv.WithKind(d.Kind), d.JSON)
+		if errors.Is(err, workload.ErrNotWorkload) {
+			rep.Skipped++
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Where(), err)
+		}
+		namespace := w.Object.Namespace
+		if namespace == "" {
+			namespace = o.DefaultNamespace
+		}
+		res := eng.Evaluate(ctx, policies, w, namespace)
+		rep.add(d, w, namespace, res)
+	}
+	return rep, nil
+}
+
+// staticNamespaces answers namespace labels from Namespace objects found in the input; other
+// namespaces have only the label the API server sets on every namespace.
+type staticNamespaces map[string]map[string]string
+
+func (s staticNamespaces) Labels(_ context.Context, name string) (map[string]string, error) {
+	if l, ok := s[name]; ok {
+		return l, nil
+	}
+	return map[string]string{"kubernetes.io/metadata.name": name}, nil
+}
+
+func namespacesFrom(docs []manifest.Document) (staticNamespaces, error) {
+	out := staticNamespaces{}
+	for i := range docs {
+		d := &docs[i]
+		if d.APIVersion != "v1" || d.Kind != "Namespace" {
+			continue
+		}
+		var ns struct {
+			Metadata struct {
+				Name   string            `json:"name"`
+				Labels map[string]string `json:"labels"`
+			} `json:"metadata"`
+		}
+		if err := kjson.UnmarshalCaseSensitivePreserveInts(d.JSON, &ns); err != nil {
+			return nil, fmt.Errorf("%s: Namespace: %w", d.Where(), err)
+		}
+		if strings.TrimSpace(ns.Metadata.Name) == "" {
+			return nil, fmt.Errorf("%s: Namespace has no metadata.name", d.Where())
+		}
+		l := map[string]string{}
+		for k, v := range ns.Metadata.Labels {
+			l[k] = v
+		}
+		// The API server always sets this label to the name, overriding what the manifest says.
+		l["kubernetes.io/metadata.name"] = ns.Metadata.Name
+		out[ns.Metadata.Name] = l
+	}
+	return out, nil
+}

@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/engine"
+	"github.com/sealgate/sealgate/pkg/manifest"
+	"github.com/sealgate/sealgate/pkg/workload"
+)
+
+// report is the output of `sealgate check`. Its JSON form is documented in docs/cli.md; fields are
+// only ever added.
+type report struct {
+	Results           []result `json:"results"`
+	Skipped           int      `json:"skippedObjects"`
+	SignaturesSkipped bool     `json:"signaturesSkipped"`
+}
+
+type result struct {
+	APIVersion string             `json:"apiVersion"`
+	Kind       string             `json:"kind"`
+	Namespace  string             `json:"namespace"`
+	Name       string             `json:"name"`
+	Source     string             `json:"source"`
+	Allowed    bool               `json:"allowed"`
+	Policies   []string           `json:"policies"`
+	Violations []engine.Violation `json:"violations"`
+}
+
+func (r *report) add(d *manifest.Document, w *workload.Workload, namespace string, res *engine.Result) {
+	name := w.Object.Name
+	if name == "" && w.Object.GenerateName != "" {
+		name = w.Object.GenerateName + "*"
+	}
+	out := result{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: namespace, Name: name, Source: d.Where(),
+		Allowed: res.Allowed(), Policies: res.Matched, Violations: res.Violations}
+	if out.Policies == nil {
+		out.Policies = []string{}
+	}
+	if out.Violations == nil {
+		out.Violations = []engine.Violation{}
+	}
+	r.Results = append(r.Results, out)
+}
+
+func (r *report) allowed() bool {
+	for _, res := range r.Results {
+		if !res.Allowed {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *report) write(w io.Writer, format string) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	_, err := io.WriteString(w, r.text())
+	return err
+}
+
+var modeLabel = map[v1alpha1.Mode]string{v1alpha1.ModeEnforce: "deny ", v1alpha1.ModeWarn: "warn ", v1alpha1.ModeAudit: "audit"}
+
+// text renders one block per object: a verdict line, then one line per violation.
+func (r *report) text() string {
+	var b strings.Builder
+	var admitted, denied, enforce, warn, audit int
+	for _, res := range r.Results {
+		verdict := "ADMITTED"
+		if res.Allowed {
+			admitted++
+		} else {
+			verdict = "DENIED"
+			denied++
+		}
+		fmt.Fprintf(&b, "%s %s/%s: %s  (%s)\n", res.Kind, res.Namespace, res.Name, verdict, res.Source)
+		for _, v := range res.Violations {
+			switch v.Mode {
+			case v1alpha1.ModeEnforce:
+				enforce++
+			case v1alpha1.ModeWarn:
+				warn++
+			default:
+				audit++
+			}
+			fmt.Fprintf(&b, "  %s  %s\n", modeLabel[v.Mode], v.String())
+		}
+	}
+	if len(r.Results) > 0 {
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "%d %s checked: %d admitted, %d denied; %d enforced, %d warning, %d audit %s",
+		len(r.Results), plural(len(r.Results), "object", "objects"), admitted, denied, enforce, warn, audit,
+		plural(enforce+warn+audit, "violation", "violations"))
+	if r.Skipped > 0 {
+		fmt.Fprintf(&b, "; %d other %s skipped", r.Skipped, plural(r.Skipped, "object", "objects"))
+	}
+	b.WriteString("\n")
+	if r.SignaturesSkipped {
+		b.WriteString("signatures were not verified (--skip-signatures)\n")
+	}
+	return b.String()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

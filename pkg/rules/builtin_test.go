@@ -1,0 +1,55 @@
+package rules
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/sealgate/sealgate/pkg/policy"
+)
+
+func TestNewRegistryRejects(t *testing.T) {
+	check := func(*policy.Policy, *Target) []Finding { return nil }
+	ok := Rule{ID: "a.b", Name: "A b", Check: check}
+	for _, tc := range []struct {
+		name  string
+		rules []Rule
+		want  string
+	}{
+		{"duplicate ID", []Rule{ok, {ID: "c.d", Name: "C", Check: check}, ok}, `rule "a.b" registered twice`},
+		{"missing ID", []Rule{ok, {Name: "X", Check: check}}, "id, name and check are required"},
+		{"missing name", []Rule{{ID: "x.y", Check: check}}, "id, name and check are required"},
+		{"missing check", []Rule{{ID: "x.y", Name: "X"}}, "id, name and check are required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := NewRegistry(tc.rules...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("NewRegistry = %v, %v; want an error containing %q", r, err, tc.want)
+			}
+		})
+	}
+	if _, err := NewRegistry(ok); err != nil {
+		t.Errorf("NewRegistry(valid rule) = %v", err)
+	}
+}
+
+func TestDefaultRegistry(t *testing.T) {
+	id := regexp.MustCompile(`^[a-z][A-Za-z]*\.[a-z][A-Za-z]*$`)
+	rules := Default().Rules()
+	if len(rules) != len(builtin()) {
+		t.Fatalf("Default has %d rules, builtin lists %d", len(rules), len(builtin()))
+	}
+	seen := map[string]bool{}
+	for _, r := range rules {
+		if seen[r.ID] {
+			t.Errorf("rule %q registered twice", r.ID)
+		}
+		seen[r.ID] = true
+		if r.ID != "podSecurity" && !id.MatchString(r.ID) {
+			t.Errorf("rule ID %q does not match %s", r.ID, id)
+		}
+		if r.Name == "" || r.Check == nil {
+			t.Errorf("rule %q lacks a name or a check", r.ID)
+		}
+	}
+}

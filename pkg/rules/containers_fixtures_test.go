@@ -1,0 +1,171 @@
+package rules
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/policy"
+)
+
+// Fixtures shared by the container and resource rule tests.
+
+// compile compiles a policy named "p" with the given spec.
+func compile(t *testing.T, spec v1alpha1.PolicySpec) *policy.Policy {
+	t.Helper()
+	p, err := policy.Compile(&v1alpha1.ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: spec})
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	return p
+}
+
+func containerPolicy(t *testing.T, c v1alpha1.ContainerRules) *policy.Policy {
+	t.Helper()
+	return compile(t, v1alpha1.PolicySpec{Containers: &c})
+}
+
+func resourcePolicy(t *testing.T, r v1alpha1.ResourceRules) *policy.Policy {
+	t.Helper()
+	return compile(t, v1alpha1.PolicySpec{Resources: &r})
+}
+
+// podTarget is a Pod: the spec at "spec".
+func podTarget(spec corev1.PodSpec) *Target {
+	return NewTarget(&metav1.ObjectMeta{Name: "pod"}, &spec, "spec", "metadata")
+}
+
+// templateTarget is a Deployment's pod template: the spec at "spec.template.spec".
+func templateTarget(spec corev1.PodSpec) *Target {
+	tmpl := &corev1.PodTemplateSpec{Spec: spec}
+	return NewTarget(&tmpl.ObjectMeta, &tmpl.Spec, "spec.template.spec", "spec.template.metadata")
+}
+
+type containerOpt func(*corev1.Container)
+
+func ctr(name string, opts ...containerOpt) corev1.Container {
+	c := corev1.Container{Name: name, Image: "registry.example.com/app:1.0"}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// secCtx edits the container's securityContext, creating it.
+func secCtx(f func(*corev1.SecurityContext)) containerOpt {
+	return func(c *corev1.Container) {
+		if c.SecurityContext == nil {
+			c.SecurityContext = &corev1.SecurityContext{}
+		}
+		f(c.SecurityContext)
+	}
+}
+
+// requests and limits take name/quantity pairs: requests("cpu", "1", "memory", "1Gi").
+func requests(kv ...string) containerOpt {
+	return func(c *corev1.Container) { c.Resources.Requests = resourceList(kv) }
+}
+
+func limits(kv ...string) containerOpt {
+	return func(c *corev1.Container) { c.Resources.Limits = resourceList(kv) }
+}
+
+func resourceList(kv []string) corev1.ResourceList {
+	l := corev1.ResourceList{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		l[corev1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
+	}
+	return l
+}
+
+func ephemeral(c corev1.Container) corev1.EphemeralContainer {
+	return corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon(c)}
+}
+
+var windows = &corev1.PodOS{Name: corev1.Windows}
+
+type ruleCase struct {
+	name   string
+	policy *policy.Policy
+	target *Target
+	want   []Finding
+}
+
+// runRuleCases runs rule.Check on every case, and checks that it changed neither the pod nor the
+// policy (quantities convert and cache in place if handled carelessly).
+func runRuleCases(t *testing.T, rule Rule, cases []ruleCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := tc.target.Spec.DeepCopy()
+			src := tc.policy.Source.DeepCopy()
+			var res *policy.Resources
+			if tc.policy.Resources != nil {
+				r := *tc.policy.Resources
+				r.MaxLimits = slices.Clone(r.MaxLimits)
+				r.MaxLimitRequestRatio = slices.Clone(r.MaxLimitRequestRatio)
+				for i := range r.MaxLimits {
+					r.MaxLimits[i].Value = r.MaxLimits[i].Value.DeepCopy()
+				}
+				for i := range r.MaxLimitRequestRatio {
+					r.MaxLimitRequestRatio[i].Value = r.MaxLimitRequestRatio[i].Value.DeepCopy()
+				}
+				res = &r
+			}
+
+			got := rule.Check(tc.policy, tc.target)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s findings (-want +got):\n%s", rule.ID, diff)
+			}
+
+			if !reflect.DeepEqual(spec, tc.target.Spec) {
+				t.Errorf("%s changed the pod spec", rule.ID)
+			}
+			if !reflect.DeepEqual(src, tc.policy.Source) || res != nil && !reflect.DeepEqual(res, tc.policy.Resources) {
+				t.Errorf("%s changed the policy", rule.ID)
+			}
+		})
+	}
+}
+
+// TestPassingChecksDoNotAllocate: the container and resource rules allocate only for a violation,
+// since every admission runs every rule.
+func TestPassingChecksDoNotAllocate(t *testing.T) {
+	p := compile(t, v1alpha1.PolicySpec{
+		Containers: &v1alpha1.ContainerRules{Privileged: v1alpha1.Forbidden, RunAsRoot: v1alpha1.Forbidden,
+			AllowPrivilegeEscalation: v1alpha1.Forbidden, HostNamespaces: v1alpha1.Forbidden,
+			ReadOnlyRootFilesystem: v1alpha1.Required,
+			Capabilities:           &v1alpha1.CapabilityRules{RequireDropAll: true, AllowedAdd: []corev1.Capability{"NET_BIND_SERVICE"}}},
+		Resources: &v1alpha1.ResourceRules{
+			RequireRequests:      []corev1.ResourceName{"cpu", "memory"},
+			RequireLimits:        []corev1.ResourceName{"memory"},
+			MaxLimits:            map[corev1.ResourceName]resource.Quantity{"cpu": resource.MustParse("4"), "memory": resource.MustParse("8Gi")},
+			MaxLimitRequestRatio: map[corev1.ResourceName]resource.Quantity{"cpu": resource.MustParse("4"), "memory": resource.MustParse("1.5")},
+		},
+	})
+	hardened := secCtx(func(sc *corev1.SecurityContext) {
+		f, tr := false, true
+		sc.Privileged, sc.AllowPrivilegeEscalation, sc.ReadOnlyRootFilesystem, sc.RunAsNonRoot = &f, &f, &tr, &tr
+		sc.Capabilities = &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"CAP_NET_BIND_SERVICE"}}
+	})
+	res := []containerOpt{requests("cpu", "500m", "memory", "1Gi"), limits("cpu", "2", "memory", "1536Mi")}
+	tg := templateTarget(corev1.PodSpec{
+		InitContainers: []corev1.Container{ctr("init", append(res, hardened)...)},
+		Containers:     []corev1.Container{ctr("app", append(res, hardened)...), ctr("side", append(res, hardened)...)},
+	})
+	for _, r := range []Rule{privileged, runAsRoot, allowPrivilegeEscalation, hostNamespaces, capabilities,
+		readOnlyRootFilesystem, requireRequests, requireLimits, maxLimits, maxLimitRequestRatio} {
+		if got := r.Check(p, tg); got != nil {
+			t.Fatalf("%s: unexpected findings %v", r.ID, got)
+		}
+		if n := testing.AllocsPerRun(100, func() { r.Check(p, tg) }); n != 0 {
+			t.Errorf("%s allocates %v times on a passing pod", r.ID, n)
+		}
+	}
+}

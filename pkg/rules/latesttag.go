@@ -1,0 +1,37 @@
+package rules
+
+import (
+	"strconv"
+
+	"github.com/sealgate/sealgate/pkg/policy"
+)
+
+// disallowLatestTag implements spec.images.disallowLatestTag: ":latest" and untagged references
+// (which mean ":latest") move under the workload's feet. A reference pinned by digest is exact even
+// when its tag is "latest", so it is allowed.
+//
+// Reads: every container image and image volume reference.
+var disallowLatestTag = Rule{
+	ID:   "images.disallowLatestTag",
+	Name: "Images are not :latest or untagged",
+	Check: func(p *policy.Policy, t *Target) []Finding {
+		if p.Images == nil || !p.Images.DisallowLatestTag {
+			return nil
+		}
+		var out []Finding
+		for i := range t.Images() {
+			im := &t.Images()[i]
+			if im.Err != nil || im.Ref.Digest != "" || !im.Ref.IsLatest() {
+				continue
+			}
+			what := "uses the :latest tag"
+			if im.Ref.Tag == "" {
+				what = "has no tag, which means :latest"
+			}
+			out = append(out, Finding{Path: im.Path(), Container: im.OwnerName(),
+				Message: found(im.Owner()+" image "+strconv.Quote(im.Raw)+" "+what,
+					"use a version tag or a digest, e.g. "+im.Ref.Name()+":1.2.3")})
+		}
+		return out
+	},
+}

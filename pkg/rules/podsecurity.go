@@ -1,0 +1,192 @@
+package rules
+
+import (
+	"slices"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	psaapi "k8s.io/pod-security-admission/api"
+	psapolicy "k8s.io/pod-security-admission/policy"
+
+	"github.com/sealgate/sealgate/pkg/policy"
+)
+
+// podSecurity implements spec.podSecurity: the pod must meet a Pod Security Standards level
+// (baseline or restricted) at a version ("latest" or "v1.N"). The verdict is that of
+// k8s.io/pod-security-admission/policy, the library the API server's Pod Security Admission uses:
+// the same checks, versions and restricted-over-baseline overrides, so sealgate never disagrees with
+// the cluster. Sealgate adds what upstream's results lack: the ID of each failing check, reported as
+// the finding's rule ("podSecurity.runAsNonRoot"), and the field path of every offending field
+// (podsecurity_locate.go).
+//
+// Reads: the pod's metadata (annotations) and its whole spec.
+// Allowed: whatever upstream allows at the level and version; the privileged level allows everything.
+var podSecurity = Rule{
+	ID:   "podSecurity",
+	Name: "Pods meet the Pod Security Standards level",
+	Check: func(p *policy.Policy, t *Target) []Finding {
+		if p.PodSecurity == nil || p.PodSecurity.Level == psaapi.LevelPrivileged {
+			return nil
+		}
+		c, err := defaultPSS()
+		if err != nil {
+			// Fail closed: a pod sealgate cannot judge is not a pod that passed.
+			return []Finding{{Rule: "podSecurity", Path: t.SpecPath,
+				Message: found("the Pod Security Standards checks could not be loaded: "+err.Error(),
+					"sealgate cannot judge this pod; report this as a bug")}}
+		}
+		return c.check(*p.PodSecurity, t)
+	},
+}
+
+// defaultPSS builds the checker over upstream's default checks once, on first use.
+var defaultPSS = sync.OnceValues(func() (*pssChecker, error) {
+	return newPSSChecker(psapolicy.DefaultChecks())
+})
+
+// pssChecker evaluates pods with upstream's evaluator, built once over checks whose results carry
+// their check ID. It is immutable and safe for concurrent use.
+type pssChecker struct {
+	eval psapolicy.Evaluator
+	// checks holds each check's versions as upstream wrote them (not tagged), for the locators' probes.
+	checks map[psapolicy.CheckID][]psapolicy.VersionedCheck
+	// maxVersion is the newest version any check has; "latest" and newer versions evaluate as it.
+	maxVersion psaapi.Version
+}
+
+// pssIDSep separates the check ID from upstream's reason in a tagged ForbiddenReason. No check ID
+// or reason contains it.
+const pssIDSep = "\x00"
+
+func newPSSChecker(checks []psapolicy.Check) (*pssChecker, error) {
+	c := &pssChecker{checks: make(map[psapolicy.CheckID][]psapolicy.VersionedCheck, len(checks))}
+	tagged := make([]psapolicy.Check, len(checks))
+	for i, chk := range checks {
+		c.checks[chk.ID] = chk.Versions
+		if n := len(chk.Versions); n > 0 && c.maxVersion.Older(chk.Versions[n-1].MinimumVersion) {
+			c.maxVersion = chk.Versions[n-1].MinimumVersion
+		}
+		tagged[i] = chk
+		tagged[i].Versions = slices.Clone(chk.Versions)
+		for j := range tagged[i].Versions {
+			tagged[i].Versions[j].CheckPod = pssTag(chk.ID, chk.Versions[j].CheckPod)
+		}
+	}
+	eval, err := psapolicy.NewEvaluator(tagged, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.eval = eval
+	return c, nil
+}
+
+// pssTag wraps a check so that a forbidden result names its check. It allocates only on failure, so
+// that a compliant pod costs what it costs upstream.
+func pssTag(id psapolicy.CheckID, fn psapolicy.CheckPodFn) psapolicy.CheckPodFn {
+	prefix := string(id) + pssIDSep
+	return func(meta *metav1.ObjectMeta, spec *corev1.PodSpec) psapolicy.CheckResult {
+		r := fn(meta, spec)
+		if !r.Allowed {
+			r.ForbiddenReason = prefix + r.ForbiddenReason
+		}
+		return r
+	}
+}
+
+// pssUntag splits a tagged ForbiddenReason into the check ID and upstream's reason.
+func pssUntag(reason string) (psapolicy.CheckID, string) {
+	id, rest, ok := strings.Cut(reason, pssIDSep)
+	if !ok {
+		return "", reason
+	}
+	if rest == "" {
+		rest = psapolicy.UnknownForbiddenReason
+	}
+	return psapolicy.CheckID(id), rest
+}
+
+// evaluate runs upstream's evaluator and returns its results, tagged.
+func (c *pssChecker) evaluate(lv psaapi.LevelVersion, t *Target) []psapolicy.CheckResult {
+	meta := t.Meta
+	if meta == nil {
+		meta = &metav1.ObjectMeta{}
+	}
+	return c.eval.EvaluatePod(lv, meta, t.Spec)
+}
+
+// check returns one finding per offending field of every check the pod fails.
+func (c *pssChecker) check(lv psaapi.LevelVersion, t *Target) []Finding {
+	var out []Finding
+	for _, r := range c.evaluate(lv, t) {
+		if r.Allowed {
+			continue
+		}
+		id, reason := pssUntag(r.ForbiddenReason)
+		out = c.locate(out, lv, id, reason, r.ForbiddenDetail, t)
+	}
+	return out
+}
+
+// locate appends the findings of one failing check: one per location its locator finds, or one at
+// the pod spec when there is no locator (a check newer than this code) or it finds nothing.
+func (c *pssChecker) locate(out []Finding, lv psaapi.LevelVersion, id psapolicy.CheckID, reason, detail string, t *Target) []Finding {
+	rule := "podSecurity"
+	if id != "" {
+		rule += "." + string(id)
+	}
+	standard := c.standard(lv)
+	if loc := pssLocators[id]; loc != nil {
+		x := &pssLocate{id: id, t: t, probe: c.checkAt(id, c.effective(lv.Version))}
+		loc(x)
+		for _, s := range x.spots {
+			out = append(out, Finding{Rule: rule, Path: s.path, Container: s.container,
+				Message: found(s.what, standard+" "+s.fix)})
+		}
+		if len(x.spots) > 0 {
+			return out
+		}
+	}
+	what := "pod fails the " + string(id) + " check: " + reason
+	if id == "" {
+		what = "pod fails a check: " + reason
+	}
+	fix := standard + " forbids this: change the pod so that the check passes"
+	if detail != "" {
+		what += " (" + detail + ")"
+		fix = standard + " forbids this: change the fields the detail names"
+	}
+	return append(out, Finding{Rule: rule, Path: t.SpecPath, Message: found(what, fix)})
+}
+
+// effective is the version upstream evaluates for v: "latest" and versions newer than every check
+// evaluate as the newest.
+func (c *pssChecker) effective(v psaapi.Version) psaapi.Version {
+	if c.maxVersion.Older(v) {
+		return c.maxVersion
+	}
+	return v
+}
+
+// checkAt returns the check's function, as upstream wrote it, in force at version v.
+func (c *pssChecker) checkAt(id psapolicy.CheckID, v psaapi.Version) psapolicy.CheckPodFn {
+	var fn psapolicy.CheckPodFn
+	for _, vc := range c.checks[id] {
+		if v.Older(vc.MinimumVersion) {
+			break
+		}
+		fn = vc.CheckPod
+	}
+	return fn
+}
+
+// standard names the level and version in messages: "the restricted Pod Security Standard (v1.22)",
+// or "(latest, v1.37)" so that a reader knows which rules "latest" meant.
+func (c *pssChecker) standard(lv psaapi.LevelVersion) string {
+	v := lv.Version.String()
+	if lv.Version.Latest() {
+		v += ", " + c.maxVersion.String()
+	}
+	return "the " + string(lv.Level) + " Pod Security Standard (" + v + ")"
+}

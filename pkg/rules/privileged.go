@@ -1,0 +1,39 @@
+package rules
+
+import (
+	"strconv"
+
+	"github.com/sealgate/sealgate/pkg/policy"
+)
+
+// privileged implements spec.containers.privileged: Forbid denies privileged containers. A privileged
+// container has every capability and every host device: it is root on the node.
+//
+// Reads: spec.{initContainers,containers,ephemeralContainers}[*].securityContext.privileged.
+// Allowed: unset or false.
+var privileged = Rule{
+	ID:   "containers.privileged",
+	Name: "Containers are not privileged",
+	Check: func(p *policy.Policy, t *Target) []Finding {
+		if p.Containers == nil || !p.Containers.Privileged {
+			return nil
+		}
+		var out []Finding
+		for i := range t.Containers() {
+			c := &t.Containers()[i]
+			if sc := c.SecurityContext; sc == nil || sc.Privileged == nil || !*sc.Privileged {
+				continue
+			}
+			out = append(out, Finding{Path: c.Path("securityContext", "privileged"), Container: c.Name,
+				Message: found(containerOwner(c)+" sets privileged: true",
+					"remove securityContext.privileged or set it to false")})
+		}
+		return out
+	},
+}
+
+// containerOwner names a container in messages, as Image.Owner does: `container "app"`. The
+// container rules all use it so that their messages read alike.
+func containerOwner(c *Container) string {
+	return "container " + strconv.Quote(c.Name)
+}

@@ -1,0 +1,51 @@
+package rules
+
+import (
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sealgate/sealgate/pkg/policy"
+)
+
+// allowPrivilegeEscalation implements spec.containers.allowPrivilegeEscalation: Forbid requires every
+// container to set allowPrivilegeEscalation=false explicitly, as the restricted Pod Security Standard
+// does: left unset, a setuid binary in the image can gain privileges (no_new_privs is not set).
+//
+// Pods with spec.os.name=windows are exempt, as in the restricted standard: the API server rejects
+// the field on Windows pods, so they could never comply.
+//
+// Reads: spec.os.name, spec.{initContainers,containers,ephemeralContainers}[*].securityContext.allowPrivilegeEscalation.
+// Allowed: false. Unset and true are violations.
+var allowPrivilegeEscalation = Rule{
+	ID:   "containers.allowPrivilegeEscalation",
+	Name: "Containers set allowPrivilegeEscalation: false",
+	Check: func(p *policy.Policy, t *Target) []Finding {
+		if p.Containers == nil || !p.Containers.AllowPrivilegeEscalation || windowsPod(t.Spec) {
+			return nil
+		}
+		var out []Finding
+		for i := range t.Containers() {
+			c := &t.Containers()[i]
+			var ape *bool
+			if c.SecurityContext != nil {
+				ape = c.SecurityContext.AllowPrivilegeEscalation
+			}
+			if ape != nil && !*ape {
+				continue
+			}
+			what := containerOwner(c) + " does not set allowPrivilegeEscalation, which defaults to true"
+			if ape != nil {
+				what = containerOwner(c) + " sets allowPrivilegeEscalation: true"
+			}
+			out = append(out, Finding{Path: c.Path("securityContext", "allowPrivilegeEscalation"), Container: c.Name,
+				Message: found(what, "set securityContext.allowPrivilegeEscalation: false")})
+		}
+		return out
+	},
+}
+
+// windowsPod reports whether the pod declares spec.os.name=windows. The API server forbids the Linux
+// security fields (allowPrivilegeEscalation, capabilities, readOnlyRootFilesystem, ...) on such pods,
+// and the kubelet refuses to run them on a node of another OS.
+func windowsPod(spec *corev1.PodSpec) bool {
+	return spec.OS != nil && spec.OS.Name == corev1.Windows
+}

@@ -1,0 +1,41 @@
+package rules
+
+import (
+	"github.com/sealgate/sealgate/pkg/policy"
+)
+
+// readOnlyRootFilesystem implements spec.containers.readOnlyRootFilesystem: Require requires every
+// container's root filesystem to be read-only, so that a compromised process cannot change the
+// image's binaries; writable paths come from volumes (emptyDir).
+//
+// Pods with spec.os.name=windows are exempt: the API server rejects the field on Windows pods.
+//
+// Reads: spec.os.name, spec.{initContainers,containers,ephemeralContainers}[*].securityContext.readOnlyRootFilesystem.
+// Allowed: true. Unset and false are violations.
+var readOnlyRootFilesystem = Rule{
+	ID:   "containers.readOnlyRootFilesystem",
+	Name: "Containers have a read-only root filesystem",
+	Check: func(p *policy.Policy, t *Target) []Finding {
+		if p.Containers == nil || !p.Containers.ReadOnlyRootFilesystem || windowsPod(t.Spec) {
+			return nil
+		}
+		var out []Finding
+		for i := range t.Containers() {
+			c := &t.Containers()[i]
+			var ro *bool
+			if c.SecurityContext != nil {
+				ro = c.SecurityContext.ReadOnlyRootFilesystem
+			}
+			if ro != nil && *ro {
+				continue
+			}
+			what := containerOwner(c) + " does not set readOnlyRootFilesystem, which defaults to false"
+			if ro != nil {
+				what = containerOwner(c) + " sets readOnlyRootFilesystem: false"
+			}
+			out = append(out, Finding{Path: c.Path("securityContext", "readOnlyRootFilesystem"), Container: c.Name,
+				Message: found(what, "set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where it must write")})
+		}
+		return out
+	},
+}

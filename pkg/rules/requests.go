@@ -1,0 +1,60 @@
+package rules
+
+import (
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sealgate/sealgate/pkg/policy"
+)
+
+// requireRequests implements spec.resources.requireRequests: every container and init container
+// requests each listed resource. Ephemeral containers are exempt: the API does not let them set
+// resources.
+//
+// A resource with a limit and no request satisfies the rule. The API server defaults a missing
+// request to the limit when it creates the pod; a Pod has been defaulted by the time admission sees
+// it, but a Deployment's (or any controller's) pod template has not, and the pods created from it
+// will carry the request. Treating both alike gives a workload and its pods the same verdict.
+// A request of "0" is set, so it satisfies the rule.
+//
+// Reads: spec.{initContainers,containers}[*].resources.{requests,limits}.
+// Allowed: each listed resource present in requests (or in limits).
+var requireRequests = Rule{
+	ID:   "resources.requireRequests",
+	Name: "Containers request the required resources",
+	Check: func(p *policy.Policy, t *Target) []Finding {
+		if p.Resources == nil || len(p.Resources.RequireRequests) == 0 {
+			return nil
+		}
+		var out []Finding
+		for i := range t.Containers() {
+			c := &t.Containers()[i]
+			if c.Kind == Ephemeral {
+				continue
+			}
+			for _, name := range p.Resources.RequireRequests {
+				if _, ok := c.Resources.Requests[name]; ok {
+					continue
+				}
+				if _, ok := c.Resources.Limits[name]; ok {
+					continue // the request defaults to the limit
+				}
+				out = append(out, Finding{Path: resourcePath(c, "requests", name), Container: c.Name,
+					Message: found(containerOwner(c)+" has no "+string(name)+" request",
+						"set resources.requests."+string(name)+"; every container must request "+quoteList(p.Resources.RequireRequests))})
+			}
+		}
+		return out
+	},
+}
+
+// resourcePath is the field path of a container's resources.<list>.<name>. Names that hold a dot or
+// a slash (example.com/gpu) are written as a key, resources.limits[example.com/gpu], as the API
+// server's own errors write them, so that the path stays unambiguous.
+func resourcePath(c *Container, list string, name corev1.ResourceName) string {
+	if strings.ContainsAny(string(name), "./") {
+		return c.Path("resources", list+"["+string(name)+"]")
+	}
+	return c.Path("resources", list, string(name))
+}

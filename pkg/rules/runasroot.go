@@ -1,0 +1,68 @@
+package rules
+
+import (
+	"github.com/sealgate/sealgate/pkg/policy"
+)
+
+// runAsRoot implements spec.containers.runAsRoot: Forbid requires every container to run as a
+// non-root user, either by runAsNonRoot=true (the kubelet then refuses to start it as UID 0) or by
+// an explicit non-zero runAsUser. The container's securityContext overrides the pod's
+// spec.securityContext field by field, as the kubelet applies them. runAsUser=0 is a violation even
+// with runAsNonRoot=true: the kubelet would refuse to start such a container, so it is reported
+// at admission instead.
+//
+// The pod's spec.os is not consulted: Windows pods cannot set runAsUser but can set runAsNonRoot,
+// which satisfies this rule (the kubelet then refuses the ContainerAdministrator user).
+//
+// Reads: spec.securityContext.{runAsNonRoot,runAsUser} and
+// spec.{initContainers,containers,ephemeralContainers}[*].securityContext.{runAsNonRoot,runAsUser}.
+// Allowed: effective runAsNonRoot=true, or effective runAsUser set and non-zero.
+var runAsRoot = Rule{
+	ID:   "containers.runAsRoot",
+	Name: "Containers run as a non-root user",
+	Check: func(p *policy.Policy, t *Target) []Finding {
+		if p.Containers == nil || !p.Containers.RunAsRoot {
+			return nil
+		}
+		pod := t.Spec.SecurityContext
+		var out []Finding
+		for i := range t.Containers() {
+			c := &t.Containers()[i]
+			sc := c.SecurityContext
+			var uid *int64
+			var nonRoot *bool
+			uidFromPod, nonRootFromPod := false, false
+			if sc != nil {
+				uid, nonRoot = sc.RunAsUser, sc.RunAsNonRoot
+			}
+			if uid == nil && pod != nil && pod.RunAsUser != nil {
+				uid, uidFromPod = pod.RunAsUser, true
+			}
+			if nonRoot == nil && pod != nil && pod.RunAsNonRoot != nil {
+				nonRoot, nonRootFromPod = pod.RunAsNonRoot, true
+			}
+			switch {
+			case uid != nil && *uid == 0:
+				path, what := c.Path("securityContext", "runAsUser"), containerOwner(c)+" sets runAsUser: 0 (root)"
+				if uidFromPod {
+					path, what = t.Path("securityContext", "runAsUser"), containerOwner(c)+" runs as user 0 (root), set by the pod's securityContext.runAsUser"
+				}
+				out = append(out, Finding{Path: path, Container: c.Name,
+					Message: found(what, "set runAsUser to a non-zero UID, or remove it and set runAsNonRoot: true")})
+			case nonRoot != nil && *nonRoot, uid != nil:
+				// Non-root by runAsNonRoot or by an explicit non-zero UID.
+			default:
+				what := containerOwner(c) + " sets neither runAsNonRoot nor runAsUser, so it runs as the image's user, which may be root"
+				if nonRoot != nil {
+					what = containerOwner(c) + " sets runAsNonRoot: false and no runAsUser"
+					if nonRootFromPod {
+						what = containerOwner(c) + " has runAsNonRoot: false from the pod's securityContext and no runAsUser"
+					}
+				}
+				out = append(out, Finding{Path: c.Path("securityContext", "runAsNonRoot"), Container: c.Name,
+					Message: found(what, "set securityContext.runAsNonRoot: true on the container or the pod, or a non-zero runAsUser")})
+			}
+		}
+		return out
+	},
+}
