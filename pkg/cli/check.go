@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -37,10 +38,10 @@ func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
 
 func (o *checkOptions) Validate() error {
 	var errs []error
-	if len(o.Policies) == 0 {
-		errs = append(errs, errors.New("--policy is required"))
+	if len(o.Policies) == 0 || slices.Contains(o.Policies, "") {
+		errs = append(errs, errors.New("--policy is required and must not be empty"))
 	}
-	if len(o.Files) == 0 {
+	if len(o.Files) == 0 || slices.Contains(o.Files, "") {
 		errs = append(errs, errors.New("-f is required (a file, a directory, or - for stdin)"))
 	}
 	if o.Output != "text" && o.Output != "json" {
