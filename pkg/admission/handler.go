@@ -65,16 +65,22 @@ func (h *Handler) Defaults() error {
 // ServeHTTP decodes the AdmissionReview, evaluates it and writes the response. A request that is not
 // a well-formed AdmissionReview gets a 400 and nothing else happens.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := h.Now()
+	serve(w, r, h.Log, h.Metrics, h.Now, h.Review)
+}
+
+// serve is the HTTP side shared by sealgate's webhooks: read, decide, write.
+func serve(w http.ResponseWriter, r *http.Request, log logr.Logger, rec metrics.Recorder, now func() time.Time,
+	decide func(context.Context, *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, string)) {
+	start := now()
 	rv, err := readReview(r)
 	if err != nil {
-		h.Log.Info("rejected malformed admission request", "error", err.Error())
-		h.Metrics.Decision("error", h.Now().Sub(start))
+		log.Info("rejected malformed admission request", "error", err.Error())
+		rec.Decision("error", now().Sub(start))
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	resp, decision := h.Review(r.Context(), rv.Request)
-	h.Metrics.Decision(decision, h.Now().Sub(start))
+	resp, decision := decide(r.Context(), rv.Request)
+	rec.Decision(decision, now().Sub(start))
 	out, err := json.Marshal(review(resp))
 	if err != nil {
 		http.Error(w, "encoding response: "+err.Error(), http.StatusInternalServerError)

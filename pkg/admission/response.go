@@ -16,9 +16,9 @@ import (
 //
 //   - a denial is a policy verdict: allowed=false, code 403, reason Forbidden, and a message that lists
 //     every Enforce violation with its field path;
-//   - an internal error (object undecodable, policies not loaded, a lookup failed) is not a verdict,
-//     but sealgate still denies (code 500, reason InternalError) because failing open would let through
-//     exactly what the policies forbid. Errors inside a policy's evaluation (a namespace lookup or a
+//   - an internal error (policies not loaded) is not a verdict, but sealgate still denies (code 500,
+//     reason InternalError) because failing open would let through exactly what the policies forbid;
+//     an object sealgate cannot decode is denied with code 400 (reason BadRequest). Errors inside a policy's evaluation (a namespace lookup or a
 //     registry call) are reported by the engine as violations of that policy, so a Warn or Audit policy
 //     admits and reports them while an Enforce policy denies;
 //   - an allowance may carry warnings (Warn violations) and audit annotations (Audit violations).
@@ -71,6 +71,13 @@ func badObject(uid types.UID, err error) *admissionv1.AdmissionResponse {
 	return &admissionv1.AdmissionResponse{UID: uid, Allowed: false, Result: &metav1.Status{
 		Status: metav1.StatusFailure, Code: http.StatusBadRequest, Reason: metav1.StatusReasonBadRequest,
 		Message: "sealgate could not decode the object, so it is denied: " + err.Error()}}
+}
+
+// invalidPolicy rejects a policy that fails validation (422), listing every wrong field.
+func invalidPolicy(uid types.UID, err error) *admissionv1.AdmissionResponse {
+	return &admissionv1.AdmissionResponse{UID: uid, Allowed: false, Result: &metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusUnprocessableEntity, Reason: metav1.StatusReasonInvalid,
+		Message: err.Error()}}
 }
 
 // DenialMessage lists every violation, one per line, each with its field path, message, policy and

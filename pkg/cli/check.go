@@ -44,6 +44,9 @@ func (o *checkOptions) Validate() error {
 	if len(o.Files) == 0 || slices.Contains(o.Files, "") {
 		errs = append(errs, errors.New("-f is required (a file, a directory, or - for stdin)"))
 	}
+	if slices.Contains(o.Policies, "-") && slices.Contains(o.Files, "-") {
+		errs = append(errs, errors.New("--policy - and -f - cannot both read standard input"))
+	}
 	if o.Output != "text" && o.Output != "json" {
 		errs = append(errs, fmt.Errorf("-o %q: want text or json", o.Output))
 	}

@@ -97,9 +97,8 @@ func (r *report) text() string {
 	if len(r.Results) > 0 {
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "%d %s checked: %d admitted, %d denied; %d enforced, %d warning, %d audit %s",
-		len(r.Results), plural(len(r.Results), "object", "objects"), admitted, denied, enforce, warn, audit,
-		plural(enforce+warn+audit, "violation", "violations"))
+	fmt.Fprintf(&b, "%d %s checked: %d admitted, %d denied; violations: %d enforced, %d warned, %d audited",
+		len(r.Results), plural(len(r.Results), "object", "objects"), admitted, denied, enforce, warn, audit)
 	if r.Skipped > 0 {
 		fmt.Fprintf(&b, "; %d other %s skipped", r.Skipped, plural(r.Skipped, "object", "objects"))
 	}

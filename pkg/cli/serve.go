@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -21,10 +23,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/sealgate/sealgate/pkg/admission"
+	"github.com/sealgate/sealgate/pkg/cluster"
 	"github.com/sealgate/sealgate/pkg/engine"
 	"github.com/sealgate/sealgate/pkg/metrics"
 	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/rules"
+	"github.com/sealgate/sealgate/pkg/webhookconfig"
 )
 
 // serveOptions are the flags of `sealgate serve`.
@@ -37,7 +41,9 @@ type serveOptions struct {
 	MetricsAddr     string
 	TLSMinVersion   string
 	ShutdownDelay   time.Duration
+	ShutdownGrace   time.Duration
 	LogLevel        string
+	Cluster         clusterOptions
 	tlsMinVersionID uint16
 }
 
@@ -45,18 +51,23 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Host, "host", "", "address the webhook listens on (empty: all)")
 	fs.IntVar(&o.Port, "port", 9443, "HTTPS port of the webhook (/validate)")
 	fs.StringVar(&o.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory with tls.crt and tls.key; reloaded when they change")
-	fs.StringArrayVar(&o.PolicyFiles, "policy-file", nil, "policy file or directory (repeatable)")
+	fs.StringArrayVar(&o.PolicyFiles, "policy-file", nil, "policy file or directory (repeatable); without it, policies come from ClusterAdmissionPolicy objects in the cluster")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of /metrics (0 disables)")
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", "1.3", "minimum TLS version: 1.2 or 1.3")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", 0, "on SIGTERM, keep serving this long so in-flight and late admissions finish")
+	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 30*time.Second, "after the shutdown delay, how long in-flight requests may take to finish")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, error")
+	o.Cluster.AddFlags(fs)
 }
 
 func (o *serveOptions) Validate() error {
 	var errs []error
+	if slices.Contains(o.PolicyFiles, "") {
+		errs = append(errs, errors.New("--policy-file must not be empty"))
+	}
 	if len(o.PolicyFiles) == 0 {
-		errs = append(errs, errors.New("--policy-file is required"))
+		errs = append(errs, o.Cluster.Validate())
 	}
 	if o.Port < 1 || o.Port > 65535 {
 		errs = append(errs, fmt.Errorf("--port %d: want 1-65535", o.Port))
@@ -112,17 +123,30 @@ func (o *serveOptions) run(ctx context.Context, stdio IO) error {
 	log := logr.FromSlogHandler(slog.NewJSONHandler(stdio.Err, &slog.HandlerOptions{Level: level}))
 	ctrl.SetLogger(log)
 
-	policies, err := policy.LoadPaths(o.PolicyFiles, stdio.In)
-	if err != nil {
-		return usageError(err)
+	var (
+		source admission.PolicySource
+		store  *cluster.Store
+	)
+	if len(o.PolicyFiles) > 0 {
+		policies, err := policy.LoadPaths(o.PolicyFiles, stdio.In)
+		if err != nil {
+			return usageError(err)
+		}
+		source = admission.StaticPolicies(policies)
+		log.Info("policies loaded from files", "count", len(policies))
+	} else {
+		store = cluster.NewStore()
+		source = store
 	}
-	rec, err := metrics.NewPrometheus(ctrlmetrics.Registry)
+	reg := &collectorScope{Registerer: ctrlmetrics.Registry}
+	defer reg.unregisterAll()
+	rec, err := metrics.NewPrometheus(reg)
 	if err != nil {
 		return err
 	}
 	h := &admission.Handler{
 		Engine:   &engine.Engine{Rules: rules.Default()},
-		Policies: admission.StaticPolicies(policies),
+		Policies: source,
 		Metrics:  rec,
 		Log:      log.WithName("admission"),
 	}
@@ -138,8 +162,7 @@ func (o *serveOptions) run(ctx context.Context, stdio IO) error {
 			c.NextProtos = []string{"http/1.1"}
 		}},
 	})
-	srv.Register("/validate", h)
-	log.Info("policies loaded", "count", len(policies))
+	srv.Register(webhookconfig.WorkloadPath, h)
 
 	// serveCtx outlives ctx by the shutdown delay, so that admissions routed here while endpoints
 	// update still get an answer.
@@ -154,6 +177,9 @@ func (o *serveOptions) run(ctx context.Context, stdio IO) error {
 		cancel()
 	}()
 
+	if store != nil {
+		return o.runCluster(serveCtx, log, h, srv, store)
+	}
 	ready := srv.StartedChecker()
 	g, gctx := errgroup.WithContext(serveCtx)
 	g.Go(func() error { return srv.Start(gctx) })
@@ -175,6 +201,36 @@ func (o *serveOptions) run(ctx context.Context, stdio IO) error {
 		return err
 	}
 	return nil
+}
+
+// collectorScope registers collectors on a registry (controller-runtime's global one, which also
+// holds its webhook metrics) and unregisters them when serve returns, so that serve can run again in
+// the same process, as the tests run it, without a duplicate registration error.
+type collectorScope struct {
+	prometheus.Registerer
+	registered []prometheus.Collector
+}
+
+func (s *collectorScope) Register(c prometheus.Collector) error {
+	if err := s.Registerer.Register(c); err != nil {
+		return err
+	}
+	s.registered = append(s.registered, c)
+	return nil
+}
+
+func (s *collectorScope) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := s.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+func (s *collectorScope) unregisterAll() {
+	for _, c := range s.registered {
+		s.Registerer.Unregister(c)
+	}
 }
 
 // serveHTTP serves plain HTTP until ctx ends.

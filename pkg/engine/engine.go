@@ -136,7 +136,7 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 }
 
 func (e *Engine) signatures(ctx context.Context, p *policy.Policy, t *rules.Target) []Violation {
-	if e.SkipSignatures {
+	if e.SkipSignatures || !signaturesApply(p, t) {
 		return nil
 	}
 	if e.Signatures == nil {
@@ -149,6 +149,27 @@ func (e *Engine) signatures(ctx context.Context, p *policy.Policy, t *rules.Targ
 		out = append(out, violation(p, RuleSignatures, f))
 	}
 	return out
+}
+
+// signaturesApply reports whether any image of the pod falls under one of the policy's signature
+// rules. Images the allowlist denies are left out: they are denied already and must never cost a
+// registry call.
+func signaturesApply(p *policy.Policy, t *rules.Target) bool {
+	images := t.Images()
+	for i := range images {
+		im := &images[i]
+		if im.Err != nil || !rules.AllowedImage(p, im) {
+			continue
+		}
+		for _, s := range p.Signatures {
+			for _, pat := range s.Images {
+				if pat.Match(im.Ref) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func (e *Engine) namespaceLabels(ctx context.Context, namespace string) (labels.Set, error) {

@@ -1,7 +1,8 @@
 package v1alpha1
 
 // Default fills the fields a user may leave out. It is the one place defaults are applied, for
-// policies from files and from the cluster alike; the CRD schema carries the same defaults.
+// policies from files and from the cluster alike (the CRD schema defaults only spec.mode, so that
+// `kubectl get` shows the mode; the rest are applied here when a policy is compiled).
 func (p *ClusterAdmissionPolicy) Default() {
 	if p.Spec.Mode == "" {
 		p.Spec.Mode = ModeEnforce

@@ -124,7 +124,8 @@ type ImageRules struct {
 	// RequireDigest requires every image to be pinned by digest (name@sha256:...).
 	// +optional
 	RequireDigest bool `json:"requireDigest,omitempty"`
-	// DisallowLatestTag denies images tagged ":latest" and images with no tag or digest.
+	// DisallowLatestTag denies images tagged ":latest" and images with neither tag nor digest. A
+	// reference pinned by digest is exact whatever its tag says, so "app:latest@sha256:..." is allowed.
 	// +optional
 	DisallowLatestTag bool `json:"disallowLatestTag,omitempty"`
 }

@@ -41,8 +41,14 @@ func (p *ClusterAdmissionPolicy) Validate() field.ErrorList {
 	}
 	errs = append(errs, validateMatch(&s.Match, spec.Child("match"))...)
 	if s.Images != nil {
-		errs = append(errs, validatePatterns(s.Images.AllowedRegistries, spec.Child("images", "allowedRegistries"))...)
+		ar := spec.Child("images", "allowedRegistries")
+		if s.Images.AllowedRegistries != nil && len(s.Images.AllowedRegistries) == 0 {
+			errs = append(errs, field.Required(ar, "list at least one pattern, or leave allowedRegistries out to allow every registry"))
+		}
+		errs = append(errs, tooMany(ar, len(s.Images.AllowedRegistries), 256)...)
+		errs = append(errs, validatePatterns(s.Images.AllowedRegistries, ar)...)
 	}
+	errs = append(errs, tooMany(spec.Child("signatures"), len(s.Signatures), 64)...)
 	for i := range s.Signatures {
 		errs = append(errs, validateSignatureRule(&s.Signatures[i], spec.Child("signatures").Index(i))...)
 	}
@@ -58,8 +64,17 @@ func (p *ClusterAdmissionPolicy) Validate() field.ErrorList {
 	return errs
 }
 
+// tooMany enforces the list limits the CRD schema declares, so policy files are held to them too.
+func tooMany(path *field.Path, n, limit int) field.ErrorList {
+	if n > limit {
+		return field.ErrorList{field.TooMany(path, n, limit)}
+	}
+	return nil
+}
+
 func validateMatch(m *Match, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	errs = append(errs, tooMany(path.Child("excludeNamespaces"), len(m.ExcludeNamespaces), 256)...)
 	opts := metav1validation.LabelSelectorValidationOptions{}
 	if m.NamespaceSelector != nil {
 		errs = append(errs, metav1validation.ValidateLabelSelector(m.NamespaceSelector, opts, path.Child("namespaceSelector"))...)
@@ -91,6 +106,7 @@ func validateSignatureRule(s *SignatureRule, path *field.Path) field.ErrorList {
 		errs = append(errs, field.Required(path.Child("images"), "list the image patterns this rule covers"))
 	}
 	errs = append(errs, validatePatterns(s.Images, path.Child("images"))...)
+	errs = append(errs, tooMany(path.Child("attestors"), len(s.Attestors), 32)...)
 	if len(s.Attestors) == 0 {
 		errs = append(errs, field.Required(path.Child("attestors"), "list at least one attestor"))
 	}
@@ -196,7 +212,7 @@ func validateContainers(c *ContainerRules, path *field.Path) field.ErrorList {
 	}
 	if caps := c.Capabilities; caps != nil {
 		for i, cp := range caps.AllowedAdd {
-			if !capabilityName.MatchString(string(cp)) {
+			if !capabilityName.MatchString(string(cp)) || strings.HasPrefix(string(cp), "CAP_") {
 				errs = append(errs, field.Invalid(path.Child("capabilities", "allowedAdd").Index(i), cp,
 					"must be an upper-case capability name without the CAP_ prefix, e.g. NET_BIND_SERVICE"))
 			}

@@ -1,0 +1,11 @@
+package cluster
+
+import (
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+)
+
+func controllerOptions() controller.Options {
+	// Every replica runs the reconcilers (they feed its own store), so no leader election.
+	return controller.Options{NeedLeaderElection: ptr.To(false), MaxConcurrentReconciles: 2}
+}

@@ -1,0 +1,149 @@
+// Package webhookconfig renders sealgate's ValidatingWebhookConfiguration: which requests the API
+// server sends to sealgate. It is the one definition, used by the manifests under config/, by the
+// Helm chart's golden test and by the test suites.
+package webhookconfig
+
+import (
+	"fmt"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/workload"
+)
+
+// Webhook names inside the configuration.
+const (
+	WorkloadWebhook = "workloads.sealgate.dev"
+	PolicyWebhook   = "policies.sealgate.dev"
+	WorkloadPath    = "/validate"
+	PolicyPath      = "/validate-policy"
+)
+
+// Options say where the webhook is and how the API server treats it.
+type Options struct {
+	// Name of the ValidatingWebhookConfiguration.
+	Name string
+	// Namespace sealgate runs in; always excluded, with kube-system.
+	Namespace string
+	// Service and Port reach sealgate inside the cluster; or URL (e.g. "https://localhost:9443") outside it.
+	Service string
+	Port    int32
+	URL     string
+	// CABundle verifies sealgate's serving certificate; empty when a CA injector fills it in.
+	CABundle []byte
+	// FailurePolicy for workloads: Fail (default) or Ignore.
+	FailurePolicy admissionregistrationv1.FailurePolicyType
+	// TimeoutSeconds defaults to 10.
+	TimeoutSeconds int32
+	// ExcludeNamespaces are excluded as well as Namespace and kube-system.
+	ExcludeNamespaces []string
+}
+
+func (o *Options) defaults() error {
+	if o.Name == "" {
+		o.Name = "sealgate"
+	}
+	if o.Namespace == "" {
+		return fmt.Errorf("webhook configuration: namespace is required")
+	}
+	if (o.URL == "") == (o.Service == "") {
+		return fmt.Errorf("webhook configuration: set exactly one of service and url")
+	}
+	if o.Port == 0 {
+		o.Port = 443
+	}
+	if o.FailurePolicy == "" {
+		o.FailurePolicy = admissionregistrationv1.Fail
+	}
+	if o.TimeoutSeconds == 0 {
+		o.TimeoutSeconds = 10
+	}
+	return nil
+}
+
+// Validating returns the configuration: one webhook for pod-bearing workloads and one for policies.
+func Validating(o Options) (*admissionregistrationv1.ValidatingWebhookConfiguration, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	excluded := append([]string{"kube-system", o.Namespace}, o.ExcludeNamespaces...)
+	workloads := admissionregistrationv1.ValidatingWebhook{
+		Name:         WorkloadWebhook,
+		ClientConfig: o.client(WorkloadPath),
+		Rules:        workloadRules(),
+		// Excluded by the name label, which the API server sets and no user can change.
+		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: excluded}}},
+		FailurePolicy:           ptr.To(o.FailurePolicy),
+		MatchPolicy:             ptr.To(admissionregistrationv1.Equivalent),
+		SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
+		TimeoutSeconds:          ptr.To(o.TimeoutSeconds),
+		AdmissionReviewVersions: []string{"v1"},
+	}
+	policies := admissionregistrationv1.ValidatingWebhook{
+		Name:         PolicyWebhook,
+		ClientConfig: o.client(PolicyPath),
+		Rules: []admissionregistrationv1.RuleWithOperations{{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+			Rule: admissionregistrationv1.Rule{APIGroups: []string{v1alpha1.GroupVersion.Group},
+				APIVersions: []string{v1alpha1.GroupVersion.Version}, Resources: []string{"clusteradmissionpolicies"},
+				Scope: ptr.To(admissionregistrationv1.ClusterScope)},
+		}},
+		// An invalid policy is rejected at kubectl apply; if sealgate is down, policy changes wait.
+		FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
+		MatchPolicy:             ptr.To(admissionregistrationv1.Equivalent),
+		SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
+		TimeoutSeconds:          ptr.To(o.TimeoutSeconds),
+		AdmissionReviewVersions: []string{"v1"},
+	}
+	return &admissionregistrationv1.ValidatingWebhookConfiguration{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Labels: map[string]string{"app.kubernetes.io/name": "sealgate"}},
+		Webhooks:   []admissionregistrationv1.ValidatingWebhook{workloads, policies},
+	}, nil
+}
+
+func (o *Options) client(path string) admissionregistrationv1.WebhookClientConfig {
+	cc := admissionregistrationv1.WebhookClientConfig{CABundle: o.CABundle}
+	if o.URL != "" {
+		cc.URL = ptr.To(o.URL + path)
+	} else {
+		cc.Service = &admissionregistrationv1.ServiceReference{Namespace: o.Namespace, Name: o.Service, Path: ptr.To(path), Port: ptr.To(o.Port)}
+	}
+	return cc
+}
+
+// workloadRules lists every pod-bearing kind from the workload package, so the webhook and the
+// decoder can never disagree. Pods also send the ephemeralcontainers and resize subresources.
+func workloadRules() []admissionregistrationv1.RuleWithOperations {
+	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	var out []admissionregistrationv1.RuleWithOperations
+	for _, k := range workload.Kinds {
+		resources := []string{k.Resource}
+		if k.Resource == "pods" {
+			resources = append(resources, "pods/ephemeralcontainers", "pods/resize")
+		}
+		out = append(out, admissionregistrationv1.RuleWithOperations{Operations: ops, Rule: admissionregistrationv1.Rule{
+			APIGroups: []string{k.GVK.Group}, APIVersions: []string{k.GVK.Version}, Resources: resources,
+			Scope: ptr.To(admissionregistrationv1.NamespacedScope)}})
+	}
+	return out
+}
+
+// Empty returns an empty configuration object to read into.
+func Empty() *admissionregistrationv1.ValidatingWebhookConfiguration {
+	return &admissionregistrationv1.ValidatingWebhookConfiguration{}
+}
+
+// Injected reports whether every webhook of the configuration has a CA bundle.
+func Injected(c *admissionregistrationv1.ValidatingWebhookConfiguration) bool {
+	for _, w := range c.Webhooks {
+		if len(w.ClientConfig.CABundle) == 0 {
+			return false
+		}
+	}
+	return len(c.Webhooks) > 0
+}
