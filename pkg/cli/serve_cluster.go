@@ -100,7 +100,6 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Logger:                  log,
-		WebhookServer:           srv,
 		HealthProbeBindAddress:  o.HealthAddr,
 		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
 		GracefulShutdownTimeout: &o.ShutdownGrace,
@@ -140,6 +139,11 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		close(certsReady)
 	}
 
+	// The webhook server reads its certificate when it starts, so it starts once the certificate is
+	// in place; until then readiness keeps the Service from sending it traffic.
+	if err := mgr.Add(&afterReady{ready: certsReady, start: srv.Start}); err != nil {
+		return err
+	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
@@ -162,3 +166,20 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		"dnsNames", strings.Join(o.Cluster.dnsNames(), ","))
 	return mgr.Start(ctx)
 }
+
+// afterReady starts a runnable once a channel closes. Every replica runs it (no leader election).
+type afterReady struct {
+	ready <-chan struct{}
+	start func(context.Context) error
+}
+
+func (a *afterReady) Start(ctx context.Context) error {
+	select {
+	case <-a.ready:
+		return a.start(ctx)
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+func (a *afterReady) NeedLeaderElection() bool { return false }

@@ -135,7 +135,7 @@ func Read(source string, r io.Reader) ([]Document, error) {
 			index-- // a bare "---" separator is not a document users count
 			continue
 		}
-		js, err := yaml.YAMLToJSON(raw)
+		js, err := yaml.YAMLToJSONStrict(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%s: document %d: %w", source, index, err)
 		}

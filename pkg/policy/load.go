@@ -60,8 +60,19 @@ func Decode(apiVersion, kind string, js []byte) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(strict) > 0 {
-		return nil, fmt.Errorf("policy %q: %w", obj.Name, errors.Join(strict...))
+	p, err := Compile(&obj)
+	if len(strict) == 0 {
+		return p, err
 	}
-	return Compile(&obj)
+	// Unknown and duplicate fields are reported together with every invalid field, one per line, so
+	// that one run shows everything to fix.
+	inv := &InvalidError{Name: obj.Name, Unknown: strict}
+	var verr *InvalidError
+	switch {
+	case errors.As(err, &verr):
+		inv.Errs = verr.Errs
+	case err != nil:
+		inv.Unknown = append(inv.Unknown, err)
+	}
+	return nil, inv
 }

@@ -185,15 +185,21 @@ func bounds(m map[corev1.ResourceName]resource.Quantity) []Bound {
 	return out
 }
 
-// InvalidError is a policy that failed validation; Errs holds every invalid field.
+// InvalidError is a policy that failed validation; Errs holds every invalid field. Unknown holds the
+// unknown and duplicate fields strict decoding found, listed first, one per line like Errs.
 type InvalidError struct {
-	Name string
-	Errs field.ErrorList
+	Name    string
+	Unknown []error
+	Errs    field.ErrorList
 }
 
 func (e *InvalidError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "policy %q is invalid:", e.Name)
+	for _, err := range e.Unknown {
+		b.WriteString("\n  ")
+		b.WriteString(err.Error())
+	}
 	for _, err := range e.Errs {
 		b.WriteString("\n  ")
 		b.WriteString(err.Error())

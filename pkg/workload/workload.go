@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -63,7 +64,7 @@ type (
 		Spec     templateSpec      `json:"spec"`
 	}
 	podTemplateShape struct {
-		Metadata metav1.ObjectMeta     `json:"metadata"`
+		Metadata metav1.ObjectMeta      `json:"metadata"`
 		Template corev1.PodTemplateSpec `json:"template"`
 	}
 	cronJobShape struct {
@@ -124,5 +125,7 @@ func Lookup(gvk schema.GroupVersionKind) (Kind, bool) {
 
 func unmarshal(data []byte, v any) error {
 	// json v2 defaults: case-sensitive names, duplicate names rejected, unknown names skipped.
-	return json.Unmarshal(data, v)
+	// Invalid UTF-8 (and lone surrogate escapes) become U+FFFD, as the API server's decoder makes
+	// them, rather than an error: the decoder must see what the API server sees.
+	return json.Unmarshal(data, v, jsontext.AllowInvalidUTF8(true))
 }

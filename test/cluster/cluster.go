@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -173,6 +172,7 @@ func (c *Cluster) StartSealgate(ctx context.Context, binary string, extraArgs ..
 func (c *Cluster) waitReady(ctx context.Context, s *Sealgate, vwcName string) error {
 	deadline := time.Now().Add(90 * time.Second)
 	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{}}}
+	last := ""
 	for {
 		select {
 		case err := <-s.done:
@@ -180,11 +180,14 @@ func (c *Cluster) waitReady(ctx context.Context, s *Sealgate, vwcName string) er
 		default:
 		}
 		if time.Now().After(deadline) {
-			return errors.New("sealgate was not ready within 90s")
+			return fmt.Errorf("sealgate was not ready within 90s; last /readyz: %s", last)
 		}
 		ready := false
-		if resp, err := hc.Get("http://" + s.HealthAddr + "/readyz"); err == nil {
+		if resp, err := hc.Get("http://" + s.HealthAddr + "/readyz?verbose"); err == nil {
 			ready = resp.StatusCode == http.StatusOK
+			var b bytes.Buffer
+			_, _ = b.ReadFrom(resp.Body)
+			last = b.String()
 			resp.Body.Close()
 		}
 		if ready {
