@@ -32,6 +32,7 @@ var updateFixtures = flag.Bool("update-fixtures", false, "rewrite the benchmark 
 func benchFixtures(t testing.TB) map[string][]byte {
 	return map[string][]byte{
 		"review-pod.json":               benchReview(t, "pods", benchPod(false)),
+		"review-pod-7k.json":            benchReview(t, "pods", withoutManagedFields(benchPod(false))),
 		"review-pod-denied.json":        benchReview(t, "pods", benchPod(true)),
 		"review-deployment.json":        benchReview(t, "deployments", benchDeployment(false)),
 		"review-deployment-denied.json": benchReview(t, "deployments", benchDeployment(true)),
@@ -366,4 +367,11 @@ func benchDeployment(bad bool) *appsv1.Deployment {
 	}
 	d.ManagedFields = managedFields("argocd-controller", metav1.ManagedFieldsOperationApply, d)
 	return d
+}
+
+// withoutManagedFields is the same pod as a client that does not track field ownership would send
+// it: about 7 KB of review, the size the issue's target is stated for.
+func withoutManagedFields(p *corev1.Pod) *corev1.Pod {
+	p.ManagedFields = nil
+	return p
 }

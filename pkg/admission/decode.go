@@ -18,10 +18,8 @@ const MaxReviewBytes = 7 << 20
 // errBadRequest marks errors that are the client's fault (HTTP 400).
 var errBadRequest = errors.New("bad request")
 
-// readReview reads and decodes an AdmissionReview from an HTTP request. The decoder is
-// case-sensitive and rejects duplicate fields, like the API server's own strict decoding; the object
-// inside stays raw until the workload decoder reads it once, into the shape of its kind.
-func readReview(r *http.Request) (*admissionv1.AdmissionReview, error) {
+// readBody reads an AdmissionReview body from an HTTP request, bounded in size.
+func readBody(r *http.Request) ([]byte, error) {
 	if r.Method != http.MethodPost {
 		return nil, fmt.Errorf("%w: method %s, want POST", errBadRequest, r.Method)
 	}
@@ -35,7 +33,7 @@ func readReview(r *http.Request) (*admissionv1.AdmissionReview, error) {
 	if len(body) > MaxReviewBytes {
 		return nil, fmt.Errorf("%w: body larger than %d bytes", errBadRequest, MaxReviewBytes)
 	}
-	return DecodeReview(body)
+	return body, nil
 }
 
 // DecodeReview decodes an AdmissionReview and checks the fields sealgate relies on.

@@ -65,21 +65,45 @@ func (h *Handler) Defaults() error {
 // ServeHTTP decodes the AdmissionReview, evaluates it and writes the response. A request that is not
 // a well-formed AdmissionReview gets a 400 and nothing else happens.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	serve(w, r, h.Log, h.Metrics, h.Now, h.Review)
+	serve(w, r, h.Log, h.Metrics, h.Now, func(ctx context.Context, body []byte) (*admissionv1.AdmissionResponse, string, error) {
+		req, err := decodeRequest(body)
+		if err != nil {
+			return nil, "", err
+		}
+		resp, decision := h.review(ctx, req)
+		return resp, decision, nil
+	})
+}
+
+// ReviewBody decodes an AdmissionReview body and evaluates it, as ServeHTTP does without HTTP. An
+// error means the body is not a well-formed AdmissionReview.
+func (h *Handler) ReviewBody(ctx context.Context, body []byte) (*admissionv1.AdmissionResponse, string, error) {
+	req, err := decodeRequest(body)
+	if err != nil {
+		return nil, "", err
+	}
+	resp, decision := h.review(ctx, req)
+	return resp, decision, nil
 }
 
 // serve is the HTTP side shared by sealgate's webhooks: read, decide, write.
 func serve(w http.ResponseWriter, r *http.Request, log logr.Logger, rec metrics.Recorder, now func() time.Time,
-	decide func(context.Context, *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, string)) {
+	decide func(context.Context, []byte) (*admissionv1.AdmissionResponse, string, error)) {
 	start := now()
-	rv, err := readReview(r)
+	body, err := readBody(r)
+	var (
+		resp     *admissionv1.AdmissionResponse
+		decision string
+	)
+	if err == nil {
+		resp, decision, err = decide(r.Context(), body)
+	}
 	if err != nil {
 		log.Info("rejected malformed admission request", "error", err.Error())
 		rec.Decision("error", now().Sub(start))
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	resp, decision := decide(r.Context(), rv.Request)
 	rec.Decision(decision, now().Sub(start))
 	out, err := json.Marshal(review(resp))
 	if err != nil {
@@ -90,8 +114,15 @@ func serve(w http.ResponseWriter, r *http.Request, log logr.Logger, rec metrics.
 	_, _ = w.Write(out)
 }
 
-// Review evaluates one admission request. decision is "allowed", "denied", "skipped" or "error".
+// Review evaluates one admission request whose objects are raw JSON.
 func (h *Handler) Review(ctx context.Context, req *admissionv1.AdmissionRequest) (resp *admissionv1.AdmissionResponse, decision string) {
+	r := &request{AdmissionRequest: *req, kindSeen: true,
+		gvk: schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind}}
+	return h.review(ctx, r)
+}
+
+// review evaluates one decoded request. decision is "allowed", "denied", "skipped" or "error".
+func (h *Handler) review(ctx context.Context, req *request) (resp *admissionv1.AdmissionResponse, decision string) {
 	switch req.Operation {
 	case admissionv1.Create, admissionv1.Update:
 	default:
@@ -100,15 +131,18 @@ func (h *Handler) Review(ctx context.Context, req *admissionv1.AdmissionRequest)
 	if skippedSubresources[req.SubResource] {
 		return allowed(req.UID, "sealgate does not check the "+req.SubResource+" subresource"), "skipped"
 	}
-	gvk := schema.GroupVersionKind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind}
-	w, err := workload.Decode(gvk, req.Object.Raw)
-	if errors.Is(err, workload.ErrNotWorkload) {
+	gvk := req.gvk
+	if _, ok := workload.Lookup(gvk); !ok {
 		return allowed(req.UID, fmt.Sprintf("sealgate does not check %s", gvk)), "skipped"
+	}
+	w, old, err := req.workloads()
+	if err == nil && w == nil {
+		err = errors.New("the request has no object")
 	}
 	if err != nil {
 		return badObject(req.UID, err), "error"
 	}
-	if req.Operation == admissionv1.Update && unchanged(gvk, w, req.OldObject.Raw) {
+	if req.Operation == admissionv1.Update && unchanged(w, old) {
 		// Scaling, relabelling or finalizers must never wedge an object that predates a policy.
 		return allowed(req.UID, "pod spec unchanged"), "skipped"
 	}
@@ -118,7 +152,10 @@ func (h *Handler) Review(ctx context.Context, req *admissionv1.AdmissionRequest)
 	}
 	res := h.Engine.Evaluate(ctx, policies, w, req.Namespace)
 	what := describe(gvk.Kind, req.Namespace, req.Name, w)
-	h.record(res, what)
+	if req.DryRun == nil || !*req.DryRun {
+		// A dry run gets the same verdict but leaves no trace in the audit log or metrics.
+		h.record(res, what)
+	}
 	resp = verdict(req.UID, what, res, auditJSON(res))
 	if !resp.Allowed {
 		return resp, "denied"
@@ -128,12 +165,8 @@ func (h *Handler) Review(ctx context.Context, req *admissionv1.AdmissionRequest)
 
 // unchanged reports whether an UPDATE leaves the pod spec and the pod metadata the rules read (the
 // annotations) as they were. An undecodable old object counts as changed, so the new one is checked.
-func unchanged(gvk schema.GroupVersionKind, w *workload.Workload, oldRaw []byte) bool {
-	if len(oldRaw) == 0 {
-		return false
-	}
-	old, err := workload.Decode(gvk, oldRaw)
-	if err != nil {
+func unchanged(w, old *workload.Workload) bool {
+	if old == nil {
 		return false
 	}
 	return equality.Semantic.DeepEqual(old.Spec, w.Spec) &&

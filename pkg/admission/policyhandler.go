@@ -21,7 +21,14 @@ type PolicyValidator struct {
 
 // ServeHTTP implements http.Handler.
 func (v *PolicyValidator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	serve(w, r, v.Log, metrics.Nop{}, time.Now, v.Review)
+	serve(w, r, v.Log, metrics.Nop{}, time.Now, func(ctx context.Context, body []byte) (*admissionv1.AdmissionResponse, string, error) {
+		rv, err := DecodeReview(body)
+		if err != nil {
+			return nil, "", err
+		}
+		resp, decision := v.Review(ctx, rv.Request)
+		return resp, decision, nil
+	})
 }
 
 // Review validates one policy create or update.

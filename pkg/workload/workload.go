@@ -5,6 +5,7 @@ package workload
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -16,9 +17,10 @@ import (
 // Workload is a decoded pod-bearing object.
 type Workload struct {
 	GVK schema.GroupVersionKind
-	// Object is the object's own metadata: name, namespace and labels (for objectSelector).
+	// Object is the object's own metadata: name, generateName, namespace, labels and annotations
+	// (nothing else of ObjectMeta is decoded).
 	Object *metav1.ObjectMeta
-	// Template is the pod's metadata (for a Pod, the same as Object).
+	// Template is the pod's metadata, with the same fields (for a Pod, the same as Object).
 	Template *metav1.ObjectMeta
 	Spec     *corev1.PodSpec
 	// SpecPath and MetaPath are the field paths of Spec and Template in the object.
@@ -52,36 +54,69 @@ var Kinds = []Kind{
 // The shapes below hold only what sealgate reads; the decoder skips every other field, which is what
 // makes decoding cheap. Field names match the API exactly and the decoder is case-sensitive.
 type (
-	podShape struct {
-		Metadata metav1.ObjectMeta `json:"metadata"`
-		Spec     corev1.PodSpec    `json:"spec"`
+	// meta is the part of ObjectMeta the rules and matching read. managedFields, owner references,
+	// timestamps and the rest, usually most of an object's metadata, are skipped.
+	meta struct {
+		Name         string            `json:"name"`
+		GenerateName string            `json:"generateName"`
+		Namespace    string            `json:"namespace"`
+		Labels       map[string]string `json:"labels"`
+		Annotations  map[string]string `json:"annotations"`
+	}
+	podTemplate struct {
+		Metadata meta           `json:"metadata"`
+		Spec     corev1.PodSpec `json:"spec"`
 	}
 	templateSpec struct {
-		Template corev1.PodTemplateSpec `json:"template"`
+		Template podTemplate `json:"template"`
 	}
 	templateShape struct {
-		Metadata metav1.ObjectMeta `json:"metadata"`
-		Spec     templateSpec      `json:"spec"`
+		Metadata meta         `json:"metadata"`
+		Spec     templateSpec `json:"spec"`
 	}
 	podTemplateShape struct {
-		Metadata metav1.ObjectMeta      `json:"metadata"`
-		Template corev1.PodTemplateSpec `json:"template"`
+		Metadata meta        `json:"metadata"`
+		Template podTemplate `json:"template"`
 	}
 	cronJobShape struct {
-		Metadata metav1.ObjectMeta `json:"metadata"`
+		Metadata meta `json:"metadata"`
 		Spec     struct {
 			JobTemplate struct {
-				Metadata metav1.ObjectMeta `json:"metadata"`
-				Spec     templateSpec      `json:"spec"`
+				Spec templateSpec `json:"spec"`
 			} `json:"jobTemplate"`
 		} `json:"spec"`
 	}
 )
 
+func (m *meta) objectMeta() *metav1.ObjectMeta {
+	return &metav1.ObjectMeta{Name: m.Name, GenerateName: m.GenerateName, Namespace: m.Namespace,
+		Labels: m.Labels, Annotations: m.Annotations}
+}
+
 // Decode reads a pod-bearing object of the given kind from JSON. It returns ErrNotWorkload for other
 // kinds. Decoding is case-sensitive and rejects duplicate fields, as the API server's strict field
 // validation does; unknown fields are ignored, as the API server ignores them.
 func Decode(gvk schema.GroupVersionKind, data []byte) (*Workload, error) {
+	return decode(gvk, func(v any) error { return json.Unmarshal(data, v, Options) })
+}
+
+// DecodeFrom reads the next value of dec as a pod-bearing object, so that a caller reading an
+// envelope (an AdmissionReview) decodes the object in the same pass. dec must have been made with
+// Options.
+func DecodeFrom(gvk schema.GroupVersionKind, dec *jsontext.Decoder) (*Workload, error) {
+	base := string(dec.StackPointer())
+	return decode(gvk, func(v any) error {
+		err := json.UnmarshalDecode(dec, v, Options)
+		// Say where in the object, as decoding the object alone would.
+		var sem *json.SemanticError
+		if errors.As(err, &sem) {
+			sem.JSONPointer = jsontext.Pointer(strings.TrimPrefix(string(sem.JSONPointer), base))
+		}
+		return err
+	})
+}
+
+func decode(gvk schema.GroupVersionKind, unmarshal func(any) error) (*Workload, error) {
 	k, ok := Lookup(gvk)
 	if !ok {
 		return nil, ErrNotWorkload
@@ -90,22 +125,23 @@ func Decode(gvk schema.GroupVersionKind, data []byte) (*Workload, error) {
 	var err error
 	switch gvk.Kind {
 	case "Pod":
-		var s podShape
-		err = unmarshal(data, &s)
-		w.Object, w.Template, w.Spec = &s.Metadata, &s.Metadata, &s.Spec
+		var s podTemplate
+		err = unmarshal(&s)
+		w.Object, w.Spec = s.Metadata.objectMeta(), &s.Spec
+		w.Template = w.Object
 	case "PodTemplate":
 		var s podTemplateShape
-		err = unmarshal(data, &s)
-		w.Object, w.Template, w.Spec = &s.Metadata, &s.Template.ObjectMeta, &s.Template.Spec
+		err = unmarshal(&s)
+		w.Object, w.Template, w.Spec = s.Metadata.objectMeta(), s.Template.Metadata.objectMeta(), &s.Template.Spec
 	case "CronJob":
 		var s cronJobShape
-		err = unmarshal(data, &s)
+		err = unmarshal(&s)
 		t := &s.Spec.JobTemplate.Spec.Template
-		w.Object, w.Template, w.Spec = &s.Metadata, &t.ObjectMeta, &t.Spec
+		w.Object, w.Template, w.Spec = s.Metadata.objectMeta(), t.Metadata.objectMeta(), &t.Spec
 	default: // Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, ReplicationController
 		var s templateShape
-		err = unmarshal(data, &s)
-		w.Object, w.Template, w.Spec = &s.Metadata, &s.Spec.Template.ObjectMeta, &s.Spec.Template.Spec
+		err = unmarshal(&s)
+		w.Object, w.Template, w.Spec = s.Metadata.objectMeta(), s.Spec.Template.Metadata.objectMeta(), &s.Spec.Template.Spec
 	}
 	if err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", gvk.Kind, err)
@@ -123,9 +159,8 @@ func Lookup(gvk schema.GroupVersionKind) (Kind, bool) {
 	return Kind{}, false
 }
 
-func unmarshal(data []byte, v any) error {
-	// json v2 defaults: case-sensitive names, duplicate names rejected, unknown names skipped.
-	// Invalid UTF-8 (and lone surrogate escapes) become U+FFFD, as the API server's decoder makes
-	// them, rather than an error: the decoder must see what the API server sees.
-	return json.Unmarshal(data, v, jsontext.AllowInvalidUTF8(true))
-}
+// Options are the decoder settings that make json v2 read objects as the API server does: names
+// matched case-sensitively, unknown names skipped, invalid UTF-8 (and lone surrogate escapes) turned
+// into U+FFFD rather than rejected, and a repeated name taking the last value. Fields no rule reads
+// are skipped without being stored (see skip.go).
+var Options = json.JoinOptions(jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true), skipped)
