@@ -62,7 +62,7 @@ func SetupCerts(ctx context.Context, mgr ctrl.Manager, live client.Client, o Cer
 	if err := rotator.AddRotator(mgr, cr); err != nil {
 		return fmt.Errorf("setting up certificate rotation: %w", err)
 	}
-	return mgr.Add(&certFileSync{reader: live, secret: o.Secret, dir: o.CertDir, log: log})
+	return mgr.Add(&certFileSync{client: live, secret: o.Secret, dir: o.CertDir, log: log})
 }
 
 func ensureSecret(ctx context.Context, c client.Client, key types.NamespacedName) error {
@@ -82,9 +82,11 @@ func ensureSecret(ctx context.Context, c client.Client, key types.NamespacedName
 	return nil
 }
 
-// certFileSync copies tls.crt and tls.key from the Secret into the cert dir whenever they change.
+// certFileSync copies tls.crt and tls.key from the Secret into the cert dir whenever they change. If
+// the Secret is deleted it creates it again, empty: the rotator then fills it with a new CA and
+// certificate and injects the CA bundle (it does nothing about a missing Secret by itself).
 type certFileSync struct {
-	reader client.Reader
+	client client.Client
 	secret types.NamespacedName
 	dir    string
 	log    logr.Logger
@@ -110,8 +112,16 @@ func (s *certFileSync) Start(ctx context.Context) error {
 
 func (s *certFileSync) sync(ctx context.Context) error {
 	var sec corev1.Secret
-	if err := s.reader.Get(ctx, s.secret, &sec); err != nil {
-		return err
+	if err := s.client.Get(ctx, s.secret, &sec); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
+		// Deleted: recreate it so the rotator regenerates. Serving goes on with the files in place.
+		if err := ensureSecret(ctx, s.client, s.secret); err != nil {
+			return err
+		}
+		s.log.Info("certificate secret was missing; created it for the rotator to fill", "secret", s.secret.String())
+		return nil
 	}
 	crt, key := sec.Data["tls.crt"], sec.Data["tls.key"]
 	if len(crt) == 0 || len(key) == 0 {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -129,8 +130,29 @@ type Sealgate struct {
 	Port        int
 	HealthAddr  string
 	MetricsAddr string
-	Log         *bytes.Buffer
-	done        chan error
+	// Log is sealgate's stdout and stderr; safe to read while sealgate writes.
+	Log  *LogBuffer
+	done chan error
+}
+
+// LogBuffer collects a process's output. Reads may run while the process writes to it.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // StartSealgate builds nothing: it runs binary (bin/sealgate) with policies from the cluster and
@@ -142,7 +164,7 @@ func (c *Cluster) StartSealgate(ctx context.Context, binary string, extraArgs ..
 		return nil, err
 	}
 	s := &Sealgate{Port: ports[0], HealthAddr: "127.0.0.1:" + strconv.Itoa(ports[1]),
-		MetricsAddr: "127.0.0.1:" + strconv.Itoa(ports[2]), Log: &bytes.Buffer{}, done: make(chan error, 1)}
+		MetricsAddr: "127.0.0.1:" + strconv.Itoa(ports[2]), Log: &LogBuffer{}, done: make(chan error, 1)}
 	vwc, err := webhookconfig.Validating(webhookconfig.Options{Namespace: Namespace, URL: "https://localhost:" + strconv.Itoa(s.Port), TimeoutSeconds: 10})
 	if err != nil {
 		return nil, err
