@@ -7,7 +7,6 @@ BIN        := $(CURDIR)/bin
 SEALGATE   := $(BIN)/sealgate
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS    := -s -w -X github.com/sealgate/sealgate/pkg/cli.Version=$(VERSION)
-GO_PKGS    := ./...
 FUZZTIME   ?= 20s
 export KUBEBUILDER_ASSETS := $(BIN)
 
@@ -21,23 +20,47 @@ help: ## List the tasks.
 build: ## Build bin/sealgate.
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(SEALGATE) ./cmd/sealgate
 
+# demo and dev-cluster build hack/devcluster rather than `go run` it: go run exits 1 after a Ctrl-C.
 .PHONY: demo
 demo: build ## Show sealgate's verdicts on the example workloads under the example policies.
-	@hack/demo.sh
+	@hack/tools.sh kube-apiserver kubectl etcd
+	@go build -o $(BIN)/devcluster ./hack/devcluster
+	@$(BIN)/devcluster --mode demo --sealgate $(SEALGATE)
+
+.PHONY: dev-cluster
+dev-cluster: build ## Run kube-apiserver, etcd and sealgate with the example policies locally until Ctrl-C.
+	@hack/tools.sh kube-apiserver kubectl etcd
+	@go build -o $(BIN)/devcluster ./hack/devcluster
+	@$(BIN)/devcluster --mode dev --sealgate $(SEALGATE)
 
 .PHONY: test
-test: verify test-unit ## Build and pass every test tier (what CI runs).
+test: tools-test verify test-unit test-integration test-e2e ## Build and pass every test tier (what CI runs).
 
 ##@ Tests
 
+# Every tool a test tier runs, installed (or found cached) before any test starts.
+TEST_TOOLS := controller-gen kube-apiserver kubectl etcd
+
+.PHONY: tools-test
+tools-test:
+	@hack/tools.sh $(TEST_TOOLS)
+
 .PHONY: test-unit
 test-unit: ## Unit tests with the race detector: rules, engine, decoders, CLI, webhook server on loopback.
-	go test -race -count=1 $(GO_PKGS)
+	go test -race -count=1 ./pkg/... ./cmd/... ./hack/...
+
+.PHONY: test-integration
+test-integration: tools-test ## Integration tests against a real kube-apiserver and etcd (certificates, lookup failures).
+	go test -count=1 ./test/integration/...
+
+.PHONY: test-e2e
+test-e2e: tools-test ## End-to-end: the real sealgate binary as the webhook of a real API server, driven with kubectl.
+	go test -count=1 ./test/e2e/...
 
 .PHONY: verify
 verify: generate ## gofmt, go vet, and generated files up to date.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	go vet $(GO_PKGS)
+	go vet ./pkg/... ./cmd/... ./hack/... ./test/...
 	@if [ -n "$$(git status --porcelain -- config/crd pkg/apis)" ]; then \
 		echo "generated files are out of date; run 'make generate' and commit:"; git status --short -- config/crd pkg/apis; exit 1; fi
 
