@@ -34,12 +34,12 @@ dev-cluster: build ## Run kube-apiserver, etcd and sealgate with the example pol
 	@$(BIN)/devcluster --mode dev --sealgate $(SEALGATE)
 
 .PHONY: test
-test: tools-test verify test-unit test-integration test-e2e ## Build and pass every test tier (what CI runs).
+test: tools-test verify test-unit test-integration test-e2e test-signatures ## Build and pass every test tier (what CI runs).
 
 ##@ Tests
 
 # Every tool a test tier runs, installed (or found cached) before any test starts.
-TEST_TOOLS := controller-gen kube-apiserver kubectl etcd
+TEST_TOOLS := controller-gen kube-apiserver kubectl etcd cosign crane
 
 .PHONY: tools-test
 tools-test:
@@ -56,6 +56,15 @@ test-integration: tools-test ## Integration tests against a real kube-apiserver 
 .PHONY: test-e2e
 test-e2e: tools-test ## End-to-end: the real sealgate binary as the webhook of a real API server, driven with kubectl.
 	go test -count=1 ./test/e2e/...
+
+.PHONY: test-signatures
+test-signatures: tools-test ## Signatures made by the real cosign CLI, on a real OCI registry served over TLS on loopback.
+	go test -count=1 ./test/signatures/...
+
+.PHONY: test-helm
+test-helm: tools-test ## The Helm chart: lint, golden renders, values schema, webhook parity, install/upgrade/uninstall on a real API server.
+	@hack/tools.sh helm
+	go test -count=1 ./test/helm/...
 
 .PHONY: verify
 verify: generate ## gofmt, go vet, and generated files up to date.

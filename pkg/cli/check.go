@@ -16,6 +16,7 @@ import (
 	"github.com/sealgate/sealgate/pkg/manifest"
 	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/rules"
+	"github.com/sealgate/sealgate/pkg/verify"
 	"github.com/sealgate/sealgate/pkg/workload"
 )
 
@@ -26,6 +27,7 @@ type checkOptions struct {
 	Output           string
 	DefaultNamespace string
 	SkipSignatures   bool
+	Verify           verify.Flags
 }
 
 func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
@@ -34,6 +36,7 @@ func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	fs.StringVarP(&o.DefaultNamespace, "namespace", "n", "default", "namespace of objects that name none (as kubectl apply -n would)")
 	fs.BoolVar(&o.SkipSignatures, "skip-signatures", false, "do not verify image signatures (offline linting); the output says they were skipped")
+	o.Verify.AddFlags(fs)
 }
 
 func (o *checkOptions) Validate() error {
@@ -53,6 +56,7 @@ func (o *checkOptions) Validate() error {
 	if o.DefaultNamespace == "" {
 		errs = append(errs, errors.New("--namespace must not be empty"))
 	}
+	errs = append(errs, o.Verify.Validate())
 	return errors.Join(errs...)
 }
 
@@ -102,6 +106,13 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
 		return nil, err
 	}
 	eng := &engine.Engine{Rules: rules.Default(), Namespaces: ns, SkipSignatures: o.SkipSignatures}
+	if !o.SkipSignatures {
+		vo, err := o.Verify.Options(nil)
+		if err != nil {
+			return nil, err
+		}
+		eng.Signatures = verify.New(vo)
+	}
 	rep := &report{SignaturesSkipped: o.SkipSignatures, Results: []result{}}
 	for i := range docs {
 		d := &docs[i]

@@ -28,6 +28,7 @@ import (
 	"github.com/sealgate/sealgate/pkg/metrics"
 	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/rules"
+	"github.com/sealgate/sealgate/pkg/verify"
 	"github.com/sealgate/sealgate/pkg/webhookconfig"
 )
 
@@ -44,6 +45,7 @@ type serveOptions struct {
 	ShutdownGrace   time.Duration
 	LogLevel        string
 	Cluster         clusterOptions
+	Verify          verify.Flags
 	tlsMinVersionID uint16
 }
 
@@ -59,6 +61,7 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 30*time.Second, "after the shutdown delay, how long in-flight requests may take to finish")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, error")
 	o.Cluster.AddFlags(fs)
+	o.Verify.AddFlags(fs)
 }
 
 func (o *serveOptions) Validate() error {
@@ -86,6 +89,7 @@ func (o *serveOptions) Validate() error {
 	if o.ShutdownDelay < 0 {
 		errs = append(errs, errors.New("--shutdown-delay must not be negative"))
 	}
+	errs = append(errs, o.Verify.Validate())
 	return errors.Join(errs...)
 }
 
@@ -144,8 +148,13 @@ func (o *serveOptions) run(ctx context.Context, stdio IO) error {
 	if err != nil {
 		return err
 	}
+	vo, err := o.Verify.Options(rec)
+	if err != nil {
+		return usageError(err)
+	}
 	h := &admission.Handler{
-		Engine:   &engine.Engine{Rules: rules.Default()},
+		// The verifier serves both file and cluster modes; runCluster keeps h.Engine as it is.
+		Engine:   &engine.Engine{Rules: rules.Default(), Signatures: verify.New(vo)},
 		Policies: source,
 		Metrics:  rec,
 		Log:      log.WithName("admission"),

@@ -18,8 +18,30 @@ type Recorder interface {
 	Decision(decision string, elapsed time.Duration)
 }
 
+// SignatureRecorder receives the signature verifier's events. It is separate from Recorder so that
+// recorders written before signature verification keep compiling; Nop and Prometheus implement both.
+type SignatureRecorder interface {
+	// SignatureVerification counts one verification that was not answered from the cache, by result:
+	// "verified", "unsigned", "untrusted", "threshold", "unsupported" or "error".
+	SignatureVerification(result string, elapsed time.Duration)
+	// SignatureCache counts one lookup of the verification cache.
+	SignatureCache(hit bool)
+	// RegistryRequest observes one HTTP round trip to a registry; outcome is the status class ("2xx",
+	// "3xx", "4xx", "5xx") or "error" when no response came.
+	RegistryRequest(outcome string, elapsed time.Duration)
+}
+
 // Nop records nothing.
 type Nop struct{}
+
+// SignatureVerification implements SignatureRecorder.
+func (Nop) SignatureVerification(string, time.Duration) {}
+
+// SignatureCache implements SignatureRecorder.
+func (Nop) SignatureCache(bool) {}
+
+// RegistryRequest implements SignatureRecorder.
+func (Nop) RegistryRequest(string, time.Duration) {}
 
 // Violation implements Recorder.
 func (Nop) Violation(string, string, string, string) {}
@@ -32,6 +54,10 @@ type Prometheus struct {
 	violations *prometheus.CounterVec
 	decisions  *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
+
+	verifications *prometheus.HistogramVec
+	cacheLookups  *prometheus.CounterVec
+	registry      *prometheus.HistogramVec
 }
 
 // NewPrometheus creates the collectors and registers them with reg.
@@ -50,8 +76,22 @@ func NewPrometheus(reg prometheus.Registerer) (*Prometheus, error) {
 			Help:    "Time to decode and evaluate one admission request, by decision.",
 			Buckets: []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.025, 0.1, 0.5, 1, 2.5, 5, 10},
 		}, []string{"decision"}),
+		verifications: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sealgate_signature_verifications_seconds",
+			Help:    "Image signature verifications not answered from the cache, by result (verified, unsigned, untrusted, threshold, unsupported, error).",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8},
+		}, []string{"result"}),
+		cacheLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealgate_signature_cache_lookups_total",
+			Help: "Lookups of the signature verification cache, by result (hit, miss).",
+		}, []string{"result"}),
+		registry: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sealgate_registry_request_duration_seconds",
+			Help:    "HTTP round trips to image registries for signature verification, by outcome (2xx, 3xx, 4xx, 5xx, error).",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3},
+		}, []string{"outcome"}),
 	}
-	for _, c := range []prometheus.Collector{p.violations, p.decisions, p.latency} {
+	for _, c := range []prometheus.Collector{p.violations, p.decisions, p.latency, p.verifications, p.cacheLookups, p.registry} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -68,4 +108,23 @@ func (p *Prometheus) Violation(policy, rule, mode, action string) {
 func (p *Prometheus) Decision(decision string, elapsed time.Duration) {
 	p.decisions.WithLabelValues(decision).Inc()
 	p.latency.WithLabelValues(decision).Observe(elapsed.Seconds())
+}
+
+// SignatureVerification implements SignatureRecorder.
+func (p *Prometheus) SignatureVerification(result string, elapsed time.Duration) {
+	p.verifications.WithLabelValues(result).Observe(elapsed.Seconds())
+}
+
+// SignatureCache implements SignatureRecorder.
+func (p *Prometheus) SignatureCache(hit bool) {
+	r := "miss"
+	if hit {
+		r = "hit"
+	}
+	p.cacheLookups.WithLabelValues(r).Inc()
+}
+
+// RegistryRequest implements SignatureRecorder.
+func (p *Prometheus) RegistryRequest(outcome string, elapsed time.Duration) {
+	p.registry.WithLabelValues(outcome).Observe(elapsed.Seconds())
 }

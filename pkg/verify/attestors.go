@@ -1,0 +1,148 @@
+package verify
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/cosign/v3/pkg/cosign"
+	"github.com/sigstore/cosign/v3/pkg/oci"
+	ctypes "github.com/sigstore/cosign/v3/pkg/types"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+)
+
+// attestor is a compiled spec.signatures[i].attestors[j]: the verifiers of its key, or why it
+// cannot be checked by this sealgate.
+type attestor struct {
+	name        string
+	verifiers   []signature.Verifier
+	unsupported string
+}
+
+func compileAttestors(r *v1alpha1.SignatureRule) []attestor {
+	out := make([]attestor, len(r.Attestors))
+	for i := range r.Attestors {
+		a := &r.Attestors[i]
+		out[i].name = a.Name
+		switch {
+		case a.Keyless != nil:
+			out[i].unsupported = "keyless attestors are not supported by this version of sealgate"
+		case a.SecretRef != nil:
+			out[i].unsupported = "secretRef keys are not supported by this version of sealgate; put the PEM key in publicKey"
+		case a.TransparencyLog == "Require":
+			out[i].unsupported = "transparencyLog: Require needs transparency-log keys, which this version of sealgate cannot use; set transparencyLog: Ignore for key attestors"
+		default:
+			vs, err := keyVerifiers(a.PublicKey)
+			if err != nil {
+				out[i].unsupported = "publicKey: " + err.Error()
+			}
+			out[i].verifiers = vs
+		}
+	}
+	return out
+}
+
+// keyVerifiers loads a PEM public key as the verifiers cosign may have signed with: cosign hashes
+// with SHA-256 by default and with the curve's own hash for the new bundle format, and signs with
+// Ed25519ph for Ed25519 keys (pure Ed25519 in older releases).
+func keyVerifiers(pemKey string) ([]signature.Verifier, error) {
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(pemKey))
+	if err != nil {
+		return nil, fmt.Errorf("not a PEM public key: %w", err)
+	}
+	var out []signature.Verifier
+	add := func(v signature.Verifier, err error) {
+		if err == nil {
+			out = append(out, v)
+		}
+	}
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			add(signature.LoadECDSAVerifier(k, crypto.SHA256))
+		case elliptic.P384():
+			add(signature.LoadECDSAVerifier(k, crypto.SHA384))
+			add(signature.LoadECDSAVerifier(k, crypto.SHA256))
+		case elliptic.P521():
+			add(signature.LoadECDSAVerifier(k, crypto.SHA512))
+			add(signature.LoadECDSAVerifier(k, crypto.SHA256))
+		default:
+			return nil, fmt.Errorf("unsupported ECDSA curve %s", k.Curve.Params().Name)
+		}
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return nil, fmt.Errorf("RSA key of %d bits is too small (2048 or more)", k.N.BitLen())
+		}
+		add(signature.LoadRSAPKCS1v15Verifier(k, crypto.SHA256))
+	case ed25519.PublicKey:
+		add(signature.LoadED25519phVerifier(k))
+		add(signature.LoadED25519Verifier(k))
+	default:
+		return nil, fmt.Errorf("unsupported key type %T (want ECDSA P-256/P-384, RSA or Ed25519)", pub)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("cannot load the key")
+	}
+	return out, nil
+}
+
+// verifiesClassic reports whether a signature of the .sig tag format verifies with the attestor's
+// key and signs exactly digest h. cosign's own verification does the work.
+func (a *attestor) verifiesClassic(ctx context.Context, sig oci.Signature, h v1.Hash) bool {
+	for _, v := range a.verifiers {
+		co := &cosign.CheckOpts{SigVerifier: v, IgnoreTlog: true, IgnoreSCT: true, ClaimVerifier: cosign.SimpleClaimVerifier}
+		if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// verifiesBundle reports whether a Sigstore bundle verifies with the attestor's key and signs
+// digest h: a DSSE in-toto statement of cosign's signature predicate whose subject is h, or a plain
+// message signature over h.
+func (a *attestor) verifiesBundle(ctx context.Context, b *sgbundle.Bundle, h v1.Hash) bool {
+	dig, err := hex.DecodeString(h.Hex)
+	if err != nil {
+		return false
+	}
+	for _, v := range a.verifiers {
+		co := &cosign.CheckOpts{SigVerifier: v, IgnoreTlog: true, IgnoreSCT: true}
+		if _, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, dig), b); err != nil {
+			continue
+		}
+		return isSignatureBundle(b)
+	}
+	return false
+}
+
+// isSignatureBundle tells a signature from an attestation: sigstore-go has checked that the
+// statement's subject is the digest, but an attestation of another predicate (provenance, SBOM)
+// signed by the same key is not a signature of the image.
+func isSignatureBundle(b *sgbundle.Bundle) bool {
+	env, ok := b.Content.(*protobundle.Bundle_DsseEnvelope)
+	if !ok {
+		return true // a message signature over the digest itself
+	}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+	}
+	if err := json.Unmarshal(env.DsseEnvelope.GetPayload(), &st); err != nil {
+		return false
+	}
+	return st.PredicateType == ctypes.CosignSignPredicateType
+}

@@ -1,0 +1,240 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/sigstore/cosign/v3/pkg/oci"
+	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+	"github.com/sigstore/cosign/v3/pkg/oci/static"
+	ctypes "github.com/sigstore/cosign/v3/pkg/types"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+
+	"github.com/sealgate/sealgate/pkg/imageref"
+)
+
+// bundleArtifactPrefix starts the artifact type of a Sigstore bundle attached as an OCI referrer
+// ("application/vnd.dev.sigstore.bundle.v0.3+json").
+const bundleArtifactPrefix = "application/vnd.dev.sigstore.bundle"
+
+// signatures is what the registry holds for one digest, read once and judged against every attestor.
+type signatures struct {
+	classic []oci.Signature
+	bundles []*sgbundle.Bundle
+	// found counts every signature seen, including the ones that could not be read.
+	found int
+	// skipped counts signatures over the MaxSignatures bound.
+	skipped int
+	// errs are registry or format errors met on the way; signatures read before them still count.
+	errs []error
+}
+
+// registry reads images and signatures through the guard transport.
+type registry struct {
+	opts      *Options
+	transport http.RoundTripper
+}
+
+func (r *registry) nameOptions(reg string) []name.Option {
+	o := []name.Option{name.StrictValidation}
+	for _, h := range r.opts.InsecureRegistries {
+		if h == reg {
+			o = append(o, name.Insecure)
+		}
+	}
+	return o
+}
+
+func (r *registry) remoteOptions(ctx context.Context) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(r.transport),
+		remote.WithAuthFromKeychain(r.opts.Keychain),
+		// No retries: the deadline is short and a failure is cached only briefly.
+		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
+		remote.WithUserAgent("sealgate"),
+	}
+}
+
+// resolve returns the digest a tag points to now.
+func (r *registry) resolve(ctx context.Context, ref imageref.Reference) (string, error) {
+	tag, err := name.NewTag(ref.Name()+":"+ref.Tag, r.nameOptions(ref.Registry)...)
+	if err != nil {
+		return "", err
+	}
+	desc, err := remote.Head(tag, r.remoteOptions(ctx)...)
+	if err != nil {
+		return "", describeRegistryError(err)
+	}
+	d := desc.Digest.String()
+	if err := imageref.ValidateDigest(d); err != nil {
+		return "", fmt.Errorf("registry answered with an invalid digest: %w", err)
+	}
+	return d, nil
+}
+
+// fetch reads the signatures of repository@digest in both formats cosign writes: the legacy
+// "sha256-<hex>.sig" tag and Sigstore bundles attached as OCI referrers (cosign v3's default).
+func (r *registry) fetch(ctx context.Context, repository, digest string) (*signatures, v1.Hash, error) {
+	h, err := v1.NewHash(digest)
+	if err != nil {
+		return nil, v1.Hash{}, err
+	}
+	reg, _, _ := strings.Cut(repository, "/")
+	d, err := name.NewDigest(repository+"@"+digest, r.nameOptions(reg)...)
+	if err != nil {
+		return nil, v1.Hash{}, err
+	}
+	ropts := r.remoteOptions(ctx)
+	// One puller for the whole verification: the registry is pinged and authenticated once.
+	p, err := remote.NewPuller(ropts...)
+	if err != nil {
+		return nil, v1.Hash{}, err
+	}
+	ropts = append(ropts, remote.Reuse(p))
+	out := &signatures{}
+	r.fetchClassic(d, ropts, out)
+	if len(out.errs) > 0 {
+		// The registry failed already; asking it again would only repeat the failure and the wait.
+		return out, h, nil
+	}
+	r.fetchBundles(d, ropts, out)
+	return out, h, nil
+}
+
+func (r *registry) fetchClassic(d name.Digest, ropts []remote.Option, out *signatures) {
+	opts := []ociremote.Option{ociremote.WithRemoteOptions(ropts...)}
+	// The tag is built here rather than by ociremote.SignatureTag, which a COSIGN_REPOSITORY
+	// variable in sealgate's environment would redirect to another repository.
+	tag := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + ".sig")
+	sigs, err := ociremote.Signatures(tag, opts...)
+	if err != nil {
+		out.errs = append(out.errs, fmt.Errorf("reading %s: %w", tag.TagStr(), describeRegistryError(err)))
+		return
+	}
+	list, err := sigs.Get()
+	if err != nil {
+		out.errs = append(out.errs, fmt.Errorf("reading %s: %w", tag.TagStr(), describeRegistryError(err)))
+		return
+	}
+	out.found += len(list)
+	if len(list) > r.opts.MaxSignatures {
+		out.skipped += len(list) - r.opts.MaxSignatures
+		list = list[:r.opts.MaxSignatures]
+	}
+	for _, s := range list {
+		// Copy reads the payload once (it is fetched lazily, and verified against its digest).
+		c, err := static.Copy(s)
+		if err != nil {
+			out.errs = append(out.errs, fmt.Errorf("reading a signature of %s: %w", tag.TagStr(), describeRegistryError(err)))
+			continue
+		}
+		out.classic = append(out.classic, c)
+	}
+}
+
+func (r *registry) fetchBundles(d name.Digest, ropts []remote.Option, out *signatures) {
+	idx, err := remote.Referrers(d, ropts...)
+	if err != nil {
+		out.errs = append(out.errs, fmt.Errorf("listing referrers: %w", describeRegistryError(err)))
+		return
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		out.errs = append(out.errs, fmt.Errorf("listing referrers: %w", describeRegistryError(err)))
+		return
+	}
+	opts := []ociremote.Option{ociremote.WithRemoteOptions(ropts...)}
+	n := 0
+	for _, m := range im.Manifests {
+		declared := strings.HasPrefix(m.ArtifactType, bundleArtifactPrefix)
+		if !declared && !maybeBundle(m) {
+			continue
+		}
+		if pt, ok := m.Annotations[ociremote.BundlePredicateType]; ok && pt != ctypes.CosignSignPredicateType {
+			continue // an attestation (provenance, SBOM), not a signature
+		}
+		if n == r.opts.MaxSignatures {
+			out.found++
+			out.skipped++
+			continue
+		}
+		n++
+		b, err := ociremote.Bundle(d.Context().Digest(m.Digest.String()), opts...)
+		if err != nil {
+			if !declared && !isRegistryError(err) {
+				continue // another kind of referrer
+			}
+			out.found++
+			out.errs = append(out.errs, fmt.Errorf("reading bundle %s: %w", m.Digest, describeRegistryError(err)))
+			continue
+		}
+		out.found++
+		out.bundles = append(out.bundles, b)
+	}
+}
+
+// maybeBundle reports whether a referrer whose artifact type is not a bundle's may still be one:
+// some registries report the config media type (cosign's is the empty descriptor) instead of the
+// manifest's artifactType, and the tag fallback index may carry no type at all.
+func maybeBundle(m v1.Descriptor) bool {
+	if _, ok := m.Annotations["dev.sigstore.bundle.content"]; ok {
+		return true
+	}
+	return m.ArtifactType == "" || m.ArtifactType == "application/vnd.oci.empty.v1+json"
+}
+
+// isRegistryError tells a failure to talk to the registry from content that is not what was expected.
+func isRegistryError(err error) bool {
+	var te *transport.Error
+	var ne net.Error
+	return errors.As(err, &te) || errors.As(err, &ne) || errors.Is(err, errTooLarge) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		strings.Contains(err.Error(), errTooLarge.Error())
+}
+
+// plainHTTPFallback is the part of go-containerregistry's error for its plain-HTTP fallback on
+// loopback and private addresses, which the guard refuses; it only repeats the real failure.
+var plainHTTPFallback = regexp.MustCompile(`; Get "http://[^"]*": refusing plain HTTP[^;]*--insecure-registry`)
+
+// describeRegistryError keeps what a person can act on: the status and the registry's own words,
+// or the limit that was hit.
+func describeRegistryError(err error) error {
+	if s := err.Error(); plainHTTPFallback.MatchString(s) {
+		err = &cleanedError{msg: plainHTTPFallback.ReplaceAllString(s, ""), err: err}
+	}
+	if errors.Is(err, errTooLarge) || strings.Contains(err.Error(), errTooLarge.Error()) {
+		return errTooLarge
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch te.StatusCode {
+		case http.StatusTooManyRequests:
+			return fmt.Errorf("registry rate limit (HTTP 429): %w", err)
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return fmt.Errorf("registry denied access (HTTP %d); give sealgate pull credentials: %w", te.StatusCode, err)
+		}
+		if te.StatusCode >= 500 {
+			return fmt.Errorf("registry error (HTTP %d): %w", te.StatusCode, err)
+		}
+	}
+	return err
+}
+
+// cleanedError is err with a shorter message.
+type cleanedError struct {
+	msg string
+	err error
+}
+
+func (e *cleanedError) Error() string { return e.msg }
+func (e *cleanedError) Unwrap() error { return e.err }

@@ -1,0 +1,306 @@
+// Package verify checks cosign signatures on image digests for the signature rules of sealgate
+// policies. It implements engine.Signatures.
+//
+// For every image of a pod that the policy's allowlist admits and a signature rule covers, the
+// verifier pins the image to a digest (a tag under a rule in Enforce mode is denied with the digest
+// to pin), reads the signatures stored next to that digest in both formats cosign writes (the
+// "sha256-<hex>.sig" tag and Sigstore bundles attached as OCI referrers), and counts the distinct
+// attestors whose key verifies one of them, with cosign's and sigstore-go's own verification
+// functions. Verification is offline: no transparency log, certificate authority or TUF repository
+// is contacted, only the image's registry.
+//
+// Results are cached per repository, digest, policy generation and rule; concurrent requests for
+// the same key share one verification; every registry call has a deadline and a size bound.
+package verify
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/imageref"
+	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/rules"
+)
+
+// Result kinds, also the values of the verification metric's result label.
+const (
+	resultVerified    = "verified"
+	resultUnsigned    = "unsigned"
+	resultUntrusted   = "untrusted"
+	resultThreshold   = "threshold"
+	resultUnsupported = "unsupported"
+	resultError       = "error"
+)
+
+// maxParallelImages bounds the images of one pod verified at once.
+const maxParallelImages = 8
+
+// Verifier verifies image signatures. It is safe for concurrent use; create it once per process.
+type Verifier struct {
+	opts  Options
+	reg   *registry
+	cache *cache
+	group singleflight.Group
+}
+
+// New returns a Verifier with o's defaults filled in.
+func New(o Options) *Verifier {
+	o.defaults()
+	v := &Verifier{opts: o, cache: newCache(o.CacheSize, o.Now)}
+	v.reg = &registry{opts: &v.opts, transport: newTransport(&v.opts)}
+	return v
+}
+
+// result is the outcome of verifying one digest against one signature rule; it is cached.
+type result struct {
+	kind string
+	// detail says what failed, after the image name: "has no cosign signature ...".
+	detail string
+}
+
+func (r result) ok() bool { return r.kind == resultVerified }
+
+// Verify implements engine.Signatures: one finding per image that fails a signature rule.
+func (v *Verifier) Verify(ctx context.Context, p *policy.Policy, t *rules.Target) []rules.Finding {
+	ctx, cancel := context.WithTimeout(ctx, v.opts.Timeout)
+	defer cancel()
+	type job struct {
+		im      *rules.Image
+		rules   []*policy.Signature
+		finding *rules.Finding
+	}
+	var jobs []job
+	images := t.Images()
+	for i := range images {
+		im := &images[i]
+		if im.Err != nil || !rules.AllowedImage(p, im) {
+			continue // denied by the allowlist already: never a registry call
+		}
+		var matched []*policy.Signature
+		for j := range p.Signatures {
+			for _, pat := range p.Signatures[j].Images {
+				if pat.Match(im.Ref) {
+					matched = append(matched, &p.Signatures[j])
+					break
+				}
+			}
+		}
+		if len(matched) > 0 {
+			jobs = append(jobs, job{im: im, rules: matched})
+		}
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxParallelImages)
+	for i := range jobs {
+		j := &jobs[i]
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			j.finding = v.checkImage(ctx, p, j.im, j.rules)
+		})
+	}
+	wg.Wait()
+	var out []rules.Finding
+	for i := range jobs {
+		if f := jobs[i].finding; f != nil {
+			out = append(out, *f)
+		}
+	}
+	return out
+}
+
+func finding(im *rules.Image, msg string) *rules.Finding {
+	return &rules.Finding{Path: im.Path(), Container: im.OwnerName(), Message: msg}
+}
+
+// checkImage verifies one image against the signature rules that cover it.
+func (v *Verifier) checkImage(ctx context.Context, p *policy.Policy, im *rules.Image, sigRules []*policy.Signature) *rules.Finding {
+	ref := im.Ref
+	digest := ref.Digest
+	tagged := digest == ""
+	if tagged {
+		d, err := v.reg.resolve(ctx, ref)
+		if err != nil {
+			return finding(im, fmt.Sprintf("image %q is referenced by tag and sealgate could not resolve the tag to a digest to verify its signature: %v; "+
+				"sealgate fails closed: pin the image by digest, or retry when the registry answers", im.Raw, err))
+		}
+		digest = d
+		if p.Mode == v1alpha1.ModeEnforce {
+			return finding(im, fmt.Sprintf("image %q is referenced by tag, but signatures are verified on a digest and a tag can move after verification: "+
+				"the tag points to %s now; pin it as %q", im.Raw, d, ref.WithDigest(d)))
+		}
+	}
+	var problems []string
+	for _, s := range sigRules {
+		if r := v.verifyDigest(ctx, p, s, ref, digest); !r.ok() {
+			problems = append(problems, r.detail)
+		}
+	}
+	pinned := ref.WithDigest(digest)
+	if tagged {
+		// Warn and Audit: the tag is reported with the digest to pin, and what the digest showed.
+		msg := fmt.Sprintf("image %q is referenced by tag; the tag points to %s now; pin it as %q", im.Raw, digest, pinned)
+		if len(problems) == 0 {
+			return finding(im, msg+" (its signature verified)")
+		}
+		return finding(im, msg+"; that digest "+strings.Join(problems, "; "))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return finding(im, fmt.Sprintf("image %s %s", pinned, strings.Join(problems, "; ")))
+}
+
+// verifyDigest answers from the cache, or verifies once for every concurrent caller.
+func (v *Verifier) verifyDigest(ctx context.Context, p *policy.Policy, s *policy.Signature, ref imageref.Reference, digest string) result {
+	k := cacheKey{Repository: ref.Name(), Digest: digest, Policy: p.Name, Generation: p.Generation, Rule: s.Index}
+	if r, ok := v.cache.get(k); ok {
+		v.opts.Metrics.SignatureCache(true)
+		return r
+	}
+	v.opts.Metrics.SignatureCache(false)
+	flight := k.Repository + "@" + k.Digest + "\x00" + k.Policy + "\x00" + strconv.FormatInt(k.Generation, 10) + "\x00" + strconv.Itoa(k.Rule)
+	ch := v.group.DoChan(flight, func() (any, error) {
+		if r, ok := v.cache.get(k); ok {
+			return r, nil // finished by another flight between our lookup and this one
+		}
+		// The shared verification must not die with the first caller's request: it gets its own
+		// deadline, and its result serves every waiter and the cache.
+		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.opts.Timeout)
+		defer cancel()
+		start := time.Now()
+		r := v.verify(vctx, s, k.Repository, digest)
+		v.opts.Metrics.SignatureVerification(r.kind, time.Since(start))
+		ttl := v.opts.FailureTTL
+		switch r.kind {
+		case resultVerified:
+			ttl = v.opts.SuccessTTL
+		case resultError:
+			ttl = v.opts.ErrorTTL
+		}
+		v.cache.put(k, r, ttl)
+		return r, nil
+	})
+	select {
+	case res := <-ch:
+		return res.Val.(result)
+	case <-ctx.Done():
+		return result{kind: resultError, detail: fmt.Sprintf("could not be verified before the deadline (%s) for spec.signatures[%d]; sealgate fails closed, retry shortly",
+			v.opts.Timeout, s.Index)}
+	}
+}
+
+// verify reads the signatures of repository@digest and judges them against one signature rule.
+func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, digest string) result {
+	where := "spec.signatures[" + strconv.Itoa(s.Index) + "]"
+	if len(s.Rule.Attestations) > 0 {
+		types := make([]string, len(s.Rule.Attestations))
+		for i, a := range s.Rule.Attestations {
+			types[i] = strconv.Quote(a.PredicateType)
+		}
+		return result{kind: resultUnsupported, detail: fmt.Sprintf("cannot be checked: %s requires attestations (%s), which this version of sealgate cannot verify; sealgate fails closed",
+			where, strings.Join(types, ", "))}
+	}
+	atts := compileAttestors(s.Rule)
+	var unsupported []string
+	usable := 0
+	for _, a := range atts {
+		if a.unsupported != "" {
+			unsupported = append(unsupported, fmt.Sprintf("attestor %q cannot be checked: %s", a.name, a.unsupported))
+		} else {
+			usable++
+		}
+	}
+	threshold := max(s.Rule.Threshold, 1)
+	if usable < threshold {
+		return result{kind: resultUnsupported, detail: fmt.Sprintf("cannot be verified: %s needs %d attestor(s) but only %d can be checked by this sealgate (%s); sealgate fails closed",
+			where, threshold, usable, strings.Join(unsupported, "; "))}
+	}
+
+	sigs, h, err := v.reg.fetch(ctx, repository, digest)
+	if err != nil {
+		return result{kind: resultError, detail: fmt.Sprintf("cannot be verified: %v", err)}
+	}
+	var verified, missing []string
+	for i := range atts {
+		a := &atts[i]
+		if a.unsupported != "" {
+			continue
+		}
+		if v.anyVerifies(ctx, a, sigs, h) {
+			verified = append(verified, strconv.Quote(a.name))
+		} else {
+			missing = append(missing, strconv.Quote(a.name))
+		}
+	}
+	if len(verified) >= threshold {
+		return result{kind: resultVerified}
+	}
+
+	var b strings.Builder
+	kind := resultThreshold
+	switch {
+	case len(sigs.errs) > 0:
+		kind = resultError
+		fmt.Fprintf(&b, "could not be verified: reading its signatures from the registry failed: %s", joinErrors(sigs.errs))
+		if len(verified) > 0 {
+			fmt.Fprintf(&b, " (verified so far: %s of the %d attestor(s) %s requires)", strings.Join(verified, ", "), threshold, where)
+		}
+		b.WriteString("; sealgate fails closed")
+	case sigs.found == 0:
+		kind = resultUnsigned
+		fmt.Fprintf(&b, "has no cosign signature: sealgate looked for the tag %s.sig and for Sigstore bundles attached as OCI referrers; "+
+			"%s requires a signature by %s", strings.Replace(digest, ":", "-", 1), where, strings.Join(missing, " or "))
+	case len(verified) == 0:
+		kind = resultUntrusted
+		fmt.Fprintf(&b, "is signed, but not by a trusted key: %d signature(s) checked against the key(s) of %s (attestor %s)",
+			sigs.found-sigs.skipped, where, strings.Join(missing, ", "))
+	default:
+		fmt.Fprintf(&b, "is signed by %d of the %d attestors %s requires (threshold %d): verified %s; not verified %s",
+			len(verified), threshold, where, threshold, strings.Join(verified, ", "), strings.Join(missing, ", "))
+	}
+	if sigs.skipped > 0 {
+		fmt.Fprintf(&b, "; only the first %d signatures of each format were read, %d were ignored", v.opts.MaxSignatures, sigs.skipped)
+	}
+	for _, u := range unsupported {
+		b.WriteString("; ")
+		b.WriteString(u)
+	}
+	return result{kind: kind, detail: b.String()}
+}
+
+func (v *Verifier) anyVerifies(ctx context.Context, a *attestor, sigs *signatures, h v1.Hash) bool {
+	for _, s := range sigs.classic {
+		if a.verifiesClassic(ctx, s, h) {
+			return true
+		}
+	}
+	for _, b := range sigs.bundles {
+		if a.verifiesBundle(ctx, b, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// joinErrors lists distinct errors once each, on one line.
+func joinErrors(errs []error) string {
+	seen := map[string]bool{}
+	var parts []string
+	for _, err := range errs {
+		s := err.Error()
+		if !seen[s] {
+			seen[s] = true
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,346 @@
+// Package signatures tests signature verification end to end with real parts: the real cosign and
+// crane CLIs from ./bin, a real OCI registry (go-containerregistry's) served over TLS on loopback,
+// and sealgate's own `check` command and admission handler.
+package signatures
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	ktypes "k8s.io/apimachinery/pkg/types"
+
+	"github.com/sealgate/sealgate/pkg/admission"
+	"github.com/sealgate/sealgate/pkg/cli"
+	"github.com/sealgate/sealgate/pkg/engine"
+	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/rules"
+	"github.com/sealgate/sealgate/pkg/verify"
+)
+
+// toolTimeout bounds one cosign or crane run; none of them needs the network beyond loopback.
+const toolTimeout = 60 * time.Second
+
+// bin returns the path of a tool in ./bin, failing (not skipping) when it is missing.
+func bin(t *testing.T, tool string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "bin", tool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s is missing (%v): run `hack/tools.sh cosign crane` first", tool, err)
+	}
+	return p
+}
+
+// testRegistry is an OCI registry on 127.0.0.1 over TLS, with faults the test can switch on.
+type testRegistry struct {
+	srv    *httptest.Server
+	host   string // 127.0.0.1:port
+	caFile string // the server's certificate, trusted by sealgate, cosign and crane
+
+	delay  atomic.Int64 // nanoseconds to wait before answering
+	status atomic.Int32 // when set, every answer is this status
+	huge   atomic.Bool  // when set, manifests are answered with an oversized body
+}
+
+func newRegistry(t *testing.T) *testRegistry {
+	t.Helper()
+	r := &testRegistry{}
+	inner := registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0)))
+	r.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if d := time.Duration(r.delay.Load()); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-req.Context().Done():
+				return
+			}
+		}
+		if s := r.status.Load(); s != 0 {
+			http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}`, int(s))
+			return
+		}
+		if r.huge.Load() && req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/manifests/") {
+			w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+			_, _ = w.Write(bytes.Repeat([]byte(" "), 4<<20))
+			return
+		}
+		inner.ServeHTTP(w, req)
+	}))
+	t.Cleanup(r.srv.Close)
+	r.host = strings.TrimPrefix(r.srv.URL, "https://")
+	r.caFile = filepath.Join(t.TempDir(), "registry-ca.pem")
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.srv.Certificate().Raw})
+	if err := os.WriteFile(r.caFile, ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// push writes a small random image to repo:tag and returns its digest.
+func (r *testRegistry) push(t *testing.T, repo, tag string) string {
+	t.Helper()
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.NewTag(r.host + "/" + repo + ":" + tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, remote.WithTransport(r.srv.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+// ref returns host/repo@digest.
+func (r *testRegistry) ref(repo, digest string) string { return r.host + "/" + repo + "@" + digest }
+
+// tool runs cosign or crane with the registry's CA trusted, no password on keys, and a home of
+// its own, so nothing outside the test is read or written.
+func (r *testRegistry) tool(t *testing.T, dir, tool string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), toolTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin(t, tool), args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TUF_ROOT=" + filepath.Join(dir, ".sigstore"),
+		"SSL_CERT_FILE=" + r.caFile, "COSIGN_PASSWORD=", "COSIGN_YES=true"}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\nstdout: %s\nstderr: %s", tool, strings.Join(args, " "), err, out.String(), errOut.String())
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// key is a cosign key pair.
+type key struct {
+	priv string // path of the encrypted private key
+	pub  string // PEM public key
+}
+
+// newKey generates a key pair with `cosign generate-key-pair`.
+func (r *testRegistry) newKey(t *testing.T, dir, prefix string) key {
+	t.Helper()
+	r.tool(t, dir, "cosign", "generate-key-pair", "--output-key-prefix", prefix)
+	pub, err := os.ReadFile(filepath.Join(dir, prefix+".pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key{priv: filepath.Join(dir, prefix+".key"), pub: string(pub)}
+}
+
+// format is how cosign stores a signature.
+type format int
+
+const (
+	bundleFormat  format = iota // cosign v3's default: a Sigstore bundle attached as an OCI referrer
+	classicFormat               // the legacy sha256-<hex>.sig tag
+)
+
+// sign signs ref (which must carry a digest) with `cosign sign --key`, offline: no signing config
+// from TUF and no transparency log upload.
+func (r *testRegistry) sign(t *testing.T, dir string, k key, ref string, f format) {
+	t.Helper()
+	args := []string{"sign", "--key", k.priv, "--use-signing-config=false", "--tlog-upload=false", "-y"}
+	if f == classicFormat {
+		args = append(args, "--new-bundle-format=false")
+	}
+	r.tool(t, dir, "cosign", append(args, ref)...)
+}
+
+// attestor is one attestor of a test policy.
+type attestor struct{ name, pub string }
+
+// writePolicy writes a policy that allows only the test registry and requires signatures on it.
+func writePolicy(t *testing.T, dir string, r *testRegistry, mode string, threshold int, atts ...attestor) string {
+	t.Helper()
+	type att struct {
+		Name      string `json:"name"`
+		PublicKey string `json:"publicKey"`
+	}
+	var as []att
+	for _, a := range atts {
+		as = append(as, att{Name: a.name, PublicKey: a.pub})
+	}
+	p := map[string]any{
+		"apiVersion": "sealgate.dev/v1alpha1", "kind": "ClusterAdmissionPolicy",
+		"metadata": map[string]any{"name": "signed"},
+		"spec": map[string]any{
+			"mode":       mode,
+			"images":     map[string]any{"allowedRegistries": []string{r.host + "/**"}},
+			"signatures": []any{map[string]any{"images": []string{r.host + "/**"}, "threshold": threshold, "attestors": as}},
+		},
+	}
+	b, err := json.Marshal(p) // JSON is YAML
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, fmt.Sprintf("policy-%s-%d.yaml", strings.ToLower(mode), time.Now().UnixNano()))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func podJSON(images ...string) []byte {
+	var cs []map[string]any
+	for i, im := range images {
+		cs = append(cs, map[string]any{"name": fmt.Sprintf("c%d", i), "image": im})
+	}
+	b, _ := json.Marshal(map[string]any{
+		"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": "app", "namespace": "default"},
+		"spec":     map[string]any{"containers": cs},
+	})
+	return b
+}
+
+// check runs `sealgate check` in process on one pod and returns the output and exit code.
+func check(t *testing.T, r *testRegistry, policyFile string, images ...string) (string, int) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "pod.yaml")
+	if err := os.WriteFile(f, podJSON(images...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := cli.Execute(t.Context(), []string{"check", "--policy", policyFile, "-f", f, "--registry-ca-file", r.caFile,
+		"--registry-docker-config=false"}, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	if code == cli.ExitUsage {
+		t.Fatalf("sealgate check: usage error: %s", errOut.String())
+	}
+	return out.String() + errOut.String(), code
+}
+
+// counter is a metrics.SignatureRecorder that counts.
+type counter struct {
+	mu            sync.Mutex
+	verifications map[string]int
+	hits, misses  int
+	requests      int
+}
+
+func (c *counter) SignatureVerification(result string, _ time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.verifications == nil {
+		c.verifications = map[string]int{}
+	}
+	c.verifications[result]++
+}
+
+func (c *counter) SignatureCache(hit bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if hit {
+		c.hits++
+	} else {
+		c.misses++
+	}
+}
+
+func (c *counter) RegistryRequest(string, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requests++
+}
+
+func (c *counter) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.verifications {
+		n += v
+	}
+	return n
+}
+
+// webhook is sealgate's admission handler with a verifier trusting the test registry.
+func webhook(t *testing.T, r *testRegistry, policyFile string, o verify.Options) *admission.Handler {
+	t.Helper()
+	ps, err := policy.LoadPaths([]string{policyFile}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.RootCAs == nil {
+		o.RootCAs = r.srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	}
+	h := &admission.Handler{
+		Engine:   &engine.Engine{Rules: rules.Default(), Signatures: verify.New(o)},
+		Policies: admission.StaticPolicies(ps),
+	}
+	if err := h.Defaults(); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// review sends a Pod CREATE through the handler.
+func review(ctx context.Context, h *admission.Handler, uid string, images ...string) *admissionv1.AdmissionResponse {
+	req := &admissionv1.AdmissionRequest{
+		UID:       ktypes.UID("uid-" + uid),
+		Kind:      metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+		Resource:  metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
+		Name:      "app",
+		Namespace: "default",
+		Operation: admissionv1.Create,
+		Object:    runtime.RawExtension{Raw: podJSON(images...)},
+	}
+	resp, _ := h.Review(ctx, req)
+	return resp
+}
+
+func message(resp *admissionv1.AdmissionResponse) string {
+	var b strings.Builder
+	if resp.Result != nil {
+		b.WriteString(resp.Result.Message)
+	}
+	for _, w := range resp.Warnings {
+		b.WriteString("\n" + w)
+	}
+	return b.String()
+}
+
+func wantContains(t *testing.T, got string, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(got, p) {
+			t.Errorf("output lacks %q:\n%s", p, got)
+		}
+	}
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
