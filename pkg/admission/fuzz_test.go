@@ -74,6 +74,14 @@ func FuzzDecodeReview(f *testing.F) {
 	codes := map[int32]bool{http.StatusBadRequest: true, http.StatusForbidden: true, http.StatusInternalServerError: true}
 
 	f.Fuzz(func(t *testing.T, body []byte) {
+		// The webhook's own path: envelope and object in one pass.
+		fast, fastDecision, fastErr := h.ReviewBody(context.Background(), body)
+		if fastErr != nil && !errors.Is(fastErr, errBadRequest) {
+			t.Fatalf("ReviewBody error %v is not a bad request", fastErr)
+		}
+		if fastErr == nil && (fast == nil || fast.UID == "" || fast.Result == nil || !decisions[fastDecision]) {
+			t.Fatalf("ReviewBody accepted %q but answered %+v (%q)", body, fast, fastDecision)
+		}
 		rv, err := DecodeReview(body)
 		if err != nil {
 			if !errors.Is(err, errBadRequest) {
@@ -102,6 +110,11 @@ func FuzzDecodeReview(f *testing.F) {
 		}
 		if _, err := json.Marshal(review(resp)); err != nil {
 			t.Fatalf("encoding response: %v", err)
+		}
+		// Where both decoders accept the body, the one-pass decoder gives the same verdict.
+		if fastErr == nil && (fast.Allowed != resp.Allowed || fast.Result.Code != resp.Result.Code) {
+			t.Fatalf("one-pass decoder: allowed=%v code=%d; two-pass: allowed=%v code=%d\nbody: %q\n%s\n%s",
+				fast.Allowed, fast.Result.Code, resp.Allowed, resp.Result.Code, body, fast.Result.Message, resp.Result.Message)
 		}
 	})
 }
