@@ -34,12 +34,12 @@ dev-cluster: build ## Run kube-apiserver, etcd and sealgate with the example pol
 	@$(BIN)/devcluster --mode dev --sealgate $(SEALGATE)
 
 .PHONY: test
-test: tools-test verify test-unit test-integration test-e2e test-signatures ## Build and pass every test tier (what CI runs).
+test: tools-test verify test-unit test-integration test-e2e test-signatures test-helm ## Build and pass every test tier (what CI runs).
 
 ##@ Tests
 
 # Every tool a test tier runs, installed (or found cached) before any test starts.
-TEST_TOOLS := controller-gen kube-apiserver kubectl etcd cosign crane
+TEST_TOOLS := controller-gen kube-apiserver kubectl etcd cosign crane helm
 
 .PHONY: tools-test
 tools-test:
@@ -63,15 +63,14 @@ test-signatures: tools-test ## Signatures made by the real cosign CLI, on a real
 
 .PHONY: test-helm
 test-helm: tools-test ## The Helm chart: lint, golden renders, values schema, webhook parity, install/upgrade/uninstall on a real API server.
-	@hack/tools.sh helm
 	go test -count=1 ./test/helm/...
 
 .PHONY: verify
 verify: generate ## gofmt, go vet, and generated files up to date.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./pkg/... ./cmd/... ./hack/... ./test/...
-	@if [ -n "$$(git status --porcelain -- config/crd pkg/apis)" ]; then \
-		echo "generated files are out of date; run 'make generate' and commit:"; git status --short -- config/crd pkg/apis; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- config/crd pkg/apis charts/sealgate/crds)" ]; then \
+		echo "generated files are out of date; run 'make generate' and commit:"; git status --short -- config/crd pkg/apis charts/sealgate/crds; exit 1; fi
 
 .PHONY: fuzz
 fuzz: ## Short fuzz runs of every decoder of untrusted input (FUZZTIME=20s each).
@@ -89,6 +88,7 @@ bench: ## Benchmarks; writes docs/performance.md with the machine and date.
 generate: tools-generate ## Regenerate deepcopy and the CRD (config/crd) with controller-gen.
 	$(BIN)/controller-gen object paths=./pkg/apis/...
 	$(BIN)/controller-gen crd:crdVersions=v1 output:crd:artifacts:config=config/crd/bases paths=./pkg/apis/...
+	cp config/crd/bases/*.yaml charts/sealgate/crds/
 
 .PHONY: tools-generate
 tools-generate:

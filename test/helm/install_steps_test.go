@@ -1,0 +1,134 @@
+package helm
+
+import (
+	"strings"
+	"testing"
+)
+
+// The steps of TestInstallUpgradeUninstall, in the order of docs/install.md.
+
+const denied = `admission webhook "workloads.sealgate.dev" denied the request`
+
+// audit: the first install reports and admits. The policy's status says it is in force (sealgate wrote
+// it, under the chart's RBAC), a privileged pod is admitted, and the violation is counted and logged.
+func (r *release) audit(t *testing.T, sg *localSealgate) {
+	eventually(t, settleTimeout, "the baseline policy's status Ready=True", func() (bool, string) {
+		out, errOut, _ := r.kubectl(t, "", "get", "cap", "baseline", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+		return out == "True", out + errOut
+	})
+	r.mustKubectl(t, "", "create", "namespace", "apps")
+	out, errOut, code := r.kubectl(t, pod("privileged-audit", "apps", true), "apply", "-f", "-")
+	if code != 0 {
+		t.Fatalf("Audit mode must admit: exit %d\n%s%s", code, out, errOut)
+	}
+	var line string
+	for _, l := range strings.Split(sg.metricsText(t), "\n") {
+		if strings.HasPrefix(l, "sealgate_violations_total{") && strings.Contains(l, `decision="audited"`) &&
+			strings.Contains(l, `policy="baseline"`) && strings.Contains(l, `rule="podSecurity.privileged"`) {
+			line = l
+		}
+	}
+	if line == "" || strings.HasSuffix(line, " 0") {
+		t.Errorf("no audited violation of baseline/podSecurity.privileged in /metrics (got %q)", line)
+	}
+	if !strings.Contains(sg.log.String(), "audit violations") {
+		t.Error(`sealgate logged no "audit violations" entry`)
+	}
+	if got := r.mustKubectl(t, "", "get", "cap"); !strings.Contains(got, "baseline") || !strings.Contains(got, "Audit") {
+		t.Errorf("kubectl get cap:\n%s", got)
+	}
+}
+
+// enforce: the CRD is re-applied and helm upgrade switches the chart's policy to Enforce; the change passes sealgate's policy
+// webhook, and from then on a privileged pod is denied with the field and the rule, while a pod that
+// meets the baseline is admitted.
+func (r *release) enforce(t *testing.T) {
+	// The upgrade procedure of docs/install.md: the CRD first, then the release.
+	crds := r.helm(t, "show", "crds", chartDir)
+	r.mustKubectl(t, crds, "apply", "--server-side", "--force-conflicts", "-f", "-")
+	r.helm(t, "upgrade", r.name, chartDir, "--reuse-values", "--set", "policies.baseline.mode=Enforce", "--timeout=60s")
+	if got := r.mustKubectl(t, "", "get", "cap", "baseline", "-o", "jsonpath={.spec.mode}"); got != "Enforce" {
+		t.Fatalf("after helm upgrade the policy is in mode %q", got)
+	}
+	eventually(t, settleTimeout, "a privileged pod denied (dry run)", func() (bool, string) {
+		out, errOut, code := r.kubectl(t, pod("privileged-enforce", "apps", true), "apply", "--dry-run=server", "-f", "-")
+		return code != 0 && strings.Contains(errOut, denied), out + errOut
+	})
+	_, errOut, code := r.kubectl(t, pod("privileged-enforce", "apps", true), "apply", "-f", "-")
+	for _, want := range []string{denied, "spec.containers[0].securityContext.privileged", "[baseline/podSecurity.privileged]"} {
+		if code == 0 || !strings.Contains(errOut, want) {
+			t.Errorf("want a denial naming %q; exit %d: %s", want, code, errOut)
+		}
+	}
+	r.mustKubectl(t, pod("plain", "apps", false), "apply", "-f", "-")
+}
+
+// rbac: what the chart's ServiceAccount may and may not do, asked of the API server's authorizer.
+func (r *release) rbac(t *testing.T) {
+	as := "--as=system:serviceaccount:" + r.ns + ":sealgate"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"update", "validatingwebhookconfigurations/sealgate"}, "yes"},
+		{[]string{"list", "validatingwebhookconfigurations"}, "yes"},
+		{[]string{"update", "validatingwebhookconfigurations/someone-elses"}, "no"},
+		{[]string{"delete", "validatingwebhookconfigurations/sealgate"}, "no"},
+		{[]string{"create", "validatingwebhookconfigurations"}, "no"},
+		{[]string{"update", "secrets/sealgate-webhook-cert", "-n", r.ns}, "yes"},
+		{[]string{"create", "secrets", "-n", r.ns}, "yes"},
+		{[]string{"update", "secrets/other", "-n", r.ns}, "no"},
+		{[]string{"delete", "secrets/sealgate-webhook-cert", "-n", r.ns}, "no"},
+		{[]string{"get", "secrets/any", "-n", "apps"}, "no"},
+		{[]string{"list", "secrets", "-n", "kube-system"}, "no"},
+		{[]string{"list", "secrets", "--all-namespaces"}, "no"},
+		{[]string{"watch", "clusteradmissionpolicies.sealgate.dev"}, "yes"},
+		{[]string{"patch", "clusteradmissionpolicies.sealgate.dev", "--subresource=status"}, "yes"},
+		{[]string{"update", "clusteradmissionpolicies.sealgate.dev"}, "no"},
+		{[]string{"delete", "clusteradmissionpolicies.sealgate.dev"}, "no"},
+		{[]string{"list", "namespaces"}, "yes"},
+		{[]string{"update", "namespaces"}, "no"},
+		{[]string{"create", "pods", "-n", "apps"}, "no"},
+	} {
+		out, _, _ := r.kubectl(t, "", append([]string{"auth", "can-i", as}, c.args...)...)
+		if got := strings.TrimSpace(out); got != c.want {
+			t.Errorf("can sealgate %s? %q, want %q", strings.Join(c.args, " "), got, c.want)
+		}
+	}
+}
+
+// breakGlass, with sealgate stopped: the webhook fails closed outside the excluded namespaces, the
+// excluded namespaces still work, deleting the webhook configuration always works (webhooks are never
+// called for webhook configurations) and unblocks the cluster, and helm upgrade puts it back.
+func (r *release) breakGlass(t *testing.T) {
+	_, errOut, code := r.kubectl(t, pod("while-down", "apps", false), "apply", "-f", "-")
+	if code == 0 || !strings.Contains(errOut, `failed calling webhook "workloads.sealgate.dev"`) {
+		t.Errorf("with sealgate down a pod in apps must be rejected (failurePolicy Fail); exit %d: %s", code, errOut)
+	}
+	for _, ns := range []string{"kube-system", r.ns} {
+		r.mustKubectl(t, pod("while-down", ns, true), "apply", "-f", "-")
+	}
+	r.mustKubectl(t, "", "delete", "validatingwebhookconfiguration", r.name)
+	r.mustKubectl(t, pod("while-down", "apps", false), "apply", "-f", "-")
+
+	r.helm(t, "upgrade", r.name, chartDir, "--reuse-values", "--timeout=60s")
+	r.mustKubectl(t, "", "get", "validatingwebhookconfiguration", r.name)
+}
+
+// uninstall: helm uninstall leaves no webhook configuration, policy, Secret or RBAC behind. The CRD
+// stays: Helm never deletes what a chart's crds/ directory installed, so policies survive a reinstall.
+func (r *release) uninstall(t *testing.T) {
+	r.helm(t, "uninstall", r.name, "--wait", "--timeout=60s")
+	for _, args := range [][]string{
+		{"get", "validatingwebhookconfigurations", "-o", "name"},
+		{"get", "clusteradmissionpolicies", "-o", "name"},
+		{"get", "clusterroles,clusterrolebindings", "-l", "app.kubernetes.io/instance=" + r.name, "-o", "name"},
+		{"get", "all,secrets,serviceaccounts,roles,rolebindings,poddisruptionbudgets", "-n", r.ns, "-l", "app.kubernetes.io/instance=" + r.name, "-o", "name"},
+		{"get", "secret", "sealgate-webhook-cert", "-n", r.ns, "--ignore-not-found", "-o", "name"},
+	} {
+		if out := r.mustKubectl(t, "", args...); strings.TrimSpace(out) != "" {
+			t.Errorf("left behind after helm uninstall (kubectl %s):\n%s", strings.Join(args, " "), out)
+		}
+	}
+	r.mustKubectl(t, "", "get", "crd", "clusteradmissionpolicies.sealgate.dev")
+}

@@ -1,0 +1,269 @@
+package helm
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/sealgate/sealgate/pkg/webhookconfig"
+	"github.com/sealgate/sealgate/test/cluster"
+)
+
+// Deadlines. Every wait in this file has one.
+const (
+	kubectlTimeout = 30 * time.Second
+	readyTimeout   = 60 * time.Second // sealgate ready and its CA bundle injected
+	settleTimeout  = 30 * time.Second // a policy change reaching sealgate
+)
+
+// release is one helm release on the test cluster.
+type release struct {
+	c        *cluster.Cluster
+	name, ns string
+	port     int // where webhook.url points: the locally running sealgate
+}
+
+func (r *release) helm(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := helm(t.Context(), append(args, "--namespace", r.ns, "--kubeconfig", r.c.Kubeconfig)...)
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// kubectl runs the real kubectl; it returns stdout, stderr and kubectl's exit status.
+func (r *release) kubectl(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), kubectlTimeout)
+	defer cancel()
+	out, errOut, err := r.c.Kubectl(ctx, stdin, args...)
+	return out, errOut, exitCode(err)
+}
+
+func (r *release) mustKubectl(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, errOut, code := r.kubectl(t, stdin, args...)
+	if code != 0 {
+		t.Fatalf("kubectl %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// eventually polls f until it reports true, failing the test with f's last word at the deadline.
+func eventually(t *testing.T, timeout time.Duration, what string, f func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, last := f()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("test ended waiting for %s; last: %s", what, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func pod(name, ns string, privileged bool) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: %s, namespace: %s}
+spec:
+  containers:
+    - name: app
+      image: registry.example.com/app:1.0
+      securityContext: {privileged: %t}
+`, name, ns, privileged)
+}
+
+// TestInstallUpgradeUninstall installs the chart into a real kube-apiserver, serves the webhook it
+// registers with the real sealgate binary (run locally, with the chart's own arguments and under the
+// chart's ServiceAccount and RBAC, since the control plane runs no pods), and walks docs/install.md: audit
+// first, then Enforce by helm upgrade, RBAC limits, the break-glass procedure, and helm uninstall.
+func TestInstallUpgradeUninstall(t *testing.T) {
+	c, err := cluster.Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	r := &release{c: c, name: "sealgate", ns: "security", port: freePort(t)}
+
+	// The control plane comes with the CRD from config/crd; remove it, so that the chart installs it.
+	r.mustKubectl(t, "", "delete", "crd", "clusteradmissionpolicies.sealgate.dev", "--wait", "--timeout=30s")
+
+	out := r.helm(t, "install", r.name, chartDir, "--create-namespace", "--timeout=60s",
+		"-f", filepath.Join(chartDir, "ci", "local-values.yaml"),
+		"--set", "webhook.url=https://localhost:"+strconv.Itoa(r.port))
+	if !strings.Contains(out, "STATUS: deployed") || !strings.Contains(out, "kubectl delete validatingwebhookconfiguration sealgate") {
+		t.Errorf("helm install output lacks the status or the NOTES:\n%s", out)
+	}
+	if got := r.mustKubectl(t, "", "get", "cap", "baseline", "-o", "jsonpath={.spec.mode}"); got != "Audit" {
+		t.Fatalf("the chart's baseline policy is in mode %q, want Audit", got)
+	}
+
+	sg := r.startSealgate(t)
+	for _, step := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"audit", func(t *testing.T) { r.audit(t, sg) }},
+		{"enforce", r.enforce},
+		{"rbac", r.rbac},
+		{"break-glass", func(t *testing.T) { sg.stop(); r.breakGlass(t) }},
+		{"uninstall", r.uninstall},
+	} {
+		if !t.Run(step.name, step.run) {
+			break // each step starts from where the last one left the cluster
+		}
+	}
+	if t.Failed() {
+		t.Logf("sealgate log:\n%s", sg.log.String())
+	}
+}
+
+// localSealgate is sealgate serving the release's webhook from this machine.
+type localSealgate struct {
+	cmd      *exec.Cmd
+	health   string
+	metrics  string
+	log      *lockedBuffer
+	done     chan error
+	stopOnce sync.Once
+}
+
+// startSealgate runs sealgate with the arguments of the chart's Deployment, as the chart's
+// ServiceAccount, changing only what differs outside a pod: the kubeconfig, loopback addresses, a cert
+// dir, and localhost in the serving certificate.
+func (r *release) startSealgate(t *testing.T) *localSealgate {
+	t.Helper()
+	var deploy appsv1.Deployment
+	parse(t, r.helm(t, "get", "manifest", r.name)).one(t, "Deployment", &deploy)
+	args := deploy.Spec.Template.Spec.Containers[0].Args
+	sa := deploy.Spec.Template.Spec.ServiceAccountName
+
+	user, err := r.c.Env.AddUser(envtest.User{Name: "system:serviceaccount:" + r.ns + ":" + sa,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + r.ns, "system:authenticated"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcPath := filepath.Join(r.c.Dir, "serviceaccount.kubeconfig")
+	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &localSealgate{health: "127.0.0.1:" + strconv.Itoa(freePort(t)), metrics: "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		log: &lockedBuffer{}, done: make(chan error, 1)}
+	// pflag: the last value of a flag wins, so these override the chart's.
+	args = append(args, "--kubeconfig="+kcPath, "--host=127.0.0.1", "--port="+strconv.Itoa(r.port),
+		"--cert-dir="+filepath.Join(r.c.Dir, "certs"), "--cert-dns-name=localhost",
+		"--health-probe-bind-address="+s.health, "--metrics-bind-address="+s.metrics, "--shutdown-delay=1s")
+	s.cmd = exec.Command(sealgate, args...)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(s.stop)
+
+	vwcName := r.name
+	eventually(t, readyTimeout, "sealgate ready and its CA bundle in the webhook configuration", func() (bool, string) {
+		select {
+		case err := <-s.done:
+			s.done <- err
+			t.Fatalf("sealgate exited: %v\n%s", err, s.log.String())
+		default:
+		}
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + s.health + "/readyz?verbose")
+		if err != nil {
+			return false, err.Error()
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false, string(body)
+		}
+		vwc := webhookconfig.Empty()
+		if err := r.c.Client.Get(t.Context(), client.ObjectKey{Name: vwcName}, vwc); err != nil {
+			return false, err.Error()
+		}
+		return webhookconfig.Injected(vwc), "ready, CA bundle not injected yet"
+	})
+	return s
+}
+
+func (s *localSealgate) stop() {
+	s.stopOnce.Do(func() {
+		_ = s.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-s.done:
+		case <-time.After(15 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+}
+
+func (s *localSealgate) metricsText(t *testing.T) string {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + s.metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// lockedBuffer collects a process's output; safe to read while the process writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
