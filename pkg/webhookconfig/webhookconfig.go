@@ -40,6 +40,8 @@ type Options struct {
 	TimeoutSeconds int32
 	// ExcludeNamespaces are excluded as well as Namespace and kube-system.
 	ExcludeNamespaces []string
+	// NamespaceSelector adds requirements after the exclusion, e.g. to roll out namespace by namespace.
+	NamespaceSelector []metav1.LabelSelectorRequirement
 }
 
 func (o *Options) defaults() error {
@@ -75,8 +77,8 @@ func Validating(o Options) (*admissionregistrationv1.ValidatingWebhookConfigurat
 		ClientConfig: o.client(WorkloadPath),
 		Rules:        workloadRules(),
 		// Excluded by the name label, which the API server sets and no user can change.
-		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: excluded}}},
+		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: append([]metav1.LabelSelectorRequirement{{
+			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: excluded}}, o.NamespaceSelector...)},
 		FailurePolicy:           ptr.To(o.FailurePolicy),
 		MatchPolicy:             ptr.To(admissionregistrationv1.Equivalent),
 		SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
