@@ -152,6 +152,7 @@ func (o *serveOptions) run(ctx context.Context, stdio IO) error {
 	if err != nil {
 		return usageError(err)
 	}
+	vo.Log = log.WithName("signatures")
 	h := &admission.Handler{
 		// The verifier serves both file and cluster modes; runCluster keeps h.Engine as it is.
 		Engine:   &engine.Engine{Rules: rules.Default(), Signatures: verify.New(vo)},

@@ -11,6 +11,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -25,6 +26,7 @@ import (
 	"github.com/sealgate/sealgate/pkg/admission"
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/cluster"
+	"github.com/sealgate/sealgate/pkg/verify"
 	"github.com/sealgate/sealgate/pkg/webhookconfig"
 )
 
@@ -121,6 +123,11 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		return fmt.Errorf("watching namespaces: %w", err)
 	}
 	h.Engine.Namespaces = &cluster.Namespaces{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}
+	if v, ok := h.Engine.Signatures.(*verify.Verifier); ok {
+		// Live reads (get only, no cluster-wide watch of Secrets), made only when a verification
+		// is not answered from the cache.
+		v.SetSecretReader(clusterSecrets{r: mgr.GetAPIReader()})
+	}
 	srv.Register(webhookconfig.PolicyPath, &admission.PolicyValidator{Log: log.WithName("policy-webhook")})
 
 	certsReady := make(chan struct{})
@@ -165,6 +172,45 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 	log.Info("starting", "mode", "cluster", "namespace", o.Cluster.Namespace, "certMode", o.Cluster.CertMode,
 		"dnsNames", strings.Join(o.Cluster.dnsNames(), ","))
 	return mgr.Start(ctx)
+}
+
+// clusterSecrets implements verify.SecretReader with the API server.
+type clusterSecrets struct{ r client.Reader }
+
+func (c clusterSecrets) get(ctx context.Context, ns, name string, obj client.Object) error {
+	err := c.r.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, obj)
+	if apierrors.IsNotFound(err) {
+		return verify.ErrNotFound
+	}
+	return err
+}
+
+func (c clusterSecrets) Secret(ctx context.Context, ns, name string) (map[string][]byte, error) {
+	var s corev1.Secret
+	if err := c.get(ctx, ns, name, &s); err != nil {
+		return nil, err
+	}
+	return s.Data, nil
+}
+
+func (c clusterSecrets) ConfigMap(ctx context.Context, ns, name string) (map[string]string, error) {
+	var cm corev1.ConfigMap
+	if err := c.get(ctx, ns, name, &cm); err != nil {
+		return nil, err
+	}
+	return cm.Data, nil
+}
+
+func (c clusterSecrets) ServiceAccountPullSecrets(ctx context.Context, ns, name string) ([]string, error) {
+	var sa corev1.ServiceAccount
+	if err := c.get(ctx, ns, name, &sa); err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(sa.ImagePullSecrets))
+	for _, s := range sa.ImagePullSecrets {
+		out = append(out, s.Name)
+	}
+	return out, nil
 }
 
 // afterReady starts a runnable once a channel closes. Every replica runs it (no leader election).

@@ -92,6 +92,7 @@ type Engine struct {
 func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *workload.Workload, namespace string) *Result {
 	res := &Result{}
 	t := rules.NewTarget(w.Template, w.Spec, w.SpecPath, w.MetaPath)
+	t.Namespace = namespace
 	var (
 		nsLabels  labels.Set
 		nsErr     error

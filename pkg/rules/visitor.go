@@ -110,6 +110,8 @@ type Target struct {
 	SpecPath string
 	// MetaPath is the field path of Meta: "metadata", "spec.template.metadata", ...
 	MetaPath string
+	// Namespace is where the object lives (a pod template's metadata names none); set by the engine.
+	Namespace string
 
 	containers []Container
 	images     []Image

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -24,32 +25,46 @@ import (
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 )
 
-// attestor is a compiled spec.signatures[i].attestors[j]: the verifiers of its key, or why it
-// cannot be checked by this sealgate.
+// attestor is a compiled spec.signatures[i].attestors[j]: the verifiers of its key, or its keyless
+// identity and trusted root, or why it cannot be checked by this sealgate.
 type attestor struct {
 	name        string
 	verifiers   []signature.Verifier
+	keyless     *keyless
 	unsupported string
+	// transient says unsupported comes from a read that may succeed later (API or file error).
+	transient bool
 }
 
-func compileAttestors(r *v1alpha1.SignatureRule) []attestor {
+func (v *Verifier) compileAttestors(ctx context.Context, r *v1alpha1.SignatureRule) []attestor {
 	out := make([]attestor, len(r.Attestors))
 	for i := range r.Attestors {
 		a := &r.Attestors[i]
 		out[i].name = a.Name
+		var err error
 		switch {
 		case a.Keyless != nil:
-			out[i].unsupported = "keyless attestors are not supported by this version of sealgate"
-		case a.SecretRef != nil:
-			out[i].unsupported = "secretRef keys are not supported by this version of sealgate; put the PEM key in publicKey"
+			out[i].keyless, err = compileKeyless(ctx, v.opts.Secrets, a)
 		case a.TransparencyLog == "Require":
-			out[i].unsupported = "transparencyLog: Require needs transparency-log keys, which this version of sealgate cannot use; set transparencyLog: Ignore for key attestors"
-		default:
-			vs, err := keyVerifiers(a.PublicKey)
-			if err != nil {
-				out[i].unsupported = "publicKey: " + err.Error()
+			err = errors.New("transparencyLog: Require is supported for keyless attestors only (a key attestor has no trusted root to check the log entry against); set transparencyLog: Ignore")
+		case a.SecretRef != nil:
+			var pem string
+			if pem, err = readSecretKey(ctx, v.opts.Secrets, a.SecretRef); err == nil {
+				out[i].verifiers, err = keyVerifiers(pem)
+				if err != nil {
+					err = fmt.Errorf("secretRef %s/%s: %w", a.SecretRef.Namespace, a.SecretRef.Name, err)
+				}
 			}
-			out[i].verifiers = vs
+		default:
+			out[i].verifiers, err = keyVerifiers(a.PublicKey)
+			if err != nil {
+				err = fmt.Errorf("publicKey: %w", err)
+			}
+		}
+		if err != nil {
+			out[i].unsupported = err.Error()
+			var le *loadError
+			out[i].transient = errors.As(err, &le)
 		}
 	}
 	return out

@@ -16,6 +16,9 @@ type cacheKey struct {
 	Policy     string
 	Generation int64
 	Rule       int
+	// Scope is the credential scope of a result that is not a success ("" for successes, which
+	// hold for every namespace); see verifyDigest.
+	Scope string
 }
 
 type cacheEntry struct {

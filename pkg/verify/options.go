@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/pflag"
 
@@ -43,10 +44,16 @@ type Options struct {
 	InsecureRegistries []string
 	// RootCAs verify registry certificates; nil means the system roots.
 	RootCAs *x509.CertPool
+	// Secrets reads Secrets, ConfigMaps and ServiceAccounts of the cluster (secretRef keys, trusted
+	// roots, image pull secrets); nil outside a cluster, where attestors that need it fail closed.
+	Secrets SecretReader
 	// Keychain supplies registry credentials; nil means anonymous.
 	Keychain authn.Keychain
 	// Transport replaces the HTTP transport under the registry guard (tests).
 	Transport http.RoundTripper
+	// Log says which source of registry credentials was used (never the credentials); the zero
+	// Logger discards.
+	Log logr.Logger
 	// Metrics records verifications, cache lookups and registry latency; nil records nothing.
 	Metrics metrics.SignatureRecorder
 	// Now is the clock of the cache; nil means time.Now.

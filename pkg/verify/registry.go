@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -54,11 +55,11 @@ func (r *registry) nameOptions(reg string) []name.Option {
 	return o
 }
 
-func (r *registry) remoteOptions(ctx context.Context) []remote.Option {
+func (r *registry) remoteOptions(ctx context.Context, kc authn.Keychain) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithTransport(r.transport),
-		remote.WithAuthFromKeychain(r.opts.Keychain),
+		remote.WithAuthFromKeychain(kc),
 		// No retries: the deadline is short and a failure is cached only briefly.
 		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
 		remote.WithUserAgent("sealgate"),
@@ -66,12 +67,12 @@ func (r *registry) remoteOptions(ctx context.Context) []remote.Option {
 }
 
 // resolve returns the digest a tag points to now.
-func (r *registry) resolve(ctx context.Context, ref imageref.Reference) (string, error) {
+func (r *registry) resolve(ctx context.Context, ref imageref.Reference, kc authn.Keychain) (string, error) {
 	tag, err := name.NewTag(ref.Name()+":"+ref.Tag, r.nameOptions(ref.Registry)...)
 	if err != nil {
 		return "", err
 	}
-	desc, err := remote.Head(tag, r.remoteOptions(ctx)...)
+	desc, err := remote.Head(tag, r.remoteOptions(ctx, kc)...)
 	if err != nil {
 		return "", describeRegistryError(err)
 	}
@@ -84,7 +85,7 @@ func (r *registry) resolve(ctx context.Context, ref imageref.Reference) (string,
 
 // fetch reads the signatures of repository@digest in both formats cosign writes: the legacy
 // "sha256-<hex>.sig" tag and Sigstore bundles attached as OCI referrers (cosign v3's default).
-func (r *registry) fetch(ctx context.Context, repository, digest string) (*signatures, v1.Hash, error) {
+func (r *registry) fetch(ctx context.Context, repository, digest string, kc authn.Keychain) (*signatures, v1.Hash, error) {
 	h, err := v1.NewHash(digest)
 	if err != nil {
 		return nil, v1.Hash{}, err
@@ -94,7 +95,7 @@ func (r *registry) fetch(ctx context.Context, repository, digest string) (*signa
 	if err != nil {
 		return nil, v1.Hash{}, err
 	}
-	ropts := r.remoteOptions(ctx)
+	ropts := r.remoteOptions(ctx, kc)
 	// One puller for the whole verification: the registry is pinged and authenticated once.
 	p, err := remote.NewPuller(ropts...)
 	if err != nil {

@@ -5,9 +5,11 @@
 // verifier pins the image to a digest (a tag under a rule in Enforce mode is denied with the digest
 // to pin), reads the signatures stored next to that digest in both formats cosign writes (the
 // "sha256-<hex>.sig" tag and Sigstore bundles attached as OCI referrers), and counts the distinct
-// attestors whose key verifies one of them, with cosign's and sigstore-go's own verification
-// functions. Verification is offline: no transparency log, certificate authority or TUF repository
-// is contacted, only the image's registry.
+// attestors that one of them verifies for, with cosign's and sigstore-go's own verification
+// functions: a key (inline or from a Secret), or a keyless identity whose certificate chains to a
+// Sigstore trusted root, with its transparency-log entry checked against that root's log keys.
+// Verification is offline: no transparency log, certificate authority or TUF repository is
+// contacted, only the image's registry (with the pod's image pull secrets in a cluster).
 //
 // Results are cached per repository, digest, policy generation and rule; concurrent requests for
 // the same key share one verification; every registry call has a deadline and a size bound.
@@ -21,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/singleflight"
 
@@ -78,6 +81,12 @@ func (v *Verifier) Verify(ctx context.Context, p *policy.Policy, t *rules.Target
 		finding *rules.Finding
 	}
 	var jobs []job
+	ns := t.Namespace
+	if ns == "" {
+		ns = t.Meta.Namespace
+	}
+	creds := v.podCredentials(t.Spec, ns)
+	kc := v.keychain(creds)
 	images := t.Images()
 	for i := range images {
 		im := &images[i]
@@ -104,7 +113,7 @@ func (v *Verifier) Verify(ctx context.Context, p *policy.Policy, t *rules.Target
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			j.finding = v.checkImage(ctx, p, j.im, j.rules)
+			j.finding = v.checkImage(ctx, p, j.im, j.rules, creds, kc)
 		})
 	}
 	wg.Wait()
@@ -122,12 +131,13 @@ func finding(im *rules.Image, msg string) *rules.Finding {
 }
 
 // checkImage verifies one image against the signature rules that cover it.
-func (v *Verifier) checkImage(ctx context.Context, p *policy.Policy, im *rules.Image, sigRules []*policy.Signature) *rules.Finding {
+func (v *Verifier) checkImage(ctx context.Context, p *policy.Policy, im *rules.Image, sigRules []*policy.Signature,
+	creds *pullCredentials, kc authn.Keychain) *rules.Finding {
 	ref := im.Ref
 	digest := ref.Digest
 	tagged := digest == ""
 	if tagged {
-		d, err := v.reg.resolve(ctx, ref)
+		d, err := v.reg.resolve(ctx, ref, kc)
 		if err != nil {
 			return finding(im, fmt.Sprintf("image %q is referenced by tag and sealgate could not resolve the tag to a digest to verify its signature: %v; "+
 				"sealgate fails closed: pin the image by digest, or retry when the registry answers", im.Raw, err))
@@ -140,7 +150,7 @@ func (v *Verifier) checkImage(ctx context.Context, p *policy.Policy, im *rules.I
 	}
 	var problems []string
 	for _, s := range sigRules {
-		if r := v.verifyDigest(ctx, p, s, ref, digest); !r.ok() {
+		if r := v.verifyDigest(ctx, p, s, ref, digest, creds, kc); !r.ok() {
 			problems = append(problems, r.detail)
 		}
 	}
@@ -160,16 +170,30 @@ func (v *Verifier) checkImage(ctx context.Context, p *policy.Policy, im *rules.I
 }
 
 // verifyDigest answers from the cache, or verifies once for every concurrent caller.
-func (v *Verifier) verifyDigest(ctx context.Context, p *policy.Policy, s *policy.Signature, ref imageref.Reference, digest string) result {
-	k := cacheKey{Repository: ref.Name(), Digest: digest, Policy: p.Name, Generation: p.Generation, Rule: s.Index}
-	if r, ok := v.cache.get(k); ok {
+//
+// A success is about the digest and is shared by every namespace (a namespace without credentials
+// for the registry cannot pull the image anyway). Any other result may come from the credentials
+// used (a 401 with one namespace's pull secret), so it is cached, and shared between concurrent
+// callers, only within one credential scope: namespace, ServiceAccount and pull secrets.
+func (v *Verifier) verifyDigest(ctx context.Context, p *policy.Policy, s *policy.Signature, ref imageref.Reference, digest string,
+	creds *pullCredentials, kc authn.Keychain) result {
+	shared := cacheKey{Repository: ref.Name(), Digest: digest, Policy: p.Name, Generation: p.Generation, Rule: s.Index}
+	k := shared
+	k.Scope = creds.scope()
+	lookup := func() (result, bool) {
+		if r, ok := v.cache.get(shared); ok && r.ok() {
+			return r, true
+		}
+		return v.cache.get(k)
+	}
+	if r, ok := lookup(); ok {
 		v.opts.Metrics.SignatureCache(true)
 		return r
 	}
 	v.opts.Metrics.SignatureCache(false)
-	flight := k.Repository + "@" + k.Digest + "\x00" + k.Policy + "\x00" + strconv.FormatInt(k.Generation, 10) + "\x00" + strconv.Itoa(k.Rule)
+	flight := k.Repository + "@" + k.Digest + "\x00" + k.Policy + "\x00" + strconv.FormatInt(k.Generation, 10) + "\x00" + strconv.Itoa(k.Rule) + "\x00" + k.Scope
 	ch := v.group.DoChan(flight, func() (any, error) {
-		if r, ok := v.cache.get(k); ok {
+		if r, ok := lookup(); ok {
 			return r, nil // finished by another flight between our lookup and this one
 		}
 		// The shared verification must not die with the first caller's request: it gets its own
@@ -177,16 +201,16 @@ func (v *Verifier) verifyDigest(ctx context.Context, p *policy.Policy, s *policy
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.opts.Timeout)
 		defer cancel()
 		start := time.Now()
-		r := v.verify(vctx, s, k.Repository, digest)
+		r := v.verify(vctx, s, k.Repository, digest, kc)
 		v.opts.Metrics.SignatureVerification(r.kind, time.Since(start))
-		ttl := v.opts.FailureTTL
+		ttl, key := v.opts.FailureTTL, k
 		switch r.kind {
 		case resultVerified:
-			ttl = v.opts.SuccessTTL
+			ttl, key = v.opts.SuccessTTL, shared
 		case resultError:
 			ttl = v.opts.ErrorTTL
 		}
-		v.cache.put(k, r, ttl)
+		v.cache.put(key, r, ttl)
 		return r, nil
 	})
 	select {
@@ -199,7 +223,7 @@ func (v *Verifier) verifyDigest(ctx context.Context, p *policy.Policy, s *policy
 }
 
 // verify reads the signatures of repository@digest and judges them against one signature rule.
-func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, digest string) result {
+func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, digest string, kc authn.Keychain) result {
 	where := "spec.signatures[" + strconv.Itoa(s.Index) + "]"
 	if len(s.Rule.Attestations) > 0 {
 		types := make([]string, len(s.Rule.Attestations))
@@ -209,36 +233,45 @@ func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, 
 		return result{kind: resultUnsupported, detail: fmt.Sprintf("cannot be checked: %s requires attestations (%s), which this version of sealgate cannot verify; sealgate fails closed",
 			where, strings.Join(types, ", "))}
 	}
-	atts := compileAttestors(s.Rule)
+	atts := v.compileAttestors(ctx, s.Rule)
 	var unsupported []string
-	usable := 0
+	usable, transient := 0, false
 	for _, a := range atts {
 		if a.unsupported != "" {
 			unsupported = append(unsupported, fmt.Sprintf("attestor %q cannot be checked: %s", a.name, a.unsupported))
+			transient = transient || a.transient
 		} else {
 			usable++
 		}
 	}
 	threshold := max(s.Rule.Threshold, 1)
 	if usable < threshold {
-		return result{kind: resultUnsupported, detail: fmt.Sprintf("cannot be verified: %s needs %d attestor(s) but only %d can be checked by this sealgate (%s); sealgate fails closed",
+		kind := resultUnsupported
+		if transient {
+			kind = resultError // a read that may succeed shortly: cached like a registry error
+		}
+		return result{kind: kind, detail: fmt.Sprintf("cannot be verified: %s needs %d attestor(s) but only %d can be checked by this sealgate (%s); sealgate fails closed",
 			where, threshold, usable, strings.Join(unsupported, "; "))}
 	}
 
-	sigs, h, err := v.reg.fetch(ctx, repository, digest)
+	sigs, h, err := v.reg.fetch(ctx, repository, digest, kc)
 	if err != nil {
 		return result{kind: resultError, detail: fmt.Sprintf("cannot be verified: %v", err)}
 	}
-	var verified, missing []string
+	var verified, missing, reasons []string
 	for i := range atts {
 		a := &atts[i]
 		if a.unsupported != "" {
 			continue
 		}
-		if v.anyVerifies(ctx, a, sigs, h) {
+		ok, why := v.anyVerifies(ctx, a, sigs, h)
+		if ok {
 			verified = append(verified, strconv.Quote(a.name))
-		} else {
-			missing = append(missing, strconv.Quote(a.name))
+			continue
+		}
+		missing = append(missing, strconv.Quote(a.name))
+		if len(why) > 0 {
+			reasons = append(reasons, fmt.Sprintf("attestor %q found %s", a.name, strings.Join(why, "; ")))
 		}
 	}
 	if len(verified) >= threshold {
@@ -261,11 +294,15 @@ func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, 
 			"%s requires a signature by %s", strings.Replace(digest, ":", "-", 1), where, strings.Join(missing, " or "))
 	case len(verified) == 0:
 		kind = resultUntrusted
-		fmt.Fprintf(&b, "is signed, but not by a trusted key: %d signature(s) checked against the key(s) of %s (attestor %s)",
+		fmt.Fprintf(&b, "is signed, but not by a trusted key or identity: %d signature(s) checked against the attestors of %s (%s)",
 			sigs.found-sigs.skipped, where, strings.Join(missing, ", "))
 	default:
 		fmt.Fprintf(&b, "is signed by %d of the %d attestors %s requires (threshold %d): verified %s; not verified %s",
 			len(verified), threshold, where, threshold, strings.Join(verified, ", "), strings.Join(missing, ", "))
+	}
+	for _, r := range reasons {
+		b.WriteString("; ")
+		b.WriteString(r)
 	}
 	if sigs.skipped > 0 {
 		fmt.Fprintf(&b, "; only the first %d signatures of each format were read, %d were ignored", v.opts.MaxSignatures, sigs.skipped)
@@ -277,18 +314,41 @@ func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, 
 	return result{kind: kind, detail: b.String()}
 }
 
-func (v *Verifier) anyVerifies(ctx context.Context, a *attestor, sigs *signatures, h v1.Hash) bool {
+// maxReasons bounds the distinct reasons reported per keyless attestor.
+const maxReasons = 3
+
+// anyVerifies reports whether one of the signatures verifies for the attestor and, for a keyless
+// attestor that none verifies for, what the signatures were instead.
+func (v *Verifier) anyVerifies(ctx context.Context, a *attestor, sigs *signatures, h v1.Hash) (bool, []string) {
+	if a.keyless != nil {
+		var why []string
+		seen := map[string]bool{}
+		for _, b := range sigs.bundles {
+			r := a.keyless.verifyBundle(b, h)
+			if r == "" {
+				return true, nil
+			}
+			if !seen[r] && len(why) < maxReasons {
+				seen[r] = true
+				why = append(why, r)
+			}
+		}
+		if len(sigs.classic) > 0 {
+			why = append(why, fmt.Sprintf("%d legacy .sig signature(s), which sealgate checks against key attestors only", len(sigs.classic)))
+		}
+		return false, why
+	}
 	for _, s := range sigs.classic {
 		if a.verifiesClassic(ctx, s, h) {
-			return true
+			return true, nil
 		}
 	}
 	for _, b := range sigs.bundles {
 		if a.verifiesBundle(ctx, b, h) {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // joinErrors lists distinct errors once each, on one line.

@@ -64,6 +64,8 @@ type testRegistry struct {
 	delay  atomic.Int64 // nanoseconds to wait before answering
 	status atomic.Int32 // when set, every answer is this status
 	huge   atomic.Bool  // when set, manifests are answered with an oversized body
+	// basicAuth, when set to "user:password", is required of every request (HTTP basic auth).
+	basicAuth atomic.Pointer[string]
 }
 
 func newRegistry(t *testing.T) *testRegistry {
@@ -81,6 +83,14 @@ func newRegistry(t *testing.T) *testRegistry {
 		if s := r.status.Load(); s != 0 {
 			http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}`, int(s))
 			return
+		}
+		if want := r.basicAuth.Load(); want != nil {
+			u, p, ok := req.BasicAuth()
+			if !ok || u+":"+p != *want {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test registry"`)
+				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+				return
+			}
 		}
 		if r.huge.Load() && req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/manifests/") {
 			w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
@@ -183,14 +193,16 @@ type attestor struct{ name, pub string }
 // writePolicy writes a policy that allows only the test registry and requires signatures on it.
 func writePolicy(t *testing.T, dir string, r *testRegistry, mode string, threshold int, atts ...attestor) string {
 	t.Helper()
-	type att struct {
-		Name      string `json:"name"`
-		PublicKey string `json:"publicKey"`
-	}
-	var as []att
+	var as []map[string]any
 	for _, a := range atts {
-		as = append(as, att{Name: a.name, PublicKey: a.pub})
+		as = append(as, map[string]any{"name": a.name, "publicKey": a.pub})
 	}
+	return writePolicyWith(t, dir, r, mode, threshold, as...)
+}
+
+// writePolicyWith writes a policy with attestors given as their YAML fields.
+func writePolicyWith(t *testing.T, dir string, r *testRegistry, mode string, threshold int, as ...map[string]any) string {
+	t.Helper()
 	p := map[string]any{
 		"apiVersion": "sealgate.dev/v1alpha1", "kind": "ClusterAdmissionPolicy",
 		"metadata": map[string]any{"name": "signed"},

@@ -1,0 +1,67 @@
+package verify
+
+import (
+	"encoding/base64"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestParseDockerSecret(t *testing.T) {
+	auth := base64.StdEncoding.EncodeToString([]byte("u2:p2"))
+	for _, tc := range []struct {
+		name string
+		data map[string][]byte
+		host string
+		want authn.AuthConfig
+	}{
+		{"dockerconfigjson", map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{"Registry.Example.com:5000":{"username":"u","password":"p"}}}`)},
+			"registry.example.com:5000", authn.AuthConfig{Username: "u", Password: "p"}},
+		{"auth field, Docker Hub alias", map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{"https://index.docker.io/v1/":{"auth":"` + auth + `"}}}`)},
+			name.DefaultRegistry, authn.AuthConfig{Username: "u2", Password: "p2"}},
+		{"legacy dockercfg", map[string][]byte{corev1.DockerConfigKey: []byte(`{"ghcr.io":{"username":"u","password":"p"}}`)},
+			"ghcr.io", authn.AuthConfig{Username: "u", Password: "p"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseDockerSecret(tc.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got[tc.host] != tc.want {
+				t.Fatalf("got %+v", got)
+			}
+		})
+	}
+	if _, err := parseDockerSecret(map[string][]byte{"token": []byte("x")}); err == nil {
+		t.Error("a Secret without a Docker config was accepted")
+	}
+}
+
+func TestCredentialScopes(t *testing.T) {
+	a := (&pullCredentials{namespace: "a", serviceAccount: "default"}).scope()
+	b := (&pullCredentials{namespace: "b", serviceAccount: "default"}).scope()
+	if a == b || a == "" {
+		t.Fatalf("scopes %q and %q", a, b)
+	}
+	var none *pullCredentials
+	if none.scope() != "" {
+		t.Error("no pod credentials must be the shared scope")
+	}
+}
+
+func TestPodCredentialsNamespace(t *testing.T) {
+	v := New(Options{Secrets: &fakeSecrets{}})
+	spec := &corev1.PodSpec{ImagePullSecrets: []corev1.LocalObjectReference{{Name: "a"}, {Name: "a"}, {Name: "b"}}}
+	c := v.podCredentials(spec, "ns")
+	if c.namespace != "ns" || c.serviceAccount != "default" || len(c.pullSecrets) != 2 {
+		t.Fatalf("credentials: %+v", c)
+	}
+	if c := v.podCredentials(spec, ""); c != nil {
+		t.Fatalf("unknown namespace: %+v, want the configured keychain only", c)
+	}
+	if c := New(Options{}).podCredentials(spec, "ns"); c != nil {
+		t.Fatalf("no cluster: %+v", c)
+	}
+}
