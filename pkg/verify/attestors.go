@@ -128,9 +128,10 @@ func (a *attestor) verifiesClassic(ctx context.Context, sig oci.Signature, h v1.
 }
 
 // verifiesBundle reports whether a Sigstore bundle verifies with the attestor's key and signs
-// digest h: a DSSE in-toto statement of cosign's signature predicate whose subject is h, or a plain
-// message signature over h.
-func (a *attestor) verifiesBundle(ctx context.Context, b *sgbundle.Bundle, h v1.Hash) bool {
+// digest h: with predicate "", a DSSE in-toto statement of cosign's signature predicate whose
+// subject is h, or a plain message signature over h; otherwise a DSSE in-toto statement of that
+// predicate type whose subject is h (an attestation).
+func (a *attestor) verifiesBundle(ctx context.Context, b *sgbundle.Bundle, h v1.Hash, predicate string) bool {
 	dig, err := hex.DecodeString(h.Hex)
 	if err != nil {
 		return false
@@ -140,7 +141,7 @@ func (a *attestor) verifiesBundle(ctx context.Context, b *sgbundle.Bundle, h v1.
 		if _, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, dig), b); err != nil {
 			continue
 		}
-		return isSignatureBundle(b)
+		return bundleIs(b, predicate)
 	}
 	return false
 }
@@ -148,16 +149,29 @@ func (a *attestor) verifiesBundle(ctx context.Context, b *sgbundle.Bundle, h v1.
 // isSignatureBundle tells a signature from an attestation: sigstore-go has checked that the
 // statement's subject is the digest, but an attestation of another predicate (provenance, SBOM)
 // signed by the same key is not a signature of the image.
-func isSignatureBundle(b *sgbundle.Bundle) bool {
+func isSignatureBundle(b *sgbundle.Bundle) bool { return bundleIs(b, "") }
+
+// bundleIs reports whether a bundle is a signature (predicate "") or an attestation of predicate.
+func bundleIs(b *sgbundle.Bundle, predicate string) bool {
+	pt, dsse := bundlePredicate(b)
+	if predicate == "" {
+		return !dsse || pt == ctypes.CosignSignPredicateType
+	}
+	return dsse && pt == predicate
+}
+
+// bundlePredicate returns the predicate type of a bundle's in-toto statement (dsse true), or dsse
+// false for a message signature. An unreadable statement has predicate type "".
+func bundlePredicate(b *sgbundle.Bundle) (predicate string, dsse bool) {
 	env, ok := b.Content.(*protobundle.Bundle_DsseEnvelope)
 	if !ok {
-		return true // a message signature over the digest itself
+		return "", false // a message signature over the digest itself
 	}
 	var st struct {
 		PredicateType string `json:"predicateType"`
 	}
 	if err := json.Unmarshal(env.DsseEnvelope.GetPayload(), &st); err != nil {
-		return false
+		return "", true
 	}
-	return st.PredicateType == ctypes.CosignSignPredicateType
+	return st.PredicateType, true
 }

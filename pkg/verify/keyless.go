@@ -135,9 +135,10 @@ func readTrustedRoot(ctx context.Context, secrets SecretReader, ref *v1alpha1.Tr
 // verifyBundle checks one Sigstore bundle against the keyless attestor, offline: the certificate
 // chains to the trusted root's certificate authorities at a verified time, the signature covers
 // digest h (and is a cosign signature, not an attestation), the transparency-log entry verifies
-// against the trusted root's log keys when required, and the certificate's identity matches. It
-// returns "" when the bundle verifies, or why not.
-func (k *keyless) verifyBundle(b *sgbundle.Bundle, h v1.Hash) string {
+// against the trusted root's log keys when required, and the certificate's identity matches. With
+// a predicate, the bundle must instead be an attestation of that predicate type. It returns "" when
+// the bundle verifies, or why not.
+func (k *keyless) verifyBundle(b *sgbundle.Bundle, h v1.Hash, predicate string) string {
 	dig, err := hex.DecodeString(h.Hex)
 	if err != nil {
 		return "the digest is malformed"
@@ -178,8 +179,12 @@ func (k *keyless) verifyBundle(b *sgbundle.Bundle, h v1.Hash) string {
 	if err != nil {
 		return "a signature by " + found + " that does not verify against the trusted root: " + explain(err)
 	}
-	if !isSignatureBundle(b) {
+	if predicate == "" && !isSignatureBundle(b) {
 		return "an attestation by " + found + ", not a signature"
+	}
+	if predicate != "" && !bundleIs(b, predicate) {
+		pt, _ := bundlePredicate(b)
+		return fmt.Sprintf("an attestation by %s of predicate type %q, not %q", found, pt, predicate)
 	}
 	if res.Signature == nil || res.Signature.Certificate == nil {
 		return "a signature without a certificate identity"

@@ -37,6 +37,11 @@ type signatures struct {
 	skipped int
 	// errs are registry or format errors met on the way; signatures read before them still count.
 	errs []error
+	// attestations are the bundles of in-toto statements of other predicates than cosign's
+	// signature (provenance, SBOM), read only for a rule that requires attestations; attFound and
+	// attSkipped count them as found and skipped count signatures.
+	attestations         []*sgbundle.Bundle
+	attFound, attSkipped int
 }
 
 // registry reads images and signatures through the guard transport.
@@ -84,8 +89,9 @@ func (r *registry) resolve(ctx context.Context, ref imageref.Reference, kc authn
 }
 
 // fetch reads the signatures of repository@digest in both formats cosign writes: the legacy
-// "sha256-<hex>.sig" tag and Sigstore bundles attached as OCI referrers (cosign v3's default).
-func (r *registry) fetch(ctx context.Context, repository, digest string, kc authn.Keychain) (*signatures, v1.Hash, error) {
+// "sha256-<hex>.sig" tag and Sigstore bundles attached as OCI referrers (cosign v3's default), and,
+// with withAttestations, the attestation bundles attached as OCI referrers.
+func (r *registry) fetch(ctx context.Context, repository, digest string, kc authn.Keychain, withAttestations bool) (*signatures, v1.Hash, error) {
 	h, err := v1.NewHash(digest)
 	if err != nil {
 		return nil, v1.Hash{}, err
@@ -108,7 +114,7 @@ func (r *registry) fetch(ctx context.Context, repository, digest string, kc auth
 		// The registry failed already; asking it again would only repeat the failure and the wait.
 		return out, h, nil
 	}
-	r.fetchBundles(d, ropts, out)
+	r.fetchBundles(d, ropts, out, withAttestations)
 	return out, h, nil
 }
 
@@ -143,7 +149,7 @@ func (r *registry) fetchClassic(d name.Digest, ropts []remote.Option, out *signa
 	}
 }
 
-func (r *registry) fetchBundles(d name.Digest, ropts []remote.Option, out *signatures) {
+func (r *registry) fetchBundles(d name.Digest, ropts []remote.Option, out *signatures, withAttestations bool) {
 	idx, err := remote.Referrers(d, ropts...)
 	if err != nil {
 		out.errs = append(out.errs, fmt.Errorf("listing referrers: %w", describeRegistryError(err)))
@@ -155,14 +161,37 @@ func (r *registry) fetchBundles(d name.Digest, ropts []remote.Option, out *signa
 		return
 	}
 	opts := []ociremote.Option{ociremote.WithRemoteOptions(ropts...)}
-	n := 0
+	n, na := 0, 0
 	for _, m := range im.Manifests {
 		declared := strings.HasPrefix(m.ArtifactType, bundleArtifactPrefix)
 		if !declared && !maybeBundle(m) {
 			continue
 		}
 		if pt, ok := m.Annotations[ociremote.BundlePredicateType]; ok && pt != ctypes.CosignSignPredicateType {
-			continue // an attestation (provenance, SBOM), not a signature
+			// An attestation (provenance, SBOM), not a signature: read only when a rule requires
+			// attestations. The annotation only selects what is read; the verdict is on the
+			// signed statement.
+			if !withAttestations {
+				continue
+			}
+			if na == r.opts.MaxSignatures {
+				out.attFound++
+				out.attSkipped++
+				continue
+			}
+			na++
+			b, err := ociremote.Bundle(d.Context().Digest(m.Digest.String()), opts...)
+			if err != nil {
+				if !declared && !isRegistryError(err) {
+					continue
+				}
+				out.attFound++
+				out.errs = append(out.errs, fmt.Errorf("reading attestation bundle %s: %w", m.Digest, describeRegistryError(err)))
+				continue
+			}
+			out.attFound++
+			out.attestations = append(out.attestations, b)
+			continue
 		}
 		if n == r.opts.MaxSignatures {
 			out.found++
@@ -181,6 +210,12 @@ func (r *registry) fetchBundles(d name.Digest, ropts []remote.Option, out *signa
 		}
 		out.found++
 		out.bundles = append(out.bundles, b)
+		if withAttestations && !isSignatureBundle(b) {
+			// An attestation without the predicate annotation: it does not count as a signature
+			// (see isSignatureBundle), and is judged as an attestation too.
+			out.attFound++
+			out.attestations = append(out.attestations, b)
+		}
 	}
 }
 

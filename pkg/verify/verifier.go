@@ -18,6 +18,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/cosign/v3/pkg/oci"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
@@ -225,14 +228,6 @@ func (v *Verifier) verifyDigest(ctx context.Context, p *policy.Policy, s *policy
 // verify reads the signatures of repository@digest and judges them against one signature rule.
 func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, digest string, kc authn.Keychain) result {
 	where := "spec.signatures[" + strconv.Itoa(s.Index) + "]"
-	if len(s.Rule.Attestations) > 0 {
-		types := make([]string, len(s.Rule.Attestations))
-		for i, a := range s.Rule.Attestations {
-			types[i] = strconv.Quote(a.PredicateType)
-		}
-		return result{kind: resultUnsupported, detail: fmt.Sprintf("cannot be checked: %s requires attestations (%s), which this version of sealgate cannot verify; sealgate fails closed",
-			where, strings.Join(types, ", "))}
-	}
 	atts := v.compileAttestors(ctx, s.Rule)
 	var unsupported []string
 	usable, transient := 0, false
@@ -254,7 +249,7 @@ func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, 
 			where, threshold, usable, strings.Join(unsupported, "; "))}
 	}
 
-	sigs, h, err := v.reg.fetch(ctx, repository, digest, kc)
+	sigs, h, err := v.reg.fetch(ctx, repository, digest, kc, len(s.Rule.Attestations) > 0)
 	if err != nil {
 		return result{kind: resultError, detail: fmt.Sprintf("cannot be verified: %v", err)}
 	}
@@ -264,7 +259,7 @@ func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, 
 		if a.unsupported != "" {
 			continue
 		}
-		ok, why := v.anyVerifies(ctx, a, sigs, h)
+		ok, why := v.anyVerifies(ctx, a, sigs.classic, sigs.bundles, h, "")
 		if ok {
 			verified = append(verified, strconv.Quote(a.name))
 			continue
@@ -275,7 +270,7 @@ func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, 
 		}
 	}
 	if len(verified) >= threshold {
-		return result{kind: resultVerified}
+		return v.verifyAttestations(ctx, s, atts, sigs, h, threshold, unsupported)
 	}
 
 	var b strings.Builder
@@ -314,17 +309,107 @@ func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, 
 	return result{kind: kind, detail: b.String()}
 }
 
+// verifyAttestations judges the attestations a rule requires, once its signatures verified: for
+// each predicate type, threshold distinct attestors must each have signed an in-toto attestation of
+// that type whose subject is the digest.
+func (v *Verifier) verifyAttestations(ctx context.Context, s *policy.Signature, atts []attestor, sigs *signatures, h v1.Hash,
+	threshold int, unsupported []string) result {
+	if len(s.Rule.Attestations) == 0 {
+		return result{kind: resultVerified}
+	}
+	where := "spec.signatures[" + strconv.Itoa(s.Index) + "]"
+	var problems []string
+	kind := resultVerified
+	worse := func(k string) {
+		// error > unsigned > untrusted > threshold: the most actionable kind is reported.
+		rank := map[string]int{resultVerified: 0, resultThreshold: 1, resultUntrusted: 2, resultUnsigned: 3, resultError: 4}
+		if rank[k] > rank[kind] {
+			kind = k
+		}
+	}
+	for i, ar := range s.Rule.Attestations {
+		pt := ar.PredicateType
+		field := fmt.Sprintf("%s.attestations[%d]", where, i)
+		var verified, missing, reasons []string
+		for j := range atts {
+			a := &atts[j]
+			if a.unsupported != "" {
+				continue
+			}
+			ok, why := v.anyVerifies(ctx, a, nil, sigs.attestations, h, pt)
+			if ok {
+				verified = append(verified, strconv.Quote(a.name))
+				continue
+			}
+			missing = append(missing, strconv.Quote(a.name))
+			if len(why) > 0 {
+				reasons = append(reasons, fmt.Sprintf("attestor %q found %s", a.name, strings.Join(why, "; ")))
+			}
+		}
+		if len(verified) >= threshold {
+			continue
+		}
+		var b strings.Builder
+		of := 0 // attestations of this predicate type, as the statements say (before verification)
+		var others []string
+		for _, ab := range sigs.attestations {
+			if p, _ := bundlePredicate(ab); p == pt {
+				of++
+			} else if q := strconv.Quote(p); !slices.Contains(others, q) {
+				others = append(others, q)
+			}
+		}
+		switch {
+		case len(sigs.errs) > 0 && of == 0:
+			worse(resultError)
+			fmt.Fprintf(&b, "could not be verified: reading its attestations from the registry failed: %s; sealgate fails closed", joinErrors(sigs.errs))
+		case of == 0:
+			worse(resultUnsigned)
+			fmt.Fprintf(&b, "has no attestation of predicate type %q, which %s requires, signed by %s; sealgate looked for Sigstore bundles attached as OCI referrers",
+				pt, field, strings.Join(missing, " or "))
+			if len(others) > 0 {
+				fmt.Fprintf(&b, " and found attestations of predicate type(s) %s only", strings.Join(others, ", "))
+			}
+		case len(verified) == 0:
+			worse(resultUntrusted)
+			fmt.Fprintf(&b, "has an attestation of predicate type %q (%s), but not signed by a trusted key or identity: %d attestation(s) of that type checked against the attestors of %s (%s)",
+				pt, field, of, where, strings.Join(missing, ", "))
+		default:
+			worse(resultThreshold)
+			fmt.Fprintf(&b, "is attested with predicate type %q (%s) by %d of the %d attestors %s requires (threshold %d): verified %s; not verified %s",
+				pt, field, len(verified), threshold, where, threshold, strings.Join(verified, ", "), strings.Join(missing, ", "))
+		}
+		for _, r := range reasons {
+			b.WriteString("; ")
+			b.WriteString(r)
+		}
+		problems = append(problems, b.String())
+	}
+	if len(problems) == 0 {
+		return result{kind: resultVerified}
+	}
+	detail := strings.Join(problems, "; ")
+	if sigs.attSkipped > 0 {
+		detail += fmt.Sprintf("; only the first %d attestations were read, %d were ignored", v.opts.MaxSignatures, sigs.attSkipped)
+	}
+	for _, u := range unsupported {
+		detail += "; " + u
+	}
+	return result{kind: kind, detail: detail}
+}
+
 // maxReasons bounds the distinct reasons reported per keyless attestor.
 const maxReasons = 3
 
-// anyVerifies reports whether one of the signatures verifies for the attestor and, for a keyless
-// attestor that none verifies for, what the signatures were instead.
-func (v *Verifier) anyVerifies(ctx context.Context, a *attestor, sigs *signatures, h v1.Hash) (bool, []string) {
+// anyVerifies reports whether one of the signatures (predicate "") or attestations of predicate
+// verifies for the attestor and, for a keyless attestor that none verifies for, what they were
+// instead.
+func (v *Verifier) anyVerifies(ctx context.Context, a *attestor, classic []oci.Signature, bundles []*sgbundle.Bundle, h v1.Hash, predicate string) (bool, []string) {
 	if a.keyless != nil {
 		var why []string
 		seen := map[string]bool{}
-		for _, b := range sigs.bundles {
-			r := a.keyless.verifyBundle(b, h)
+		for _, b := range bundles {
+			r := a.keyless.verifyBundle(b, h, predicate)
 			if r == "" {
 				return true, nil
 			}
@@ -333,18 +418,18 @@ func (v *Verifier) anyVerifies(ctx context.Context, a *attestor, sigs *signature
 				why = append(why, r)
 			}
 		}
-		if len(sigs.classic) > 0 {
-			why = append(why, fmt.Sprintf("%d legacy .sig signature(s), which sealgate checks against key attestors only", len(sigs.classic)))
+		if len(classic) > 0 {
+			why = append(why, fmt.Sprintf("%d legacy .sig signature(s), which sealgate checks against key attestors only", len(classic)))
 		}
 		return false, why
 	}
-	for _, s := range sigs.classic {
+	for _, s := range classic {
 		if a.verifiesClassic(ctx, s, h) {
 			return true, nil
 		}
 	}
-	for _, b := range sigs.bundles {
-		if a.verifiesBundle(ctx, b, h) {
+	for _, b := range bundles {
+		if a.verifiesBundle(ctx, b, h, predicate) {
 			return true, nil
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -193,6 +194,7 @@ func TestDeploymentAgreesWithChart(t *testing.T) {
 					t.Errorf("PodDisruptionBudget selector %s=%s does not match the pods", k, v)
 				}
 			}
+			checkSigningRole(t, r, sa.Name)
 			certs := r.volumeFor(t, r.args["--cert-dir"])
 			switch r.args["--cert-mode"] {
 			case "self":
@@ -221,7 +223,9 @@ func checkSelfCerts(t *testing.T, r *rendered, certs corev1.Volume) {
 		t.Errorf("--cert-secret=%s but the chart renders no such Secret", name)
 	}
 	var role rbacv1.Role
-	r.m.one(t, "Role", &role)
+	if !r.m.named(t, "Role", r.deploy.Name, &role) {
+		t.Fatalf("self-managed certificates but no Role %s", r.deploy.Name)
+	}
 	if role.Namespace != releaseNS {
 		t.Errorf("Role in %q, want the release namespace", role.Namespace)
 	}
@@ -282,14 +286,42 @@ func checkExternalCerts(t *testing.T, r *rendered, s scenario, certs corev1.Volu
 		t.Error("external certificates but neither a caBundle nor a CA injection annotation")
 	}
 	for _, k := range r.m.kinds() {
-		if strings.HasPrefix(k, "Role/") {
-			t.Errorf("%s rendered: external certificates need no access to Secrets", k)
+		if strings.HasPrefix(k, "Role/") && k != "Role/"+r.deploy.Name+"-signing" {
+			t.Errorf("%s rendered: external certificates need no access to Secrets beyond the signing material", k)
 		}
 	}
 	for _, rule := range r.clusterRole.Rules {
 		if slices.Contains(rule.Resources, "validatingwebhookconfigurations") || slices.Contains(rule.Resources, "secrets") {
 			t.Errorf("ClusterRole grants %+v; external certificates need none", rule)
 		}
+	}
+}
+
+// checkSigningRole: in every mode, sealgate may get (only get) Secrets and ConfigMaps in its own
+// namespace, where attestor keys (secretRef) and trusted roots (trustedRootRef) are kept, bound to its
+// ServiceAccount.
+func checkSigningRole(t *testing.T, r *rendered, sa string) {
+	t.Helper()
+	name := r.deploy.Name + "-signing"
+	var role rbacv1.Role
+	if !r.m.named(t, "Role", name, &role) {
+		t.Fatalf("no Role %s for signing material", name)
+	}
+	if role.Namespace != releaseNS {
+		t.Errorf("Role %s in %q, want the release namespace", name, role.Namespace)
+	}
+	want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets", "configmaps"}, Verbs: []string{"get"}}}
+	if !reflect.DeepEqual(role.Rules, want) {
+		t.Errorf("Role %s grants %+v, want exactly %+v", name, role.Rules, want)
+	}
+	var rb rbacv1.RoleBinding
+	if !r.m.named(t, "RoleBinding", name, &rb) {
+		t.Fatalf("no RoleBinding %s", name)
+	}
+	wantSubjects := []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: releaseNS}}
+	if rb.Namespace != releaseNS || rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != name || !reflect.DeepEqual(rb.Subjects, wantSubjects) {
+		t.Errorf("RoleBinding %s: namespace %q, roleRef %+v, subjects %+v; want Role %s bound to %+v in %s",
+			name, rb.Namespace, rb.RoleRef, rb.Subjects, name, wantSubjects, releaseNS)
 	}
 }
 

@@ -80,6 +80,13 @@ func (r *release) rbac(t *testing.T) {
 		{[]string{"update", "secrets/other", "-n", r.ns}, "no"},
 		{[]string{"delete", "secrets/sealgate-webhook-cert", "-n", r.ns}, "no"},
 		{[]string{"get", "secrets/any", "-n", "apps"}, "no"},
+		// Signing material (attestor keys, trusted roots) in sealgate's namespace: get, never list.
+		{[]string{"get", "secrets/release-key", "-n", r.ns}, "yes"},
+		{[]string{"get", "configmaps/trusted-root", "-n", r.ns}, "yes"},
+		{[]string{"list", "configmaps", "-n", r.ns}, "no"},
+		{[]string{"update", "configmaps/trusted-root", "-n", r.ns}, "no"},
+		{[]string{"get", "configmaps/any", "-n", "apps"}, "no"},
+		{[]string{"get", "serviceaccounts/default", "-n", "apps"}, "no"},
 		{[]string{"list", "secrets", "-n", "kube-system"}, "no"},
 		{[]string{"list", "secrets", "--all-namespaces"}, "no"},
 		{[]string{"watch", "clusteradmissionpolicies.sealgate.dev"}, "yes"},

@@ -36,6 +36,7 @@ func TestTemplateGolden(t *testing.T) {
 func TestScenarioObjects(t *testing.T) {
 	common := []string{"ClusterRole/sealgate", "ClusterRoleBinding/sealgate", "Deployment/sealgate",
 		"PodDisruptionBudget/sealgate", "Service/sealgate", "ServiceAccount/sealgate",
+		"Role/sealgate-signing", "RoleBinding/sealgate-signing",
 		"ValidatingWebhookConfiguration/sealgate", "ClusterAdmissionPolicy/baseline"}
 	self := []string{"Role/sealgate", "RoleBinding/sealgate", "Secret/sealgate-webhook-cert"}
 	want := map[string][]string{
@@ -50,6 +51,7 @@ func TestScenarioObjects(t *testing.T) {
 			"PodDisruptionBudget/admission-gate", "Service/admission-gate", "ServiceAccount/admission-gate",
 			"ValidatingWebhookConfiguration/admission-gate", "ClusterAdmissionPolicy/baseline",
 			"Role/admission-gate", "RoleBinding/admission-gate", "Secret/admission-gate-webhook-cert",
+			"Role/admission-gate-signing", "RoleBinding/admission-gate-signing",
 			"ClusterRole/admission-gate-pull-secrets", "ClusterRoleBinding/admission-gate-pull-secrets",
 			"ConfigMap/admission-gate-registry-ca"},
 	}

@@ -203,13 +203,19 @@ func writePolicy(t *testing.T, dir string, r *testRegistry, mode string, thresho
 // writePolicyWith writes a policy with attestors given as their YAML fields.
 func writePolicyWith(t *testing.T, dir string, r *testRegistry, mode string, threshold int, as ...map[string]any) string {
 	t.Helper()
+	return writePolicyRule(t, dir, r, mode, map[string]any{"images": []string{r.host + "/**"}, "threshold": threshold, "attestors": as})
+}
+
+// writePolicyRule writes a policy that allows only the test registry and has one signature rule.
+func writePolicyRule(t *testing.T, dir string, r *testRegistry, mode string, rule map[string]any) string {
+	t.Helper()
 	p := map[string]any{
 		"apiVersion": "sealgate.dev/v1alpha1", "kind": "ClusterAdmissionPolicy",
 		"metadata": map[string]any{"name": "signed"},
 		"spec": map[string]any{
 			"mode":       mode,
 			"images":     map[string]any{"allowedRegistries": []string{r.host + "/**"}},
-			"signatures": []any{map[string]any{"images": []string{r.host + "/**"}, "threshold": threshold, "attestors": as}},
+			"signatures": []any{rule},
 		},
 	}
 	b, err := json.Marshal(p) // JSON is YAML
@@ -355,4 +361,20 @@ func writeFile(t *testing.T, path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// attest attaches an in-toto attestation of predicateType (a cosign --type name or URI) with the
+// predicate in predicateJSON to ref (which must carry a digest), with `cosign attest --key`, offline.
+func (r *testRegistry) attest(t *testing.T, dir string, k key, ref, predicateType, predicateJSON string) {
+	t.Helper()
+	f, err := os.CreateTemp(dir, "predicate-*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(predicateJSON); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	r.tool(t, dir, "cosign", "attest", "--key", k.priv, "--type", predicateType, "--predicate", f.Name(),
+		"--use-signing-config=false", "--tlog-upload=false", "-y", ref)
 }
