@@ -14,7 +14,7 @@ export KUBEBUILDER_ASSETS := $(BIN)
 
 .PHONY: help
 help: ## List the tasks.
-	@awk 'BEGIN {FS = ":.*##"} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## Build bin/sealgate.
@@ -22,7 +22,7 @@ build: ## Build bin/sealgate.
 
 # demo and dev-cluster build hack/devcluster rather than `go run` it: go run exits 1 after a Ctrl-C.
 .PHONY: demo
-demo: build ## Show sealgate's verdicts on the example workloads under the example policies.
+demo: build ## Start a local kube-apiserver + etcd, run sealgate as its webhook, kubectl apply the examples.
 	@hack/tools.sh kube-apiserver kubectl etcd
 	@go build -o $(BIN)/devcluster ./hack/devcluster
 	@$(BIN)/devcluster --mode demo --sealgate $(SEALGATE)
