@@ -7,6 +7,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/policy"
 )
 
 func TestParseDockerSecret(t *testing.T) {
@@ -63,5 +66,35 @@ func TestPodCredentialsNamespace(t *testing.T) {
 	}
 	if c := New(Options{}).podCredentials(spec, "ns"); c != nil {
 		t.Fatalf("no cluster: %+v", c)
+	}
+}
+
+// TestRuleCredentialsScope: a rule's registryCredentials Secret is part of the credential scope,
+// with or without the pod's own credentials.
+func TestRuleCredentialsScope(t *testing.T) {
+	rule := func(i int, ns, name string) *policy.Signature {
+		r := &v1alpha1.SignatureRule{}
+		if name != "" {
+			r.RegistryCredentials = &v1alpha1.RegistryCredentials{SecretRef: v1alpha1.SecretRef{Namespace: ns, Name: name}}
+		}
+		return &policy.Signature{Index: i, Rule: r}
+	}
+	pod := &pullCredentials{namespace: "team-a", serviceAccount: "default"}
+	if got := pod.forRules(rule(0, "", "")); got != pod {
+		t.Error("a rule without registryCredentials changed the credentials")
+	}
+	a, b := pod.forRules(rule(0, "sealgate", "a")), pod.forRules(rule(0, "sealgate", "b"))
+	if a.scope() == b.scope() || a.scope() == pod.scope() {
+		t.Errorf("scopes not distinct: %q %q %q", a.scope(), b.scope(), pod.scope())
+	}
+	if len(pod.ruleSecrets) != 0 {
+		t.Error("forRules changed its receiver")
+	}
+	var none *pullCredentials
+	if got := none.forRules(rule(0, "sealgate", "a")); got == nil || got.namespace != "" || len(got.ruleSecrets) != 1 || got.scope() == none.scope() {
+		t.Errorf("without the pod's credentials: %+v", got)
+	}
+	if got := pod.forRules(rule(0, "sealgate", "a"), rule(1, "sealgate", "a"), rule(2, "sealgate", "c")); len(got.ruleSecrets) != 2 {
+		t.Errorf("rule Secrets not deduplicated: %+v", got.ruleSecrets)
 	}
 }

@@ -89,7 +89,7 @@ func (v *Verifier) Verify(ctx context.Context, p *policy.Policy, t *rules.Target
 		ns = t.Meta.Namespace
 	}
 	creds := v.podCredentials(t.Spec, ns)
-	kc := v.keychain(creds)
+	pod := &podAuths{} // the pod's own Secrets, read once for all its images and rules
 	images := t.Images()
 	for i := range images {
 		im := &images[i]
@@ -116,7 +116,7 @@ func (v *Verifier) Verify(ctx context.Context, p *policy.Policy, t *rules.Target
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			j.finding = v.checkImage(ctx, p, j.im, j.rules, creds, kc)
+			j.finding = v.checkImage(ctx, p, j.im, j.rules, creds, pod)
 		})
 	}
 	wg.Wait()
@@ -135,12 +135,13 @@ func finding(im *rules.Image, msg string) *rules.Finding {
 
 // checkImage verifies one image against the signature rules that cover it.
 func (v *Verifier) checkImage(ctx context.Context, p *policy.Policy, im *rules.Image, sigRules []*policy.Signature,
-	creds *pullCredentials, kc authn.Keychain) *rules.Finding {
+	creds *pullCredentials, pod *podAuths) *rules.Finding {
 	ref := im.Ref
 	digest := ref.Digest
 	tagged := digest == ""
 	if tagged {
-		d, err := v.reg.resolve(ctx, ref, kc)
+		// The tag is resolved with the credentials of every rule that covers the image.
+		d, err := v.reg.resolve(ctx, ref, v.keychain(creds.forRules(sigRules...), pod))
 		if err != nil {
 			return finding(im, fmt.Sprintf("image %q is referenced by tag and sealgate could not resolve the tag to a digest to verify its signature: %v; "+
 				"sealgate fails closed: pin the image by digest, or retry when the registry answers", im.Raw, err))
@@ -153,7 +154,8 @@ func (v *Verifier) checkImage(ctx context.Context, p *policy.Policy, im *rules.I
 	}
 	var problems []string
 	for _, s := range sigRules {
-		if r := v.verifyDigest(ctx, p, s, ref, digest, creds, kc); !r.ok() {
+		rc := creds.forRules(s)
+		if r := v.verifyDigest(ctx, p, s, ref, digest, rc, v.keychain(rc, pod)); !r.ok() {
 			problems = append(problems, r.detail)
 		}
 	}
@@ -177,7 +179,8 @@ func (v *Verifier) checkImage(ctx context.Context, p *policy.Policy, im *rules.I
 // A success is about the digest and is shared by every namespace (a namespace without credentials
 // for the registry cannot pull the image anyway). Any other result may come from the credentials
 // used (a 401 with one namespace's pull secret), so it is cached, and shared between concurrent
-// callers, only within one credential scope: namespace, ServiceAccount and pull secrets.
+// callers, only within one credential scope: namespace, ServiceAccount, pull secrets and the rule's
+// registryCredentials Secret.
 func (v *Verifier) verifyDigest(ctx context.Context, p *policy.Policy, s *policy.Signature, ref imageref.Reference, digest string,
 	creds *pullCredentials, kc authn.Keychain) result {
 	shared := cacheKey{Repository: ref.Name(), Digest: digest, Policy: p.Name, Generation: p.Generation, Rule: s.Index}

@@ -153,3 +153,67 @@ func TestSecretRef(t *testing.T) {
 	}
 	wantContains(t, out, "sealgate check cannot read them and fails closed")
 }
+
+// TestWebhookRuleRegistryCredentials: a signature rule's registryCredentials Secret serves pods
+// that have no pull secrets for the registry, after the pod's own and its ServiceAccount's.
+func TestWebhookRuleRegistryCredentials(t *testing.T) {
+	r := newRegistry(t)
+	dir := t.TempDir()
+	release := r.newKey(t, dir, "release")
+	var digests []string
+	for _, tag := range []string{"1", "2", "3", "4"} {
+		d := r.push(t, "app", tag)
+		r.sign(t, dir, release, r.ref("app", d), bundleFormat)
+		digests = append(digests, d)
+	}
+	creds := "puller:s3cret"
+	r.basicAuth.Store(&creds) // from now on the registry requires credentials
+
+	fake := &fakeCluster{secrets: map[string]map[string][]byte{
+		"sealgate/regcred": dockerConfigSecret(t, r.host, "puller", "s3cret"),
+		"sealgate/wrong":   dockerConfigSecret(t, r.host, "puller", "wrong"),
+		"team-a/regcred":   dockerConfigSecret(t, r.host, "puller", "s3cret"),
+	}}
+	rulePolicy := func(secret string) string {
+		return writePolicyRule(t, dir, r, "Enforce", map[string]any{
+			"images":              []string{r.host + "/**"},
+			"attestors":           []map[string]any{{"name": "release", "publicKey": release.pub}},
+			"registryCredentials": map[string]any{"secretRef": map[string]any{"namespace": "sealgate", "name": secret}},
+		})
+	}
+	good := webhook(t, r, rulePolicy("regcred"), verify.Options{Secrets: fake})
+	wrong := webhook(t, r, rulePolicy("wrong"), verify.Options{Secrets: fake})
+	missing := webhook(t, r, rulePolicy("missing"), verify.Options{Secrets: fake})
+
+	t.Run("the rule's Secret serves a pod without pull secrets", func(t *testing.T) {
+		if resp := reviewPod(t.Context(), good, "g1", "team-x", "", nil, r.ref("app", digests[0])); !resp.Allowed {
+			t.Fatalf("denied: %s", message(resp))
+		}
+	})
+	t.Run("a wrong Secret is denied with the registry's 401", func(t *testing.T) {
+		resp := reviewPod(t.Context(), wrong, "w1", "team-x", "", nil, r.ref("app", digests[1]))
+		if resp.Allowed {
+			t.Fatal("admitted with wrong credentials")
+		}
+		wantContains(t, message(resp), digests[1], "registry denied access (HTTP 401)", "fails closed")
+	})
+	t.Run("a missing Secret is skipped, and the registry's 401 denies", func(t *testing.T) {
+		resp := reviewPod(t.Context(), missing, "m1", "team-x", "", nil, r.ref("app", digests[2]))
+		if resp.Allowed {
+			t.Fatal("admitted without credentials")
+		}
+		wantContains(t, message(resp), digests[2], "HTTP 401")
+	})
+	t.Run("the pod's imagePullSecrets come before the rule's Secret", func(t *testing.T) {
+		if resp := reviewPod(t.Context(), wrong, "w2", "team-a", "", []string{"regcred"}, r.ref("app", digests[3])); !resp.Allowed {
+			t.Fatalf("denied: %s", message(resp))
+		}
+	})
+	t.Run("sealgate check cannot read the Secret and carries on without it", func(t *testing.T) {
+		out, code := check(t, r, rulePolicy("regcred"), r.ref("app", digests[2]))
+		if code != cli.ExitDenied {
+			t.Fatalf("check: exit %d, want denied:\n%s", code, out)
+		}
+		wantContains(t, out, digests[2], "HTTP 401")
+	})
+}

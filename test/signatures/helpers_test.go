@@ -70,8 +70,15 @@ type testRegistry struct {
 
 func newRegistry(t *testing.T) *testRegistry {
 	t.Helper()
+	return newRegistryReferrers(t, true)
+}
+
+// newRegistryReferrers is newRegistry with the OCI referrers API served or not: without it, cosign
+// attaches bundles to the "sha256-<hex>" tag of the referrers tag schema.
+func newRegistryReferrers(t *testing.T, referrers bool) *testRegistry {
+	t.Helper()
 	r := &testRegistry{}
-	inner := registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0)))
+	inner := registry.New(registry.WithReferrersSupport(referrers), registry.Logger(log.New(io.Discard, "", 0)))
 	r.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if d := time.Duration(r.delay.Load()); d > 0 {
 			select {

@@ -146,6 +146,22 @@ type SignatureRule struct {
 	// Attestations lists in-toto attestations that must be present and signed by the attestors.
 	// +optional
 	Attestations []AttestationRule `json:"attestations,omitempty"`
+	// RegistryCredentials names registry credentials for this rule's images, tried after the pod's
+	// imagePullSecrets and its ServiceAccount's, before sealgate's own Docker config.
+	// +optional
+	RegistryCredentials *RegistryCredentials `json:"registryCredentials,omitempty"`
+}
+
+// RegistryCredentials are registry credentials held in a Secret.
+type RegistryCredentials struct {
+	// SecretRef names a kubernetes.io/dockerconfigjson (or kubernetes.io/dockercfg) Secret.
+	SecretRef SecretRef `json:"secretRef"`
+}
+
+// SecretRef names a Secret.
+type SecretRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
 }
 
 // AttestationRule requires an attestation of a predicate type.

@@ -131,6 +131,15 @@ func validateSignatureRule(s *SignatureRule, path *field.Path) field.ErrorList {
 			errs = append(errs, field.Required(path.Child("attestations").Index(i).Child("predicateType"), "name the predicate type"))
 		}
 	}
+	if rc := s.RegistryCredentials; rc != nil {
+		rp := path.Child("registryCredentials", "secretRef")
+		if rc.SecretRef.Name == "" {
+			errs = append(errs, field.Required(rp.Child("name"), "name the Secret"))
+		}
+		if rc.SecretRef.Namespace == "" {
+			errs = append(errs, field.Required(rp.Child("namespace"), "give the Secret's namespace"))
+		}
+	}
 	return errs
 }
 
