@@ -274,3 +274,16 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// BuildSealgate builds the sealgate binary from this checkout into dir and returns its path, so the
+// suites run the binary users run.
+func BuildSealgate(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "sealgate")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/sealgate")
+	build.Dir = Root()
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building sealgate: %w\n%s", err, out)
+	}
+	return bin, nil
+}

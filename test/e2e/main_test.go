@@ -7,8 +7,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/sealgate/sealgate/test/cluster"
@@ -30,11 +28,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "sealgate")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/sealgate")
-	build.Dir = cluster.Root()
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building sealgate: %v\n%s", err, out)
+	bin, err := cluster.BuildSealgate(context.Background(), dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	env, err = cluster.Start(dir)

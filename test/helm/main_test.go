@@ -6,10 +6,10 @@
 package helm
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -46,12 +46,8 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(tempDir)
 	helmHome = filepath.Join(tempDir, "helm-home")
-	sealgate = filepath.Join(tempDir, "sealgate")
-	build := exec.Command("go", "build", "-o", sealgate, "./cmd/sealgate")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building sealgate: %v\n%s", err, out)
+	if sealgate, err = cluster.BuildSealgate(context.Background(), tempDir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()

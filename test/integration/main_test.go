@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -35,11 +34,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "sealgate")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/sealgate")
-	build.Dir = cluster.Root()
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building sealgate: %v\n%s", err, out)
+	bin, err := cluster.BuildSealgate(context.Background(), dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	env, err = cluster.Start(dir)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,13 +30,11 @@ type controlPlane struct {
 func startControlPlane(t *testing.T, r *testRegistry) *controlPlane {
 	t.Helper()
 	dir := t.TempDir()
-	binary := filepath.Join(dir, "sealgate")
 	ctx, cancel := context.WithTimeout(t.Context(), buildTimeout)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", binary, "./cmd/sealgate")
-	build.Dir = cluster.Root()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building sealgate: %v\n%s", err, out)
+	binary, err := cluster.BuildSealgate(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	env, err := cluster.Start(dir)
 	if err != nil {
