@@ -18,6 +18,7 @@ import (
 	ctypes "github.com/sigstore/cosign/v3/pkg/types"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -28,9 +29,12 @@ import (
 // attestor is a compiled spec.signatures[i].attestors[j]: the verifiers of its key, or its keyless
 // identity and trusted root, or why it cannot be checked by this sealgate.
 type attestor struct {
-	name        string
-	verifiers   []signature.Verifier
-	keyless     *keyless
+	name      string
+	verifiers []signature.Verifier
+	keyless   *keyless
+	// tlog, for a key attestor with transparencyLog Require, holds the trusted root's log keys a
+	// signature's transparency-log entry must verify with; nil when the log is ignored.
+	tlog        root.TrustedMaterial
 	unsupported string
 	// transient says unsupported comes from a read that may succeed later (API or file error).
 	transient bool
@@ -45,8 +49,8 @@ func (v *Verifier) compileAttestors(ctx context.Context, r *v1alpha1.SignatureRu
 		switch {
 		case a.Keyless != nil:
 			out[i].keyless, err = compileKeyless(ctx, v.opts.Secrets, a)
-		case a.TransparencyLog == "Require":
-			err = errors.New("transparencyLog: Require is supported for keyless attestors only (a key attestor has no trusted root to check the log entry against); set transparencyLog: Ignore")
+		case a.TransparencyLog == "Require" && a.TrustedRootRef == nil:
+			err = errors.New("transparencyLog: Require needs trustedRootRef, a Sigstore trusted_root.json whose transparency-log keys verify the log entry; or set transparencyLog: Ignore")
 		case a.SecretRef != nil:
 			var pem string
 			if pem, err = readSecretKey(ctx, v.opts.Secrets, a.SecretRef); err == nil {
@@ -59,6 +63,12 @@ func (v *Verifier) compileAttestors(ctx context.Context, r *v1alpha1.SignatureRu
 			out[i].verifiers, err = keyVerifiers(a.PublicKey)
 			if err != nil {
 				err = fmt.Errorf("publicKey: %w", err)
+			}
+		}
+		if err == nil && a.Keyless == nil && a.TransparencyLog == "Require" {
+			var tr *root.TrustedRoot
+			if tr, err = loadTrustedRoot(ctx, v.opts.Secrets, a.TrustedRootRef); err == nil {
+				out[i].tlog = &tlogMaterial{logs: tr.RekorLogs()}
 			}
 		}
 		if err != nil {
@@ -116,34 +126,64 @@ func keyVerifiers(pemKey string) ([]signature.Verifier, error) {
 }
 
 // verifiesClassic reports whether a signature of the .sig tag format verifies with the attestor's
-// key and signs exactly digest h. cosign's own verification does the work.
-func (a *attestor) verifiesClassic(ctx context.Context, sig oci.Signature, h v1.Hash) bool {
+// key and signs exactly digest h. cosign's own verification does the work. With transparencyLog
+// Require, the signature's Rekor bundle (annotation) must also verify with a log key of the
+// trusted root, offline; otherwise why says what the signature lacks.
+func (a *attestor) verifiesClassic(ctx context.Context, sig oci.Signature, h v1.Hash) (ok bool, why string) {
 	for _, v := range a.verifiers {
 		co := &cosign.CheckOpts{SigVerifier: v, IgnoreTlog: true, IgnoreSCT: true, ClaimVerifier: cosign.SimpleClaimVerifier}
-		if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err == nil {
-			return true
+		if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
+			continue
 		}
+		if a.tlog == nil {
+			return true, ""
+		}
+		if rb, err := sig.Bundle(); err != nil || rb == nil {
+			return false, "a legacy .sig signature by the key with no Rekor bundle (transparency-log entry), which the attestor requires (transparencyLog: Require)"
+		}
+		co.IgnoreTlog, co.Offline, co.TrustedMaterial = false, true, a.tlog
+		if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
+			return false, "a legacy .sig signature by the key whose Rekor bundle does not verify with a log key of the trusted root (" + shorten(err.Error()) + ")"
+		}
+		return true, ""
 	}
-	return false
+	return false, ""
 }
 
 // verifiesBundle reports whether a Sigstore bundle verifies with the attestor's key and signs
 // digest h: with predicate "", a DSSE in-toto statement of cosign's signature predicate whose
 // subject is h, or a plain message signature over h; otherwise a DSSE in-toto statement of that
 // predicate type whose subject is h (an attestation).
-func (a *attestor) verifiesBundle(ctx context.Context, b *sgbundle.Bundle, h v1.Hash, predicate string) bool {
+//
+// With transparencyLog Require, the bundle must also carry a transparency-log entry that verifies
+// with a log key of the attestor's trusted root, offline (inclusion promise and/or proof); why says
+// what a bundle signed by the key lacks.
+func (a *attestor) verifiesBundle(ctx context.Context, b *sgbundle.Bundle, h v1.Hash, predicate string) (ok bool, why string) {
 	dig, err := hex.DecodeString(h.Hex)
 	if err != nil {
-		return false
+		return false, ""
 	}
 	for _, v := range a.verifiers {
 		co := &cosign.CheckOpts{SigVerifier: v, IgnoreTlog: true, IgnoreSCT: true}
 		if _, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, dig), b); err != nil {
 			continue
 		}
-		return bundleIs(b, predicate)
+		if !bundleIs(b, predicate) {
+			return false, ""
+		}
+		if a.tlog == nil {
+			return true, ""
+		}
+		if entries, err := b.TlogEntries(); err != nil || len(entries) == 0 {
+			return false, "a signature by the key with no transparency-log entry, which the attestor requires (transparencyLog: Require)"
+		}
+		co.IgnoreTlog, co.TrustedMaterial = false, a.tlog
+		if _, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, dig), b); err != nil {
+			return false, "a signature by the key that fails the transparency-log check: " + explain(err)
+		}
+		return true, ""
 	}
-	return false
+	return false, ""
 }
 
 // isSignatureBundle tells a signature from an attestation: sigstore-go has checked that the

@@ -38,20 +38,16 @@ type keyless struct {
 
 func compileKeyless(ctx context.Context, secrets SecretReader, a *v1alpha1.Attestor) (*keyless, error) {
 	k := a.Keyless
-	if k.TrustedRootRef == nil {
-		return nil, errors.New("keyless attestors need keyless.trustedRootRef (a Sigstore trusted_root.json): sealgate never fetches a trusted root over the network")
+	if a.TrustedRootRef == nil {
+		return nil, errors.New("keyless attestors need trustedRootRef (a Sigstore trusted_root.json): sealgate never fetches a trusted root over the network")
 	}
 	id, err := sgverify.NewShortCertificateIdentity(k.Issuer, k.IssuerRegExp, k.Subject, k.SubjectRegExp)
 	if err != nil {
 		return nil, fmt.Errorf("keyless identity: %w", err)
 	}
-	data, where, err := readTrustedRoot(ctx, secrets, k.TrustedRootRef)
+	tr, err := loadTrustedRoot(ctx, secrets, a.TrustedRootRef)
 	if err != nil {
 		return nil, err
-	}
-	tr, err := root.NewTrustedRootFromJSON(data)
-	if err != nil {
-		return nil, fmt.Errorf("keyless trusted root %s is not a Sigstore trusted_root.json: %w", where, err)
 	}
 	return &keyless{
 		identity: id,
@@ -60,6 +56,28 @@ func compileKeyless(ctx context.Context, secrets SecretReader, a *v1alpha1.Attes
 		tlog:     a.TransparencyLog != "Ignore", // Require is the default for keyless
 	}, nil
 }
+
+// loadTrustedRoot reads and parses the trusted_root.json a TrustedRootRef names.
+func loadTrustedRoot(ctx context.Context, secrets SecretReader, ref *v1alpha1.TrustedRootRef) (*root.TrustedRoot, error) {
+	data, where, err := readTrustedRoot(ctx, secrets, ref)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := root.NewTrustedRootFromJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("trusted root %s is not a Sigstore trusted_root.json: %w", where, err)
+	}
+	return tr, nil
+}
+
+// tlogMaterial is the part of a trusted root a key attestor uses: its transparency logs' keys,
+// and no certificate authority, so that a certificate-signed bundle cannot pass for a key's.
+type tlogMaterial struct {
+	root.BaseTrustedMaterial
+	logs map[string]*root.TransparencyLog
+}
+
+func (m *tlogMaterial) RekorLogs() map[string]*root.TransparencyLog { return m.logs }
 
 // describeIdentity renders the identity an attestor expects: issuer "x" (or matching /re/), subject ...
 func describeIdentity(k *v1alpha1.Keyless) string {
@@ -79,15 +97,15 @@ func readTrustedRoot(ctx context.Context, secrets SecretReader, ref *v1alpha1.Tr
 		where := "file " + ref.File
 		f, err := os.Open(ref.File)
 		if err != nil {
-			return nil, where, &loadError{fmt.Errorf("keyless trusted root %s cannot be read: %w", where, err)}
+			return nil, where, &loadError{fmt.Errorf("trusted root %s cannot be read: %w", where, err)}
 		}
 		defer f.Close()
 		b, err := io.ReadAll(io.LimitReader(f, maxTrustedRootBytes+1))
 		if err != nil {
-			return nil, where, &loadError{fmt.Errorf("keyless trusted root %s cannot be read: %w", where, err)}
+			return nil, where, &loadError{fmt.Errorf("trusted root %s cannot be read: %w", where, err)}
 		}
 		if len(b) > maxTrustedRootBytes {
-			return nil, where, fmt.Errorf("keyless trusted root %s is larger than %d bytes", where, maxTrustedRootBytes)
+			return nil, where, fmt.Errorf("trusted root %s is larger than %d bytes", where, maxTrustedRootBytes)
 		}
 		return b, where, nil
 	case ref.ConfigMap != nil:
@@ -98,15 +116,15 @@ func readTrustedRoot(ctx context.Context, secrets SecretReader, ref *v1alpha1.Tr
 		}
 		where := fmt.Sprintf("ConfigMap %s/%s key %q", r.Namespace, r.Name, key)
 		if secrets == nil {
-			return nil, where, fmt.Errorf("keyless trusted root %s can only be read by sealgate serving in a cluster; use trustedRootRef.file", where)
+			return nil, where, fmt.Errorf("trusted root %s can only be read by sealgate serving in a cluster; use trustedRootRef.file", where)
 		}
 		data, err := secrets.ConfigMap(ctx, r.Namespace, r.Name)
 		if err != nil {
-			return nil, where, readerError("keyless trusted root "+where, err)
+			return nil, where, readerError("trusted root "+where, err)
 		}
 		v, ok := data[key]
 		if !ok {
-			return nil, where, fmt.Errorf("keyless trusted root: %s has no key %q", where, key)
+			return nil, where, fmt.Errorf("trusted root: %s has no key %q", where, key)
 		}
 		return []byte(v), where, nil
 	case ref.Secret != nil:
@@ -117,19 +135,19 @@ func readTrustedRoot(ctx context.Context, secrets SecretReader, ref *v1alpha1.Tr
 		}
 		where := fmt.Sprintf("Secret %s/%s key %q", r.Namespace, r.Name, key)
 		if secrets == nil {
-			return nil, where, fmt.Errorf("keyless trusted root %s can only be read by sealgate serving in a cluster; use trustedRootRef.file", where)
+			return nil, where, fmt.Errorf("trusted root %s can only be read by sealgate serving in a cluster; use trustedRootRef.file", where)
 		}
 		data, err := secrets.Secret(ctx, r.Namespace, r.Name)
 		if err != nil {
-			return nil, where, readerError("keyless trusted root "+where, err)
+			return nil, where, readerError("trusted root "+where, err)
 		}
 		v, ok := data[key]
 		if !ok {
-			return nil, where, fmt.Errorf("keyless trusted root: %s has no key %q", where, key)
+			return nil, where, fmt.Errorf("trusted root: %s has no key %q", where, key)
 		}
 		return v, where, nil
 	}
-	return nil, "", errors.New("keyless.trustedRootRef names neither a configMap, a secret nor a file")
+	return nil, "", errors.New("trustedRootRef names neither a configMap, a secret nor a file")
 }
 
 // verifyBundle checks one Sigstore bundle against the keyless attestor, offline: the certificate

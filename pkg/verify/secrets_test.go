@@ -140,8 +140,8 @@ func TestTrustedRootRefs(t *testing.T) {
 		secrets:    map[string]map[string][]byte{"sigstore/root": {"root.json": js}},
 	}
 	keyless := func(ref v1alpha1.TrustedRootRef) v1alpha1.SignatureRule {
-		return v1alpha1.SignatureRule{Attestors: []v1alpha1.Attestor{{Name: "ci", TransparencyLog: "Require",
-			Keyless: &v1alpha1.Keyless{Issuer: "https://issuer", Subject: "me", TrustedRootRef: &ref}}}}
+		return v1alpha1.SignatureRule{Attestors: []v1alpha1.Attestor{{Name: "ci", TransparencyLog: "Require", TrustedRootRef: &ref,
+			Keyless: &v1alpha1.Keyless{Issuer: "https://issuer", Subject: "me"}}}}
 	}
 	for _, tc := range []struct {
 		name    string

@@ -426,17 +426,31 @@ func (v *Verifier) anyVerifies(ctx context.Context, a *attestor, classic []oci.S
 		}
 		return false, why
 	}
-	for _, s := range classic {
-		if a.verifiesClassic(ctx, s, h) {
-			return true, nil
+	var why []string
+	seen := map[string]bool{}
+	note := func(r string) {
+		if r != "" && !seen[r] && len(why) < maxReasons {
+			seen[r] = true
+			why = append(why, r)
+		}
+	}
+	if predicate == "" {
+		for _, s := range classic {
+			ok, r := a.verifiesClassic(ctx, s, h)
+			if ok {
+				return true, nil
+			}
+			note(r)
 		}
 	}
 	for _, b := range bundles {
-		if a.verifiesBundle(ctx, b, h, predicate) {
+		ok, r := a.verifiesBundle(ctx, b, h, predicate)
+		if ok {
 			return true, nil
 		}
+		note(r)
 	}
-	return false, nil
+	return false, why
 }
 
 // joinErrors lists distinct errors once each, on one line.

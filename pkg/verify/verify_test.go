@@ -236,12 +236,13 @@ sealgate_signature_cache_lookups_total{result="miss"} 1
 			t.Fatalf("findings = %+v, want %s", fs, want)
 		}
 	})
-	t.Run("unsupported attestors fail closed without a registry call", func(t *testing.T) {
+	t.Run("attestors that cannot be checked (no cluster to read a ConfigMap root from) fail closed without a registry call", func(t *testing.T) {
 		before := requests.Load()
 		p := compile(t, host, v1alpha1.ModeEnforce, host+"/**",
-			v1alpha1.Attestor{Name: "ci", Keyless: &v1alpha1.Keyless{Issuer: "https://issuer", Subject: "me"}})
+			v1alpha1.Attestor{Name: "ci", Keyless: &v1alpha1.Keyless{Issuer: "https://issuer", Subject: "me"},
+				TrustedRootRef: &v1alpha1.TrustedRootRef{ConfigMap: &v1alpha1.SecretKeyRef{Namespace: "sealgate-system", Name: "root"}}})
 		fs := v.Verify(t.Context(), p, target(host+"/app@"+d.String()))
-		if len(fs) != 1 || !strings.Contains(fs[0].Message, `attestor "ci" cannot be checked: keyless`) {
+		if len(fs) != 1 || !strings.Contains(fs[0].Message, `attestor "ci" cannot be checked`) {
 			t.Fatalf("findings = %+v", fs)
 		}
 		if requests.Load() != before {

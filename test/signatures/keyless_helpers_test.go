@@ -173,11 +173,11 @@ func (r *testRegistry) signKeyless(t *testing.T, s *sigstore, ref, identity, iss
 
 // keylessAttestor is a keyless attestor of a test policy, trusting the virtual Sigstore's root.
 func keylessAttestor(name string, s *sigstore, identity map[string]string, tlog string) map[string]any {
-	k := map[string]any{"trustedRootRef": map[string]any{"file": s.rootFile}}
+	k := map[string]any{}
 	for f, v := range identity {
 		k[f] = v
 	}
-	a := map[string]any{"name": name, "keyless": k}
+	a := map[string]any{"name": name, "keyless": k, "trustedRootRef": map[string]any{"file": s.rootFile}}
 	if tlog != "" {
 		a["transparencyLog"] = tlog
 	}

@@ -188,6 +188,11 @@ type Attestor struct {
 	// +optional
 	// +kubebuilder:validation:Enum=Require;Ignore
 	TransparencyLog string `json:"transparencyLog,omitempty"`
+	// TrustedRootRef points at a Sigstore trusted_root.json: the certificate authorities a keyless
+	// attestor's certificates chain to, and the transparency logs whose keys verify log entries.
+	// Required for keyless attestors and for key attestors with transparencyLog Require.
+	// +optional
+	TrustedRootRef *TrustedRootRef `json:"trustedRootRef,omitempty"`
 }
 
 // SecretKeyRef names a key in a Secret.
@@ -208,9 +213,6 @@ type Keyless struct {
 	Subject string `json:"subject,omitempty"`
 	// +optional
 	SubjectRegExp string `json:"subjectRegExp,omitempty"`
-	// TrustedRootRef points at a Sigstore trusted_root.json.
-	// +optional
-	TrustedRootRef *TrustedRootRef `json:"trustedRootRef,omitempty"`
 }
 
 // TrustedRootRef points at a Sigstore trusted_root.json in a ConfigMap, a Secret or a file.

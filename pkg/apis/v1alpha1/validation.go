@@ -188,6 +188,31 @@ func validateAttestor(a *Attestor, path *field.Path) field.ErrorList {
 	default:
 		errs = append(errs, field.NotSupported(path.Child("transparencyLog"), a.TransparencyLog, []string{"Require", "Ignore"}))
 	}
+	if r := a.TrustedRootRef; r != nil {
+		n := 0
+		for _, set := range []bool{r.ConfigMap != nil, r.Secret != nil, r.File != ""} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			errs = append(errs, field.Invalid(path.Child("trustedRootRef"), "", "set exactly one of configMap, secret and file"))
+		}
+		for _, ref := range []struct {
+			name string
+			r    *SecretKeyRef
+		}{{"configMap", r.ConfigMap}, {"secret", r.Secret}} {
+			if ref.r != nil && (ref.r.Name == "" || ref.r.Namespace == "") {
+				errs = append(errs, field.Required(path.Child("trustedRootRef", ref.name), "give the name and namespace"))
+			}
+		}
+	} else if a.Keyless != nil {
+		errs = append(errs, field.Required(path.Child("trustedRootRef"),
+			"a keyless attestor needs a Sigstore trusted root (trusted_root.json) to verify its certificates; sealgate never fetches one"))
+	} else if a.TransparencyLog == "Require" {
+		errs = append(errs, field.Required(path.Child("trustedRootRef"),
+			"a key attestor with transparencyLog Require needs a Sigstore trusted root whose transparency-log keys verify the log entry"))
+	}
 	return errs
 }
 

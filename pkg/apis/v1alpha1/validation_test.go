@@ -53,7 +53,7 @@ func TestValidateValid(t *testing.T) {
 			Signatures: []SignatureRule{{
 				Images:       []string{"registry.example.com/**"},
 				Threshold:    2,
-				Attestors:    []Attestor{keyAttestor("release"), {Name: "ci", Keyless: &Keyless{Issuer: "https://issuer", SubjectRegExp: "^https://github.com/acme/"}}, {Name: "sec", SecretRef: &SecretKeyRef{Namespace: "sealgate", Name: "keys"}}},
+				Attestors:    []Attestor{keyAttestor("release"), {Name: "ci", Keyless: &Keyless{Issuer: "https://issuer", SubjectRegExp: "^https://github.com/acme/"}, TrustedRootRef: &TrustedRootRef{File: "/etc/sealgate/trusted_root.json"}}, {Name: "sec", SecretRef: &SecretKeyRef{Namespace: "sealgate", Name: "keys"}}},
 				Attestations: []AttestationRule{{PredicateType: "https://slsa.dev/provenance/v1"}},
 			}},
 			PodSecurity: &PodSecurity{Level: "baseline", Version: "v1.30"},
@@ -118,19 +118,28 @@ func TestValidateInvalid(t *testing.T) {
 			{Name: "keyless", Keyless: &Keyless{Issuer: "i", IssuerRegExp: "i", SubjectRegExp: "("}},
 			{Name: "keyless2", Keyless: &Keyless{}},
 			{Name: "tlog", PublicKey: testKey, TransparencyLog: "Sometimes"},
+			{Name: "tlogroot", PublicKey: testKey, TransparencyLog: "Require"},
+			{Name: "tworoots", PublicKey: testKey, TransparencyLog: "Require",
+				TrustedRootRef: &TrustedRootRef{File: "/r.json", ConfigMap: &SecretKeyRef{Name: "r"}}},
 		}}}}), []string{
 			"spec.signatures[0].attestors[0].name",
 			"spec.signatures[0].attestors[1]",
 			"spec.signatures[0].attestors[2]",
+			"spec.signatures[0].attestors[2].trustedRootRef",
 			"spec.signatures[0].attestors[3].publicKey",
 			"spec.signatures[0].attestors[4].name",
 			"spec.signatures[0].attestors[4].secretRef.name",
 			"spec.signatures[0].attestors[4].secretRef.namespace",
 			"spec.signatures[0].attestors[5].keyless",
 			"spec.signatures[0].attestors[5].keyless.subjectRegExp",
+			"spec.signatures[0].attestors[5].trustedRootRef",
 			"spec.signatures[0].attestors[6].keyless",
 			"spec.signatures[0].attestors[6].keyless",
+			"spec.signatures[0].attestors[6].trustedRootRef",
 			"spec.signatures[0].attestors[7].transparencyLog",
+			"spec.signatures[0].attestors[8].trustedRootRef",
+			"spec.signatures[0].attestors[9].trustedRootRef",
+			"spec.signatures[0].attestors[9].trustedRootRef.configMap",
 		}},
 		{"attestations", policyWith(PolicySpec{Signatures: []SignatureRule{{Images: []string{"a/b"}, Attestors: []Attestor{keyAttestor("k")},
 			Attestations: []AttestationRule{{PredicateType: "x"}, {}}}}}), []string{"spec.signatures[0].attestations[1].predicateType"}},
@@ -193,11 +202,11 @@ func TestDefault(t *testing.T) {
 			Images: []string{"a/b"},
 			Attestors: []Attestor{
 				keyAttestor("key"),
-				{Name: "keyless", Keyless: &Keyless{Issuer: "i", Subject: "s"}},
+				{Name: "keyless", Keyless: &Keyless{Issuer: "i", Subject: "s"}, TrustedRootRef: &TrustedRootRef{File: "/root.json"}},
 				{Name: "secret", SecretRef: &SecretKeyRef{Namespace: "n", Name: "s"}},
-				{Name: "explicit", Keyless: &Keyless{Issuer: "i", Subject: "s"}, TransparencyLog: "Ignore"},
+				{Name: "explicit", Keyless: &Keyless{Issuer: "i", Subject: "s"}, TransparencyLog: "Ignore", TrustedRootRef: &TrustedRootRef{File: "/root.json"}},
 			},
-		}, {Images: []string{"c/d"}, Threshold: 2, Attestors: []Attestor{keyAttestor("a"), {Name: "b", PublicKey: testKey, TransparencyLog: "Require"}}}},
+		}, {Images: []string{"c/d"}, Threshold: 2, Attestors: []Attestor{keyAttestor("a"), {Name: "b", PublicKey: testKey, TransparencyLog: "Require", TrustedRootRef: &TrustedRootRef{File: "/root.json"}}}}},
 	})
 	p.Default()
 	want := PolicySpec{
@@ -208,12 +217,12 @@ func TestDefault(t *testing.T) {
 			Threshold: 1,
 			Attestors: []Attestor{
 				{Name: "key", PublicKey: testKey, TransparencyLog: "Ignore"},
-				{Name: "keyless", Keyless: &Keyless{Issuer: "i", Subject: "s"}, TransparencyLog: "Require"},
+				{Name: "keyless", Keyless: &Keyless{Issuer: "i", Subject: "s"}, TransparencyLog: "Require", TrustedRootRef: &TrustedRootRef{File: "/root.json"}},
 				{Name: "secret", SecretRef: &SecretKeyRef{Namespace: "n", Name: "s"}, TransparencyLog: "Ignore"},
-				{Name: "explicit", Keyless: &Keyless{Issuer: "i", Subject: "s"}, TransparencyLog: "Ignore"},
+				{Name: "explicit", Keyless: &Keyless{Issuer: "i", Subject: "s"}, TransparencyLog: "Ignore", TrustedRootRef: &TrustedRootRef{File: "/root.json"}},
 			},
 		}, {Images: []string{"c/d"}, Threshold: 2, Attestors: []Attestor{
-			{Name: "a", PublicKey: testKey, TransparencyLog: "Ignore"}, {Name: "b", PublicKey: testKey, TransparencyLog: "Require"}}}},
+			{Name: "a", PublicKey: testKey, TransparencyLog: "Ignore"}, {Name: "b", PublicKey: testKey, TransparencyLog: "Require", TrustedRootRef: &TrustedRootRef{File: "/root.json"}}}}},
 	}
 	if diff := cmp.Diff(want, p.Spec); diff != "" {
 		t.Errorf("defaulted spec (-want +got):\n%s", diff)
