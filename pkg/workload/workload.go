@@ -78,13 +78,15 @@ type (
 		Metadata meta        `json:"metadata"`
 		Template podTemplate `json:"template"`
 	}
+	jobTemplate struct {
+		Spec templateSpec `json:"spec"`
+	}
+	cronJobSpec struct {
+		JobTemplate jobTemplate `json:"jobTemplate"`
+	}
 	cronJobShape struct {
-		Metadata meta `json:"metadata"`
-		Spec     struct {
-			JobTemplate struct {
-				Spec templateSpec `json:"spec"`
-			} `json:"jobTemplate"`
-		} `json:"spec"`
+		Metadata meta        `json:"metadata"`
+		Spec     cronJobSpec `json:"spec"`
 	}
 )
 
@@ -162,5 +164,7 @@ func Lookup(gvk schema.GroupVersionKind) (Kind, bool) {
 // Options are the decoder settings that make json v2 read objects as the API server does: names
 // matched case-sensitively, unknown names skipped, invalid UTF-8 (and lone surrogate escapes) turned
 // into U+FFFD rather than rejected, and a repeated name taking the last value. Fields no rule reads
-// are skipped without being stored (see skip.go).
-var Options = json.JoinOptions(jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true), skipped)
+// are skipped without being stored (see skip.go), and the shapes and containers are read by
+// hand-written unmarshalers (see fast.go).
+var Options = json.JoinOptions(jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true),
+	json.WithUnmarshalers(json.JoinUnmarshalers(fast, skipped)))

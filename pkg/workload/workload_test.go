@@ -486,3 +486,43 @@ func TestDecodeMatchesAPIMachinery(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeRejectsWhatAPIMachineryRejects decodes every object of testdata/invalid (type errors in
+// the fields the decoder reads, in each of its hand-written unmarshalers, and malformed JSON) both
+// ways: the API machinery must reject each one (else the entry tests nothing), and so must
+// workload.Decode, with a message that says where.
+func TestDecodeRejectsWhatAPIMachineryRejects(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "invalid", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/invalid/*.json: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kind := strings.SplitN(filepath.Base(f), "-", 2)[0]
+			var gvk schema.GroupVersionKind
+			for _, k := range workload.Kinds {
+				if strings.EqualFold(k.GVK.Kind, kind) {
+					gvk = k.GVK
+				}
+			}
+			tk, ok := typedKinds[gvk.Kind]
+			if !ok {
+				t.Fatalf("file name %s does not start with a kind", f)
+			}
+			if err := kjson.UnmarshalCaseSensitivePreserveInts(data, tk.new()); err == nil {
+				t.Fatalf("the API machinery accepts %s: not an invalid entry", data)
+			}
+			w, err := workload.Decode(gvk, data)
+			if err == nil {
+				t.Fatalf("workload.Decode accepts what the API machinery rejects: %s\nspec: %+v", data, w.Spec)
+			}
+			if !strings.Contains(err.Error(), "decoding "+gvk.Kind) {
+				t.Errorf("error %q does not say what was decoded", err)
+			}
+		})
+	}
+}
