@@ -131,6 +131,9 @@ a corpus of odd valid and invalid objects (\`pkg/workload/testdata\`) through bo
 \`FuzzDecodeMatchesAPIMachinery\` does the same for arbitrary input (its comment lists the documented
 exceptions: repeated names in fields left to json v2, and faults in parts the decoder skips).
 
+The AdmissionReview decoders are pooled (\`sync.Pool\`), so a request does not rebuild the decoder's
+state stacks, and a response that reports nothing does not format the object's name.
+
 What remains is the allocations the rules need (the strings, pointers and slices of the pod spec; common
 API values such as \`TCP\` or \`IfNotPresent\` are not allocated), json v2's own decoding of the
 colder nested types, quantities, and reading the AdmissionReview envelope; policy evaluation is about 10%

@@ -151,7 +151,11 @@ func (h *Handler) review(ctx context.Context, req *request) (resp *admissionv1.A
 		return internalError(req.UID, fmt.Errorf("policies are not loaded: %w", err)), "error"
 	}
 	res := h.Engine.Evaluate(ctx, policies, w, req.Namespace)
-	what := describe(gvk.Kind, req.Namespace, req.Name, w)
+	var what string
+	if len(res.Violations) > 0 {
+		// Only a response that reports something names the object; the common case skips the formatting.
+		what = describe(gvk.Kind, req.Namespace, req.Name, w)
+	}
 	if req.DryRun == nil || !*req.DryRun {
 		// A dry run gets the same verdict but leaves no trace in the audit log or metrics.
 		h.record(res, what)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -30,12 +31,18 @@ type request struct {
 	objectRead bool // object (or its raw bytes, for the fallback) was read
 }
 
+var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewBuffer(nil)) }}
+
 // errStopObject ends reading an envelope whose object could not be decoded into its kind.
 var errStopObject = errors.New("object not decodable")
 
 // decodeRequest reads an AdmissionReview body. Errors wrap errBadRequest.
 func decodeRequest(body []byte) (*request, error) {
-	dec := jsontext.NewDecoder(bytes.NewBuffer(body), workload.Options) // a Buffer is parsed in place, not copied
+	// Decoders are pooled: their state stacks are the same shape from one review to the next. Nothing
+	// decoded keeps a reference into the decoder's buffers (strings are copied, raw values cloned).
+	dec := decoders.Get().(*jsontext.Decoder)
+	defer decoders.Put(dec)
+	dec.Reset(bytes.NewBuffer(body), workload.Options) // a Buffer is parsed in place, not copied
 	var (
 		apiVersion, kind string
 		r                *request
@@ -205,7 +212,8 @@ func (r *request) workloads() (obj, old *workload.Workload, err error) {
 // knownMembers are the member names sealgate reads; matching against them avoids allocating a string
 // per name.
 var knownMembers = []string{"apiVersion", "kind", "request", "uid", "subResource", "name", "namespace",
-	"operation", "dryRun", "object", "oldObject"}
+	"operation", "dryRun", "object", "oldObject", "resource", "requestKind", "requestResource",
+	"requestSubResource", "userInfo", "options", "response"}
 
 // memberName returns the unquoted name of a raw JSON object name.
 func memberName(raw jsontext.Value) string {
