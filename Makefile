@@ -77,6 +77,7 @@ fuzz: ## Short fuzz runs of every decoder of untrusted input (FUZZTIME=20s each)
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/imageref/
 	go test -run '^$$' -fuzz '^FuzzDecodeReview$$' -fuzztime $(FUZZTIME) ./pkg/admission/
 	go test -run '^$$' -fuzz '^FuzzWorkloadDecode$$' -fuzztime $(FUZZTIME) ./pkg/workload/
+	go test -run '^$$' -fuzz '^FuzzDecodeMatchesAPIMachinery$$' -fuzztime $(FUZZTIME) ./pkg/workload/
 
 .PHONY: bench
 bench: ## Benchmarks; writes docs/performance.md with the machine and date.
