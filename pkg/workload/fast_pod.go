@@ -10,359 +10,318 @@ import (
 
 // unmarshalPodSpec reads a pod spec: the fields the rules read most by hand, the rest by fallback.
 func unmarshalPodSpec(dec *jsontext.Decoder, s *corev1.PodSpec) error {
-	ok, err := beginObject(dec, podSpecType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "volumes":
-			err = list(dec, &s.Volumes, unmarshalVolume)
-		case "initContainers":
-			err = list(dec, &s.InitContainers, unmarshalContainer)
-		case "containers":
-			err = list(dec, &s.Containers, unmarshalContainer)
-		case "restartPolicy":
-			err = str(dec, &s.RestartPolicy)
-		case "dnsPolicy":
-			err = str(dec, &s.DNSPolicy)
-		case "serviceAccountName":
-			err = str(dec, &s.ServiceAccountName)
-		case "serviceAccount":
-			err = str(dec, &s.DeprecatedServiceAccount)
-		case "nodeName":
-			err = str(dec, &s.NodeName)
-		case "hostNetwork":
-			err = boolean(dec, &s.HostNetwork)
-		case "hostPID":
-			err = boolean(dec, &s.HostPID)
-		case "hostIPC":
-			err = boolean(dec, &s.HostIPC)
-		case "securityContext":
-			err = json.UnmarshalDecode(dec, &s.SecurityContext)
-		case "hostname":
-			err = str(dec, &s.Hostname)
-		case "subdomain":
-			err = str(dec, &s.Subdomain)
-		case "schedulerName":
-			err = str(dec, &s.SchedulerName)
-		case "priorityClassName":
-			err = str(dec, &s.PriorityClassName)
-		case "affinity", "tolerations", "topologySpreadConstraints": // skipped: see skip.go
-			err = skipValue(dec)
-		default:
-			err = skipOrFallback(dec, podSpecFields, reflect.ValueOf(s), name)
-		}
+	return decodeObject(dec, podSpecType, s, podSpecMember)
+}
+
+func podSpecMember(dec *jsontext.Decoder, s *corev1.PodSpec, name []byte) (err error) {
+	switch string(name) {
+	case "volumes":
+		err = list(dec, &s.Volumes, unmarshalVolume)
+	case "initContainers":
+		err = list(dec, &s.InitContainers, unmarshalContainer)
+	case "containers":
+		err = list(dec, &s.Containers, unmarshalContainer)
+	case "restartPolicy":
+		err = str(dec, &s.RestartPolicy)
+	case "dnsPolicy":
+		err = str(dec, &s.DNSPolicy)
+	case "serviceAccountName":
+		err = str(dec, &s.ServiceAccountName)
+	case "serviceAccount":
+		err = str(dec, &s.DeprecatedServiceAccount)
+	case "nodeName":
+		err = str(dec, &s.NodeName)
+	case "hostNetwork":
+		err = boolean(dec, &s.HostNetwork)
+	case "hostPID":
+		err = boolean(dec, &s.HostPID)
+	case "hostIPC":
+		err = boolean(dec, &s.HostIPC)
+	case "securityContext":
+		err = json.UnmarshalDecode(dec, &s.SecurityContext)
+	case "hostname":
+		err = str(dec, &s.Hostname)
+	case "subdomain":
+		err = str(dec, &s.Subdomain)
+	case "schedulerName":
+		err = str(dec, &s.SchedulerName)
+	case "priorityClassName":
+		err = str(dec, &s.PriorityClassName)
+	case "affinity", "tolerations", "topologySpreadConstraints": // skipped: see skip.go
+		err = skipValue(dec)
+	default:
+		err = skipOrFallback(dec, podSpecFields, reflect.ValueOf(s), name)
 	}
 	return err
 }
 
 // unmarshalContainer reads a container, the bulk of a pod spec.
 func unmarshalContainer(dec *jsontext.Decoder, c *corev1.Container) error {
-	ok, err := beginObject(dec, containerType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "name":
-			err = str(dec, &c.Name)
-		case "image":
-			err = str(dec, &c.Image)
-		case "command":
-			err = list(dec, &c.Command, str)
-		case "args":
-			err = list(dec, &c.Args, str)
-		case "workingDir":
-			err = str(dec, &c.WorkingDir)
-		case "ports":
-			err = list(dec, &c.Ports, unmarshalContainerPort)
-		case "envFrom", "env", "volumeMounts", "volumeDevices": // skipped: see skip.go
-			err = skipValue(dec)
-		case "resources":
-			err = unmarshalResources(dec, &c.Resources)
-		case "livenessProbe":
-			err = optional(dec, &c.LivenessProbe, unmarshalProbe)
-		case "readinessProbe":
-			err = optional(dec, &c.ReadinessProbe, unmarshalProbe)
-		case "startupProbe":
-			err = optional(dec, &c.StartupProbe, unmarshalProbe)
-		case "terminationMessagePath":
-			err = str(dec, &c.TerminationMessagePath)
-		case "terminationMessagePolicy":
-			err = str(dec, &c.TerminationMessagePolicy)
-		case "imagePullPolicy":
-			err = str(dec, &c.ImagePullPolicy)
-		case "securityContext":
-			err = optional(dec, &c.SecurityContext, unmarshalSecurityContext)
-		case "stdin":
-			err = boolean(dec, &c.Stdin)
-		case "stdinOnce":
-			err = boolean(dec, &c.StdinOnce)
-		case "tty":
-			err = boolean(dec, &c.TTY)
-		default: // lifecycle, resizePolicy, restartPolicy, restartPolicyRules and any newer field
-			err = skipOrFallback(dec, containerFields, reflect.ValueOf(c), name)
-		}
+	return decodeObject(dec, containerType, c, containerMember)
+}
+
+func containerMember(dec *jsontext.Decoder, c *corev1.Container, name []byte) (err error) {
+	switch string(name) {
+	case "name":
+		err = str(dec, &c.Name)
+	case "image":
+		err = str(dec, &c.Image)
+	case "command":
+		err = list(dec, &c.Command, str)
+	case "args":
+		err = list(dec, &c.Args, str)
+	case "workingDir":
+		err = str(dec, &c.WorkingDir)
+	case "ports":
+		err = list(dec, &c.Ports, unmarshalContainerPort)
+	case "envFrom", "env", "volumeMounts", "volumeDevices": // skipped: see skip.go
+		err = skipValue(dec)
+	case "resources":
+		err = unmarshalResources(dec, &c.Resources)
+	case "livenessProbe":
+		err = optional(dec, &c.LivenessProbe, unmarshalProbe)
+	case "readinessProbe":
+		err = optional(dec, &c.ReadinessProbe, unmarshalProbe)
+	case "startupProbe":
+		err = optional(dec, &c.StartupProbe, unmarshalProbe)
+	case "terminationMessagePath":
+		err = str(dec, &c.TerminationMessagePath)
+	case "terminationMessagePolicy":
+		err = str(dec, &c.TerminationMessagePolicy)
+	case "imagePullPolicy":
+		err = str(dec, &c.ImagePullPolicy)
+	case "securityContext":
+		err = optional(dec, &c.SecurityContext, unmarshalSecurityContext)
+	case "stdin":
+		err = boolean(dec, &c.Stdin)
+	case "stdinOnce":
+		err = boolean(dec, &c.StdinOnce)
+	case "tty":
+		err = boolean(dec, &c.TTY)
+	default: // lifecycle, resizePolicy, restartPolicy, restartPolicyRules and any newer field
+		err = skipOrFallback(dec, containerFields, reflect.ValueOf(c), name)
 	}
 	return err
 }
 
 // unmarshalVolume reads a volume: its name and its source (inlined in the JSON object).
 func unmarshalVolume(dec *jsontext.Decoder, v *corev1.Volume) error {
-	ok, err := beginObject(dec, volumeType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "name":
-			err = str(dec, &v.Name)
-		case "configMap":
-			err = optional(dec, &v.ConfigMap, unmarshalConfigMapVolume)
-		case "secret":
-			err = optional(dec, &v.Secret, unmarshalSecretVolume)
-		case "emptyDir":
-			err = json.UnmarshalDecode(dec, &v.EmptyDir)
-		case "projected":
-			err = json.UnmarshalDecode(dec, &v.Projected)
-		case "persistentVolumeClaim":
-			err = json.UnmarshalDecode(dec, &v.PersistentVolumeClaim)
-		case "hostPath":
-			err = json.UnmarshalDecode(dec, &v.HostPath)
-		case "image":
-			err = json.UnmarshalDecode(dec, &v.Image)
-		default:
-			err = skipOrFallback(dec, volSourceFields, reflect.ValueOf(&v.VolumeSource), name)
-		}
+	return decodeObject(dec, volumeType, v, volumeMember)
+}
+
+func volumeMember(dec *jsontext.Decoder, v *corev1.Volume, name []byte) (err error) {
+	switch string(name) {
+	case "name":
+		err = str(dec, &v.Name)
+	case "configMap":
+		err = optional(dec, &v.ConfigMap, unmarshalConfigMapVolume)
+	case "secret":
+		err = optional(dec, &v.Secret, unmarshalSecretVolume)
+	case "emptyDir":
+		err = json.UnmarshalDecode(dec, &v.EmptyDir)
+	case "projected":
+		err = json.UnmarshalDecode(dec, &v.Projected)
+	case "persistentVolumeClaim":
+		err = json.UnmarshalDecode(dec, &v.PersistentVolumeClaim)
+	case "hostPath":
+		err = json.UnmarshalDecode(dec, &v.HostPath)
+	case "image":
+		err = json.UnmarshalDecode(dec, &v.Image)
+	default:
+		err = skipOrFallback(dec, volSourceFields, reflect.ValueOf(&v.VolumeSource), name)
 	}
 	return err
 }
 
 func unmarshalContainerPort(dec *jsontext.Decoder, p *corev1.ContainerPort) error {
-	ok, err := beginObject(dec, portType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "name":
-			err = str(dec, &p.Name)
-		case "hostPort":
-			err = integer(dec, &p.HostPort)
-		case "containerPort":
-			err = integer(dec, &p.ContainerPort)
-		case "protocol":
-			err = str(dec, &p.Protocol)
-		case "hostIP":
-			err = str(dec, &p.HostIP)
-		default:
-			err = skipOrFallback(dec, portFields, reflect.ValueOf(p), name)
-		}
+	return decodeObject(dec, portType, p, containerPortMember)
+}
+
+func containerPortMember(dec *jsontext.Decoder, p *corev1.ContainerPort, name []byte) (err error) {
+	switch string(name) {
+	case "name":
+		err = str(dec, &p.Name)
+	case "hostPort":
+		err = integer(dec, &p.HostPort)
+	case "containerPort":
+		err = integer(dec, &p.ContainerPort)
+	case "protocol":
+		err = str(dec, &p.Protocol)
+	case "hostIP":
+		err = str(dec, &p.HostIP)
+	default:
+		err = skipOrFallback(dec, portFields, reflect.ValueOf(p), name)
 	}
 	return err
 }
 
 func unmarshalProbe(dec *jsontext.Decoder, p *corev1.Probe) error {
-	ok, err := beginObject(dec, probeType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "httpGet":
-			err = optional(dec, &p.HTTPGet, unmarshalHTTPGet)
-		case "tcpSocket":
-			err = optional(dec, &p.TCPSocket, unmarshalTCPSocket)
-		case "initialDelaySeconds":
-			err = integer(dec, &p.InitialDelaySeconds)
-		case "timeoutSeconds":
-			err = integer(dec, &p.TimeoutSeconds)
-		case "periodSeconds":
-			err = integer(dec, &p.PeriodSeconds)
-		case "successThreshold":
-			err = integer(dec, &p.SuccessThreshold)
-		case "failureThreshold":
-			err = integer(dec, &p.FailureThreshold)
-		case "terminationGracePeriodSeconds":
-			err = optional(dec, &p.TerminationGracePeriodSeconds, integer)
-		default: // exec, grpc and any newer field
-			err = skipOrFallback(dec, probeFields, reflect.ValueOf(p), name)
-		}
+	return decodeObject(dec, probeType, p, probeMember)
+}
+
+func probeMember(dec *jsontext.Decoder, p *corev1.Probe, name []byte) (err error) {
+	switch string(name) {
+	case "httpGet":
+		err = optional(dec, &p.HTTPGet, unmarshalHTTPGet)
+	case "tcpSocket":
+		err = optional(dec, &p.TCPSocket, unmarshalTCPSocket)
+	case "initialDelaySeconds":
+		err = integer(dec, &p.InitialDelaySeconds)
+	case "timeoutSeconds":
+		err = integer(dec, &p.TimeoutSeconds)
+	case "periodSeconds":
+		err = integer(dec, &p.PeriodSeconds)
+	case "successThreshold":
+		err = integer(dec, &p.SuccessThreshold)
+	case "failureThreshold":
+		err = integer(dec, &p.FailureThreshold)
+	case "terminationGracePeriodSeconds":
+		err = optional(dec, &p.TerminationGracePeriodSeconds, integer)
+	default: // exec, grpc and any newer field
+		err = skipOrFallback(dec, probeFields, reflect.ValueOf(p), name)
 	}
 	return err
 }
 
 func unmarshalHTTPGet(dec *jsontext.Decoder, h *corev1.HTTPGetAction) error {
-	ok, err := beginObject(dec, httpGetType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "path":
-			err = str(dec, &h.Path)
-		case "host":
-			err = str(dec, &h.Host)
-		case "scheme":
-			err = str(dec, &h.Scheme)
-		default: // port (an IntOrString, read by its own UnmarshalJSON), httpHeaders and the rest
-			err = skipOrFallback(dec, httpGetFields, reflect.ValueOf(h), name)
-		}
+	return decodeObject(dec, httpGetType, h, hTTPGetMember)
+}
+
+func hTTPGetMember(dec *jsontext.Decoder, h *corev1.HTTPGetAction, name []byte) (err error) {
+	switch string(name) {
+	case "path":
+		err = str(dec, &h.Path)
+	case "host":
+		err = str(dec, &h.Host)
+	case "scheme":
+		err = str(dec, &h.Scheme)
+	default: // port (an IntOrString, read by its own UnmarshalJSON), httpHeaders and the rest
+		err = skipOrFallback(dec, httpGetFields, reflect.ValueOf(h), name)
 	}
 	return err
 }
 
 func unmarshalTCPSocket(dec *jsontext.Decoder, t *corev1.TCPSocketAction) error {
-	ok, err := beginObject(dec, tcpSocketType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		if string(name) == "host" {
-			err = str(dec, &t.Host)
-		} else {
-			err = skipOrFallback(dec, tcpSocketFields, reflect.ValueOf(t), name)
-		}
+	return decodeObject(dec, tcpSocketType, t, tCPSocketMember)
+}
+
+func tCPSocketMember(dec *jsontext.Decoder, t *corev1.TCPSocketAction, name []byte) error {
+	if string(name) == "host" {
+		return str(dec, &t.Host)
 	}
-	return err
+	return skipOrFallback(dec, tcpSocketFields, reflect.ValueOf(t), name)
 }
 
 func unmarshalSecurityContext(dec *jsontext.Decoder, c *corev1.SecurityContext) error {
-	ok, err := beginObject(dec, securityType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "privileged":
-			err = optional(dec, &c.Privileged, boolean)
-		case "runAsUser":
-			err = optional(dec, &c.RunAsUser, integer)
-		case "runAsGroup":
-			err = optional(dec, &c.RunAsGroup, integer)
-		case "runAsNonRoot":
-			err = optional(dec, &c.RunAsNonRoot, boolean)
-		case "readOnlyRootFilesystem":
-			err = optional(dec, &c.ReadOnlyRootFilesystem, boolean)
-		case "allowPrivilegeEscalation":
-			err = optional(dec, &c.AllowPrivilegeEscalation, boolean)
-		case "procMount":
-			err = optional(dec, &c.ProcMount, str)
-		case "capabilities":
-			err = optional(dec, &c.Capabilities, unmarshalCapabilities)
-		case "seccompProfile":
-			err = optional(dec, &c.SeccompProfile, unmarshalSeccompProfile)
-		default: // capabilities, seccompProfile, seLinuxOptions, windowsOptions, appArmorProfile, ...
-			err = skipOrFallback(dec, securityFields, reflect.ValueOf(c), name)
-		}
+	return decodeObject(dec, securityType, c, securityContextMember)
+}
+
+func securityContextMember(dec *jsontext.Decoder, c *corev1.SecurityContext, name []byte) (err error) {
+	switch string(name) {
+	case "privileged":
+		err = optional(dec, &c.Privileged, boolean)
+	case "runAsUser":
+		err = optional(dec, &c.RunAsUser, integer)
+	case "runAsGroup":
+		err = optional(dec, &c.RunAsGroup, integer)
+	case "runAsNonRoot":
+		err = optional(dec, &c.RunAsNonRoot, boolean)
+	case "readOnlyRootFilesystem":
+		err = optional(dec, &c.ReadOnlyRootFilesystem, boolean)
+	case "allowPrivilegeEscalation":
+		err = optional(dec, &c.AllowPrivilegeEscalation, boolean)
+	case "procMount":
+		err = optional(dec, &c.ProcMount, str)
+	case "capabilities":
+		err = optional(dec, &c.Capabilities, unmarshalCapabilities)
+	case "seccompProfile":
+		err = optional(dec, &c.SeccompProfile, unmarshalSeccompProfile)
+	default: // capabilities, seccompProfile, seLinuxOptions, windowsOptions, appArmorProfile, ...
+		err = skipOrFallback(dec, securityFields, reflect.ValueOf(c), name)
 	}
 	return err
 }
 
 func unmarshalResources(dec *jsontext.Decoder, r *corev1.ResourceRequirements) error {
-	ok, err := beginObject(dec, resourcesType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "limits":
-			err = resourceMap(dec, &r.Limits)
-		case "requests":
-			err = resourceMap(dec, &r.Requests)
-		default:
-			err = skipOrFallback(dec, resourcesFields, reflect.ValueOf(r), name)
-		}
+	return decodeObject(dec, resourcesType, r, resourcesMember)
+}
+
+func resourcesMember(dec *jsontext.Decoder, r *corev1.ResourceRequirements, name []byte) (err error) {
+	switch string(name) {
+	case "limits":
+		err = resourceMap(dec, &r.Limits)
+	case "requests":
+		err = resourceMap(dec, &r.Requests)
+	default:
+		err = skipOrFallback(dec, resourcesFields, reflect.ValueOf(r), name)
 	}
 	return err
 }
 
 func unmarshalCapabilities(dec *jsontext.Decoder, c *corev1.Capabilities) error {
-	ok, err := beginObject(dec, capabilitiesType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "add":
-			err = list(dec, &c.Add, str)
-		case "drop":
-			err = list(dec, &c.Drop, str)
-		default:
-			err = skipOrFallback(dec, capabilitiesFields, reflect.ValueOf(c), name)
-		}
+	return decodeObject(dec, capabilitiesType, c, capabilitiesMember)
+}
+
+func capabilitiesMember(dec *jsontext.Decoder, c *corev1.Capabilities, name []byte) (err error) {
+	switch string(name) {
+	case "add":
+		err = list(dec, &c.Add, str)
+	case "drop":
+		err = list(dec, &c.Drop, str)
+	default:
+		err = skipOrFallback(dec, capabilitiesFields, reflect.ValueOf(c), name)
 	}
 	return err
 }
 
 func unmarshalSeccompProfile(dec *jsontext.Decoder, p *corev1.SeccompProfile) error {
-	ok, err := beginObject(dec, seccompType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "type":
-			err = str(dec, &p.Type)
-		case "localhostProfile":
-			err = optional(dec, &p.LocalhostProfile, str)
-		default:
-			err = skipOrFallback(dec, seccompFields, reflect.ValueOf(p), name)
-		}
+	return decodeObject(dec, seccompType, p, seccompProfileMember)
+}
+
+func seccompProfileMember(dec *jsontext.Decoder, p *corev1.SeccompProfile, name []byte) (err error) {
+	switch string(name) {
+	case "type":
+		err = str(dec, &p.Type)
+	case "localhostProfile":
+		err = optional(dec, &p.LocalhostProfile, str)
+	default:
+		err = skipOrFallback(dec, seccompFields, reflect.ValueOf(p), name)
 	}
 	return err
 }
 
 func unmarshalConfigMapVolume(dec *jsontext.Decoder, v *corev1.ConfigMapVolumeSource) error {
-	ok, err := beginObject(dec, configMapVolType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "name":
-			err = str(dec, &v.Name)
-		case "defaultMode":
-			err = optional(dec, &v.DefaultMode, integer)
-		case "optional":
-			err = optional(dec, &v.Optional, boolean)
-		default: // items and the rest
-			err = skipOrFallback(dec, configMapVolFields, reflect.ValueOf(v), name)
-		}
+	return decodeObject(dec, configMapVolType, v, configMapVolumeMember)
+}
+
+func configMapVolumeMember(dec *jsontext.Decoder, v *corev1.ConfigMapVolumeSource, name []byte) (err error) {
+	switch string(name) {
+	case "name":
+		err = str(dec, &v.Name)
+	case "defaultMode":
+		err = optional(dec, &v.DefaultMode, integer)
+	case "optional":
+		err = optional(dec, &v.Optional, boolean)
+	default: // items and the rest
+		err = skipOrFallback(dec, configMapVolFields, reflect.ValueOf(v), name)
 	}
 	return err
 }
 
 func unmarshalSecretVolume(dec *jsontext.Decoder, v *corev1.SecretVolumeSource) error {
-	ok, err := beginObject(dec, secretVolType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "secretName":
-			err = str(dec, &v.SecretName)
-		case "defaultMode":
-			err = optional(dec, &v.DefaultMode, integer)
-		case "optional":
-			err = optional(dec, &v.Optional, boolean)
-		default: // items and the rest
-			err = skipOrFallback(dec, secretVolFields, reflect.ValueOf(v), name)
-		}
+	return decodeObject(dec, secretVolType, v, secretVolumeMember)
+}
+
+func secretVolumeMember(dec *jsontext.Decoder, v *corev1.SecretVolumeSource, name []byte) (err error) {
+	switch string(name) {
+	case "secretName":
+		err = str(dec, &v.SecretName)
+	case "defaultMode":
+		err = optional(dec, &v.DefaultMode, integer)
+	case "optional":
+		err = optional(dec, &v.Optional, boolean)
+	default: // items and the rest
+		err = skipOrFallback(dec, secretVolFields, reflect.ValueOf(v), name)
 	}
 	return err
 }

@@ -369,3 +369,17 @@ func skipValue(dec *jsontext.Decoder) error {
 // The unmarshalers below share one pattern: beginObject, then a switch on each member name, with
 // unknown names skipped. A pod spec type's members that are not in the switch go to fallback, so a
 // field added to the API (or forgotten here) is still decoded, by json v2.
+
+// decodeObject reads the JSON object at the decoder's position into *v, one member at a time with
+// member (a plain function, so that no closure is allocated per object). A null leaves *v as it is.
+func decodeObject[T any](dec *jsontext.Decoder, t reflect.Type, v *T, member func(*jsontext.Decoder, *T, []byte) error) error {
+	ok, err := beginObject(dec, t)
+	for ok && err == nil {
+		var name []byte
+		if name, ok, err = nextMember(dec); !ok {
+			break
+		}
+		err = member(dec, v, name)
+	}
+	return err
+}

@@ -8,152 +8,122 @@ import (
 )
 
 func unmarshalMeta(dec *jsontext.Decoder, m *meta) error {
-	ok, err := beginObject(dec, metaType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "name":
-			err = str(dec, &m.Name)
-		case "generateName":
-			err = str(dec, &m.GenerateName)
-		case "namespace":
-			err = str(dec, &m.Namespace)
-		case "labels":
-			err = stringMap(dec, &m.Labels)
-		case "annotations":
-			err = stringMap(dec, &m.Annotations)
-		default:
-			err = skipValue(dec)
-		}
+	return decodeObject(dec, metaType, m, metaMember)
+}
+
+func metaMember(dec *jsontext.Decoder, m *meta, name []byte) (err error) {
+	switch string(name) {
+	case "name":
+		err = str(dec, &m.Name)
+	case "generateName":
+		err = str(dec, &m.GenerateName)
+	case "namespace":
+		err = str(dec, &m.Namespace)
+	case "labels":
+		err = stringMap(dec, &m.Labels)
+	case "annotations":
+		err = stringMap(dec, &m.Annotations)
+	default:
+		err = skipValue(dec)
 	}
 	return err
 }
 
 func unmarshalPodTemplate(dec *jsontext.Decoder, s *podTemplate) error {
-	ok, err := beginObject(dec, podTemplateType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "metadata":
-			err = unmarshalMeta(dec, &s.Metadata)
-		case "spec":
-			err = unmarshalPodSpec(dec, &s.Spec)
-		default:
-			err = skipValue(dec)
-		}
+	return decodeObject(dec, podTemplateType, s, podTemplateMember)
+}
+
+func podTemplateMember(dec *jsontext.Decoder, s *podTemplate, name []byte) (err error) {
+	switch string(name) {
+	case "metadata":
+		err = unmarshalMeta(dec, &s.Metadata)
+	case "spec":
+		err = unmarshalPodSpec(dec, &s.Spec)
+	default:
+		err = skipValue(dec)
 	}
 	return err
 }
 
 func unmarshalTemplateSpec(dec *jsontext.Decoder, s *templateSpec) error {
-	ok, err := beginObject(dec, templateSpecType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		if string(name) == "template" {
-			err = unmarshalPodTemplate(dec, &s.Template)
-		} else {
-			err = skipValue(dec)
-		}
+	return decodeObject(dec, templateSpecType, s, templateSpecMember)
+}
+
+func templateSpecMember(dec *jsontext.Decoder, s *templateSpec, name []byte) error {
+	if string(name) == "template" {
+		return unmarshalPodTemplate(dec, &s.Template)
 	}
-	return err
+	return skipValue(dec)
 }
 
 func unmarshalTemplateShape(dec *jsontext.Decoder, s *templateShape) error {
-	ok, err := beginObject(dec, templateShapeType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "metadata":
-			err = unmarshalMeta(dec, &s.Metadata)
-		case "spec":
-			err = unmarshalTemplateSpec(dec, &s.Spec)
-		default:
-			err = skipValue(dec)
-		}
+	return decodeObject(dec, templateShapeType, s, templateShapeMember)
+}
+
+func templateShapeMember(dec *jsontext.Decoder, s *templateShape, name []byte) (err error) {
+	switch string(name) {
+	case "metadata":
+		err = unmarshalMeta(dec, &s.Metadata)
+	case "spec":
+		err = unmarshalTemplateSpec(dec, &s.Spec)
+	default:
+		err = skipValue(dec)
 	}
 	return err
 }
 
 func unmarshalPodTemplateShape(dec *jsontext.Decoder, s *podTemplateShape) error {
-	ok, err := beginObject(dec, podTemplateShapeType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "metadata":
-			err = unmarshalMeta(dec, &s.Metadata)
-		case "template":
-			err = unmarshalPodTemplate(dec, &s.Template)
-		default:
-			err = skipValue(dec)
-		}
+	return decodeObject(dec, podTemplateShapeType, s, podTemplateShapeMember)
+}
+
+func podTemplateShapeMember(dec *jsontext.Decoder, s *podTemplateShape, name []byte) (err error) {
+	switch string(name) {
+	case "metadata":
+		err = unmarshalMeta(dec, &s.Metadata)
+	case "template":
+		err = unmarshalPodTemplate(dec, &s.Template)
+	default:
+		err = skipValue(dec)
 	}
 	return err
 }
 
 func unmarshalCronJobShape(dec *jsontext.Decoder, s *cronJobShape) error {
-	ok, err := beginObject(dec, cronJobShapeType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		switch string(name) {
-		case "metadata":
-			err = unmarshalMeta(dec, &s.Metadata)
-		case "spec":
-			err = unmarshalCronJobSpec(dec, &s.Spec)
-		default:
-			err = skipValue(dec)
-		}
+	return decodeObject(dec, cronJobShapeType, s, cronJobShapeMember)
+}
+
+func cronJobShapeMember(dec *jsontext.Decoder, s *cronJobShape, name []byte) (err error) {
+	switch string(name) {
+	case "metadata":
+		err = unmarshalMeta(dec, &s.Metadata)
+	case "spec":
+		err = unmarshalCronJobSpec(dec, &s.Spec)
+	default:
+		err = skipValue(dec)
 	}
 	return err
 }
 
 func unmarshalCronJobSpec(dec *jsontext.Decoder, s *cronJobSpec) error {
-	ok, err := beginObject(dec, cronJobSpecType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		if string(name) == "jobTemplate" {
-			err = unmarshalJobTemplate(dec, &s.JobTemplate)
-		} else {
-			err = skipValue(dec)
-		}
+	return decodeObject(dec, cronJobSpecType, s, cronJobSpecMember)
+}
+
+func cronJobSpecMember(dec *jsontext.Decoder, s *cronJobSpec, name []byte) error {
+	if string(name) == "jobTemplate" {
+		return unmarshalJobTemplate(dec, &s.JobTemplate)
 	}
-	return err
+	return skipValue(dec)
 }
 
 func unmarshalJobTemplate(dec *jsontext.Decoder, s *jobTemplate) error {
-	ok, err := beginObject(dec, jobTemplateType)
-	for ok && err == nil {
-		var name []byte
-		if name, ok, err = nextMember(dec); !ok {
-			break
-		}
-		if string(name) == "spec" {
-			err = unmarshalTemplateSpec(dec, &s.Spec)
-		} else {
-			err = skipValue(dec)
-		}
+	return decodeObject(dec, jobTemplateType, s, jobTemplateMember)
+}
+
+func jobTemplateMember(dec *jsontext.Decoder, s *jobTemplate, name []byte) error {
+	if string(name) == "spec" {
+		return unmarshalTemplateSpec(dec, &s.Spec)
 	}
-	return err
+	return skipValue(dec)
 }
 
 var (
