@@ -1,15 +1,13 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealgate/sealgate/test/cluster"
 )
 
 // Deadlines. Every wait in the suite has one.
@@ -19,57 +17,30 @@ const (
 )
 
 // result is one kubectl run.
-type result struct {
-	args           []string
-	stdout, stderr string
-	err            error
-}
-
-// code is kubectl's exit status: 0 on success, -1 if it did not run to completion.
-func (r result) code() int {
-	if r.err == nil {
-		return 0
-	}
-	var ee *exec.ExitError
-	if errors.As(r.err, &ee) {
-		return ee.ExitCode()
-	}
-	return -1
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("kubectl %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(r.args, " "), r.code(), r.stdout, r.stderr)
-}
+type result = cluster.Result
 
 // kubectl runs the real kubectl with stdin (may be empty).
 func kubectl(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), kubectlTimeout)
-	defer cancel()
-	out, errOut, err := env.Kubectl(ctx, stdin, args...)
-	return result{args: args, stdout: out, stderr: errOut, err: err}
+	return env.Run(t, stdin, args...)
 }
 
 // mustKubectl runs kubectl and fails the test unless it succeeds.
 func mustKubectl(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	r := kubectl(t, stdin, args...)
-	if r.err != nil {
-		t.Fatalf("unexpected failure: %s", r)
-	}
-	return r
+	return env.MustRun(t, stdin, args...)
 }
 
 // wantDenied asserts that kubectl failed with a denial from sealgate's workload webhook that names
 // every path in paths.
 func wantDenied(t *testing.T, r result, paths ...string) {
 	t.Helper()
-	if r.code() < 1 {
+	if r.Code() < 1 {
 		t.Fatalf("want a denial and a non-zero exit status, got: %s", r)
 	}
 	want := append([]string{`admission webhook "workloads.sealgate.dev" denied the request`}, paths...)
 	for _, w := range want {
-		if !strings.Contains(r.stderr, w) {
+		if !strings.Contains(r.Stderr, w) {
 			t.Errorf("kubectl stderr lacks %q: %s", w, r)
 		}
 	}
@@ -78,10 +49,10 @@ func wantDenied(t *testing.T, r result, paths ...string) {
 // wantAdmitted asserts that kubectl succeeded and printed no sealgate warning.
 func wantAdmitted(t *testing.T, r result) {
 	t.Helper()
-	if r.err != nil {
+	if r.Err != nil {
 		t.Fatalf("want admitted, got: %s", r)
 	}
-	if strings.Contains(r.stderr, "Warning: sealgate:") {
+	if strings.Contains(r.Stderr, "Warning: sealgate:") {
 		t.Errorf("want no sealgate warning, got: %s", r)
 	}
 }
@@ -130,45 +101,14 @@ func applyPolicy(t *testing.T, name, spec string) {
 	waitPolicyReady(t, name)
 }
 
-// waitPolicyReady polls the policy's status until its Ready condition is True for the current
-// generation: status.observedGeneration and the condition's observedGeneration equal
-// metadata.generation. sealgate puts a policy in force before it writes that status.
 func waitPolicyReady(t *testing.T, name string) {
 	t.Helper()
-	const jp = `jsonpath={.metadata.generation}|{.status.observedGeneration}|` +
-		`{.status.conditions[?(@.type=="Ready")].status}|{.status.conditions[?(@.type=="Ready")].observedGeneration}`
-	eventually(t, settle, "policy "+name+" Ready=True at its generation", func() (bool, string) {
-		r := kubectl(t, "", "get", "clusteradmissionpolicy", name, "-o", jp)
-		if r.err != nil {
-			return false, r.String()
-		}
-		f := strings.Split(r.stdout, "|")
-		if len(f) != 4 {
-			return false, r.stdout
-		}
-		ok := f[0] != "" && f[1] == f[0] && f[3] == f[0] && f[2] == "True"
-		return ok, "generation|observedGeneration|Ready|condition observedGeneration = " + r.stdout
-	})
+	env.WaitPolicyReady(t, name, settle)
 }
 
-// eventually polls f until it reports true, failing the test with f's last word at the deadline.
 func eventually(t *testing.T, timeout time.Duration, what string, f func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, last := f()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("test ended waiting for %s; last: %s", what, last)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	cluster.Eventually(t, timeout, what, f)
 }
 
 // metric sums the samples of a metric whose labels include every label in match, from sealgate's
@@ -179,91 +119,9 @@ func metric(t *testing.T, name string, match map[string]string) float64 {
 	if err != nil {
 		t.Fatalf("reading sealgate's metrics: %v", err)
 	}
-	sum, err := sumSamples(text, name, match)
+	sum, err := cluster.SumSamples(text, name, match)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return sum
-}
-
-// sumSamples parses the Prometheus text format, enough for counters.
-func sumSamples(text, name string, match map[string]string) (float64, error) {
-	var sum float64
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		metricName, labels, value, err := parseSample(line)
-		if err != nil {
-			return 0, fmt.Errorf("metrics line %q: %w", line, err)
-		}
-		if metricName != name {
-			continue
-		}
-		matches := true
-		for k, v := range match {
-			if labels[k] != v {
-				matches = false
-				break
-			}
-		}
-		if matches {
-			sum += value
-		}
-	}
-	return sum, sc.Err()
-}
-
-func parseSample(line string) (string, map[string]string, float64, error) {
-	labels := map[string]string{}
-	i := strings.IndexAny(line, "{ ")
-	if i < 0 {
-		return "", nil, 0, errors.New("no value")
-	}
-	name, rest := line[:i], line[i:]
-	if rest[0] == '{' {
-		rest = rest[1:]
-		for {
-			rest = strings.TrimLeft(rest, ", ")
-			if strings.HasPrefix(rest, "}") {
-				rest = rest[1:]
-				break
-			}
-			eq := strings.Index(rest, `="`)
-			if eq < 0 {
-				return "", nil, 0, errors.New("bad label")
-			}
-			key := rest[:eq]
-			rest = rest[eq+2:]
-			var val strings.Builder
-			j := 0
-			for ; j < len(rest) && rest[j] != '"'; j++ {
-				if rest[j] == '\\' && j+1 < len(rest) {
-					j++
-					switch rest[j] {
-					case 'n':
-						val.WriteByte('\n')
-					default:
-						val.WriteByte(rest[j])
-					}
-					continue
-				}
-				val.WriteByte(rest[j])
-			}
-			if j == len(rest) {
-				return "", nil, 0, errors.New("unterminated label value")
-			}
-			labels[key] = val.String()
-			rest = rest[j+1:]
-		}
-	}
-	fields := strings.Fields(rest)
-	if len(fields) == 0 {
-		return "", nil, 0, errors.New("no value")
-	}
-	v, err := strconv.ParseFloat(fields[0], 64)
-	return name, labels, v, err
 }

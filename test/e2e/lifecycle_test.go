@@ -24,12 +24,12 @@ func TestPolicyLifecycle(t *testing.T) {
 	// Same name, mode changed: a new generation, in force once status says so.
 	mustKubectl(t, policyYAML(name, spec("Warn")), "apply", "-f", "-")
 	waitPolicyReady(t, name)
-	if r := mustKubectl(t, "", "get", "cap", name, "-o", "jsonpath={.metadata.generation}"); r.stdout != "2" {
-		t.Errorf("generation after the change = %q, want 2", r.stdout)
+	if r := mustKubectl(t, "", "get", "cap", name, "-o", "jsonpath={.metadata.generation}"); r.Stdout != "2" {
+		t.Errorf("generation after the change = %q, want 2", r.Stdout)
 	}
 	wantColumns(t, name, "Warn", "True")
 	r := kubectl(t, p, "apply", "-f", "-")
-	if r.err != nil || !strings.Contains(r.stderr, "Warning: sealgate: spec.containers[0].securityContext.privileged: ") {
+	if r.Err != nil || !strings.Contains(r.Stderr, "Warning: sealgate: spec.containers[0].securityContext.privileged: ") {
 		t.Fatalf("want admitted with a warning: %s", r)
 	}
 	mustKubectl(t, "", "delete", "pod", "priv", "-n", ns)
@@ -38,7 +38,7 @@ func TestPolicyLifecycle(t *testing.T) {
 	// Deletion has no status to wait for: poll the verdict (server dry run, so nothing is stored).
 	eventually(t, settle, "the deleted policy out of force", func() (bool, string) {
 		r := kubectl(t, p, "apply", "--dry-run=server", "-f", "-")
-		return r.err == nil && !strings.Contains(r.stderr, "Warning:"), r.String()
+		return r.Err == nil && !strings.Contains(r.Stderr, "Warning:"), r.String()
 	})
 	wantAdmitted(t, kubectl(t, p, "apply", "-f", "-"))
 
@@ -47,7 +47,7 @@ func TestPolicyLifecycle(t *testing.T) {
 		t.Logf("%s", r)
 		for _, w := range []string{`admission webhook "policies.sealgate.dev" denied the request`,
 			`spec.images.allowedRegistries[0]: Invalid value: "acme-*"`} {
-			if r.code() < 1 || !strings.Contains(r.stderr, w) {
+			if r.Code() < 1 || !strings.Contains(r.Stderr, w) {
 				t.Errorf("want rejected with %q: %s", w, r)
 			}
 		}
@@ -59,7 +59,7 @@ func TestPolicyLifecycle(t *testing.T) {
 		// reports spec.mode and the webhook never sees this object.
 		r := kubectl(t, policyYAML(name+"-block", `{mode: Block, images: {allowedRegistries: ["acme-*"]}}`), "apply", "-f", "-")
 		t.Logf("%s", r)
-		if r.code() < 1 || !strings.Contains(r.stderr, `spec.mode: Unsupported value: "Block"`) {
+		if r.Code() < 1 || !strings.Contains(r.Stderr, `spec.mode: Unsupported value: "Block"`) {
 			t.Errorf("want rejected naming spec.mode: %s", r)
 		}
 		wantNoPolicy(t, name+"-block")
@@ -68,7 +68,7 @@ func TestPolicyLifecycle(t *testing.T) {
 	t.Run("InvalidUpdateKeepsPolicyInForce", func(t *testing.T) {
 		applyPolicy(t, name+"-kept", fmt.Sprintf("{match: %s, containers: {privileged: Forbid}}", scoped("lifecycle")))
 		r := kubectl(t, policyYAML(name+"-kept", `{images: {allowedRegistries: ["acme-*"]}}`), "apply", "-f", "-")
-		if r.code() < 1 || !strings.Contains(r.stderr, "spec.images.allowedRegistries[0]") {
+		if r.Code() < 1 || !strings.Contains(r.Stderr, "spec.images.allowedRegistries[0]") {
 			t.Fatalf("want the invalid update rejected: %s", r)
 		}
 		waitPolicyReady(t, name+"-kept") // still generation 1, still Ready
@@ -81,7 +81,7 @@ func TestPolicyLifecycle(t *testing.T) {
 func wantColumns(t *testing.T, name, mode, ready string) {
 	t.Helper()
 	r := mustKubectl(t, "", "get", "cap", name)
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("kubectl get cap: %s", r)
 	}
@@ -96,7 +96,7 @@ func wantColumns(t *testing.T, name, mode, ready string) {
 
 func wantNoPolicy(t *testing.T, name string) {
 	t.Helper()
-	if r := kubectl(t, "", "get", "cap", name); !strings.Contains(r.stderr, "NotFound") {
+	if r := kubectl(t, "", "get", "cap", name); !strings.Contains(r.Stderr, "NotFound") {
 		t.Errorf("the rejected policy exists: %s", r)
 	}
 }

@@ -33,11 +33,11 @@ func TestWarnAndAuditModes(t *testing.T) {
 
 	t.Run("Warn", func(t *testing.T) {
 		r := kubectl(t, pod(ns, "latest", "busybox:latest", "", ""), "apply", "-f", "-")
-		if r.err != nil {
+		if r.Err != nil {
 			t.Fatalf("want admitted: %s", r)
 		}
 		want := "Warning: sealgate: spec.containers[0].image: "
-		if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "[e2e-modes-warn/images.disallowLatestTag]") {
+		if !strings.Contains(r.Stderr, want) || !strings.Contains(r.Stderr, "[e2e-modes-warn/images.disallowLatestTag]") {
 			t.Errorf("want a warning line %q naming the policy and rule: %s", want, r)
 		}
 		mustKubectl(t, "", "get", "pod", "latest", "-n", ns)

@@ -26,8 +26,8 @@ func TestEphemeralContainers(t *testing.T) {
 
 	wantAdmitted(t, kubectl(t, "", "debug", "-n", ns, "pod/target", "--image=busybox:1.37", "--profile=general", "--container=dbg3"))
 	r = mustKubectl(t, "", "get", "pod", "target", "-n", ns, "-o", "jsonpath={.spec.ephemeralContainers[*].name}")
-	if r.stdout != "dbg3" {
-		t.Errorf("ephemeral containers = %q, want only the admitted dbg3", r.stdout)
+	if r.Stdout != "dbg3" {
+		t.Errorf("ephemeral containers = %q, want only the admitted dbg3", r.Stdout)
 	}
 }
 
@@ -54,8 +54,8 @@ spec:
 		wantAdmitted(t, kubectl(t, "", "set", "image", "-n", ns, "pod/app", "c=busybox:1.36"))
 		wantDenied(t, kubectl(t, "", "set", "image", "-n", ns, "pod/app", "c=evil.example.com/app:1.0"),
 			"spec.containers[0].image", "[e2e-updates/images.allowedRegistries]")
-		if r := mustKubectl(t, "", "get", "pod", "app", "-n", ns, "-o", "jsonpath={.spec.containers[0].image}"); r.stdout != "busybox:1.36" {
-			t.Errorf("image after the denied update = %q", r.stdout)
+		if r := mustKubectl(t, "", "get", "pod", "app", "-n", ns, "-o", "jsonpath={.spec.containers[0].image}"); r.Stdout != "busybox:1.36" {
+			t.Errorf("image after the denied update = %q", r.Stdout)
 		}
 	})
 
@@ -69,7 +69,7 @@ spec:
 		r := kubectl(t, "", "set", "image", "-n", ns, "deploy/legacy", "c=evil.example.com/app:1.0")
 		wantDenied(t, r, `Deployment "legacy" in namespace "e2e-updates" was denied`,
 			"spec.template.spec.containers[0].image", "spec.template.spec.containers[0].securityContext.privileged")
-		got := mustKubectl(t, "", "get", "-n", ns, "deploy/legacy", "-o", "jsonpath={.metadata.labels.foo} {.spec.replicas} {.spec.template.spec.containers[0].image}").stdout
+		got := mustKubectl(t, "", "get", "-n", ns, "deploy/legacy", "-o", "jsonpath={.metadata.labels.foo} {.spec.replicas} {.spec.template.spec.containers[0].image}").Stdout
 		if got != "bar 2 busybox:1.37" {
 			t.Errorf("deployment after the updates = %q, want %q", got, "bar 2 busybox:1.37")
 		}
@@ -128,7 +128,7 @@ func TestNamespaceSelectorFollowsLabels(t *testing.T) {
 	start := time.Now()
 	eventually(t, 10*time.Second, "the labelled namespace under the policy", func() (bool, string) {
 		r := kubectl(t, p, "apply", "--dry-run=server", "-f", "-")
-		return r.err != nil && strings.Contains(r.stderr, "[e2e-nslabels/containers.privileged]"), r.String()
+		return r.Err != nil && strings.Contains(r.Stderr, "[e2e-nslabels/containers.privileged]"), r.String()
 	})
 	t.Logf("denied %s after labelling the namespace", time.Since(start).Round(time.Millisecond))
 	wantDenied(t, kubectl(t, p, "apply", "-f", "-"), "spec.containers[0].securityContext.privileged")
@@ -136,6 +136,6 @@ func TestNamespaceSelectorFollowsLabels(t *testing.T) {
 	mustKubectl(t, "", "label", "ns", ns, "team-")
 	eventually(t, 10*time.Second, "the unlabelled namespace out of the policy", func() (bool, string) {
 		r := kubectl(t, p, "apply", "--dry-run=server", "-f", "-")
-		return r.err == nil, r.String()
+		return r.Err == nil, r.String()
 	})
 }

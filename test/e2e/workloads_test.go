@@ -39,7 +39,7 @@ func TestPrivilegedPodDenied(t *testing.T) {
 		"[e2e-privileged/containers.privileged]",
 		"- spec.hostNetwork: ",
 		"[e2e-privileged/containers.hostNamespaces]")
-	if r := kubectl(t, "", "get", "pod", "priv", "-n", ns); !strings.Contains(r.stderr, "NotFound") {
+	if r := kubectl(t, "", "get", "pod", "priv", "-n", ns); !strings.Contains(r.Stderr, "NotFound") {
 		t.Errorf("the denied pod exists: %s", r)
 	}
 }
@@ -64,7 +64,7 @@ spec:
 `, name, ns, name, name, containerExtra)
 	}
 	wantAdmitted(t, kubectl(t, deploy("good", ""), "apply", "-f", "-"))
-	if r := mustKubectl(t, "", "get", "deploy", "good", "-n", ns, "-o", "name"); strings.TrimSpace(r.stdout) != "deployment.apps/good" {
+	if r := mustKubectl(t, "", "get", "deploy", "good", "-n", ns, "-o", "name"); strings.TrimSpace(r.Stdout) != "deployment.apps/good" {
 		t.Errorf("the admitted deployment is not stored: %s", r)
 	}
 
@@ -104,8 +104,8 @@ func TestServerDryRun(t *testing.T) {
 		t.Errorf("a dry run changed sealgate_violations_total%v by %v", counted, got-before)
 	}
 	real := kubectl(t, bad, "apply", "-f", "-")
-	if dry.stderr != real.stderr {
-		t.Errorf("dry run and real apply disagree:\ndry run: %s\nreal:    %s", dry.stderr, real.stderr)
+	if dry.Stderr != real.Stderr {
+		t.Errorf("dry run and real apply disagree:\ndry run: %s\nreal:    %s", dry.Stderr, real.Stderr)
 	}
 	eventually(t, 5*time.Second, "the real denial counted", func() (bool, string) {
 		got := metric(t, "sealgate_violations_total", counted)
@@ -114,10 +114,10 @@ func TestServerDryRun(t *testing.T) {
 
 	r := kubectl(t, pod(ns, "good", "busybox:1.37", "", ""), "apply", "--dry-run=server", "-f", "-")
 	wantAdmitted(t, r)
-	if !strings.Contains(r.stdout, "(server dry run)") {
+	if !strings.Contains(r.Stdout, "(server dry run)") {
 		t.Errorf("kubectl did not report a server dry run: %s", r)
 	}
-	if r := kubectl(t, "", "get", "pod", "good", "-n", ns); r.err == nil || !strings.Contains(r.stderr, "NotFound") {
+	if r := kubectl(t, "", "get", "pod", "good", "-n", ns); r.Err == nil || !strings.Contains(r.Stderr, "NotFound") {
 		t.Errorf("the dry-run pod was persisted: %s", r)
 	}
 }

@@ -64,24 +64,9 @@ func (r *release) mustKubectl(t *testing.T, stdin string, args ...string) string
 	return out
 }
 
-// eventually polls f until it reports true, failing the test with f's last word at the deadline.
 func eventually(t *testing.T, timeout time.Duration, what string, f func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, last := f()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("test ended waiting for %s; last: %s", what, last)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	cluster.Eventually(t, timeout, what, f)
 }
 
 func pod(name, ns string, privileged bool) string {

@@ -96,11 +96,11 @@ func wantAdmissionsWork(t *testing.T, ns string, within time.Duration) {
 	t.Helper()
 	eventually(t, within, "admissions answered by sealgate", func() (bool, string) {
 		r := kubectl(t, pod(ns, "priv", privileged), "apply", "--dry-run=server", "-f", "-")
-		return r.err != nil && strings.Contains(r.stderr, `admission webhook "workloads.sealgate.dev" denied the request`) &&
-			strings.Contains(r.stderr, "spec.containers[0].securityContext.privileged"), r.String()
+		return r.Err != nil && strings.Contains(r.Stderr, `admission webhook "workloads.sealgate.dev" denied the request`) &&
+			strings.Contains(r.Stderr, "spec.containers[0].securityContext.privileged"), r.String()
 	})
 	r := kubectl(t, policyYAML("int-certs-bad", `{images: {allowedRegistries: ["acme-*"]}}`), "apply", "--dry-run=server", "-f", "-")
-	if r.err == nil || !strings.Contains(r.stderr, `admission webhook "policies.sealgate.dev" denied the request`) {
+	if r.Err == nil || !strings.Contains(r.Stderr, `admission webhook "policies.sealgate.dev" denied the request`) {
 		t.Errorf("want the policy webhook to reject an invalid policy: %s", r)
 	}
 }

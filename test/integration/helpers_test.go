@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealgate/sealgate/test/cluster"
 )
 
 const (
@@ -15,31 +17,16 @@ const (
 	settle         = 20 * time.Second
 )
 
-type result struct {
-	args           []string
-	stdout, stderr string
-	err            error
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("kubectl %s: err %v\nstdout: %s\nstderr: %s", strings.Join(r.args, " "), r.err, r.stdout, r.stderr)
-}
+type result = cluster.Result
 
 func kubectl(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), kubectlTimeout)
-	defer cancel()
-	out, errOut, err := env.Kubectl(ctx, stdin, args...)
-	return result{args: args, stdout: out, stderr: errOut, err: err}
+	return env.Run(t, stdin, args...)
 }
 
 func mustKubectl(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	r := kubectl(t, stdin, args...)
-	if r.err != nil {
-		t.Fatalf("unexpected failure: %s", r)
-	}
-	return r
+	return env.MustRun(t, stdin, args...)
 }
 
 // namespace creates int-<name> labelled int-test=<name> plus extra.
@@ -74,31 +61,12 @@ func applyPolicy(t *testing.T, name, spec string) {
 
 func waitPolicyReady(t *testing.T, name string) {
 	t.Helper()
-	const jp = `jsonpath={.metadata.generation}|{.status.observedGeneration}|{.status.conditions[?(@.type=="Ready")].status}`
-	eventually(t, settle, "policy "+name+" Ready at its generation", func() (bool, string) {
-		r := kubectl(t, "", "get", "cap", name, "-o", jp)
-		f := strings.Split(r.stdout, "|")
-		return r.err == nil && len(f) == 3 && f[0] != "" && f[0] == f[1] && f[2] == "True", r.String()
-	})
+	env.WaitPolicyReady(t, name, settle)
 }
 
 func eventually(t *testing.T, timeout time.Duration, what string, f func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, last := f()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("test ended waiting for %s; last: %s", what, last)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	cluster.Eventually(t, timeout, what, f)
 }
 
 func pod(ns, name, containerExtra string) string {

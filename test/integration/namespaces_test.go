@@ -52,7 +52,7 @@ func TestNamespaceLookupFailure(t *testing.T) {
 		"sealgate fails closed",
 		"[" + name + "/match.namespaceSelector]",
 	} {
-		if r.err == nil || !strings.Contains(r.stderr, w) {
+		if r.Err == nil || !strings.Contains(r.Stderr, w) {
 			t.Errorf("want denied with %q: %s", w, r)
 		}
 	}
@@ -67,7 +67,7 @@ func TestNamespaceLookupFailure(t *testing.T) {
 	mustKubectl(t, policyYAML(name, spec("Warn")), "apply", "-f", "-")
 	waitPolicyReady(t, name)
 	r = kubectl(t, compliant, "apply", "--dry-run=server", "-f", "-")
-	if r.err != nil || !strings.Contains(r.stderr, "Warning: sealgate: metadata.namespace: could not read the labels of namespace") {
+	if r.Err != nil || !strings.Contains(r.Stderr, "Warning: sealgate: metadata.namespace: could not read the labels of namespace") {
 		t.Errorf("want admitted with a warning naming the failed lookup: %s", r)
 	}
 
@@ -77,12 +77,12 @@ func TestNamespaceLookupFailure(t *testing.T) {
 	start := time.Now()
 	eventually(t, 20*time.Second, "the namespace readable again", func() (bool, string) {
 		r := kubectl(t, compliant, "apply", "--dry-run=server", "-f", "-")
-		return r.err == nil, r.String()
+		return r.Err == nil, r.String()
 	})
 	t.Logf("namespace lookups recovered %s after healing", time.Since(start).Round(time.Millisecond))
 	// Now the real labels match the selector and the policy's own rule decides.
 	r = kubectl(t, pod(ns, "priv", privileged), "apply", "--dry-run=server", "-f", "-")
-	if r.err == nil || !strings.Contains(r.stderr, "spec.containers[0].securityContext.privileged") || strings.Contains(r.stderr, "could not read") {
+	if r.Err == nil || !strings.Contains(r.Stderr, "spec.containers[0].securityContext.privileged") || strings.Contains(r.Stderr, "could not read") {
 		t.Errorf("want denied for privileged after recovery: %s", r)
 	}
 }
