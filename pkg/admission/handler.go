@@ -86,34 +86,6 @@ func (h *Handler) ReviewBody(ctx context.Context, body []byte) (*admissionv1.Adm
 	return resp, decision, nil
 }
 
-// serve is the HTTP side shared by sealgate's webhooks: read, decide, write.
-func serve(w http.ResponseWriter, r *http.Request, log logr.Logger, rec metrics.Recorder, now func() time.Time,
-	decide func(context.Context, []byte) (*admissionv1.AdmissionResponse, string, error)) {
-	start := now()
-	body, err := readBody(r)
-	var (
-		resp     *admissionv1.AdmissionResponse
-		decision string
-	)
-	if err == nil {
-		resp, decision, err = decide(r.Context(), body)
-	}
-	if err != nil {
-		log.Info("rejected malformed admission request", "error", err.Error())
-		rec.Decision("error", now().Sub(start))
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	rec.Decision(decision, now().Sub(start))
-	out, err := json.Marshal(review(resp))
-	if err != nil {
-		http.Error(w, "encoding response: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(out)
-}
-
 // Review evaluates one admission request whose objects are raw JSON.
 func (h *Handler) Review(ctx context.Context, req *admissionv1.AdmissionRequest) (resp *admissionv1.AdmissionResponse, decision string) {
 	r := &request{AdmissionRequest: *req, kindSeen: true,
