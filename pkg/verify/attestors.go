@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sigstore/cosign/v3/pkg/cosign"
@@ -20,7 +21,6 @@ import (
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
@@ -29,7 +29,11 @@ import (
 // attestor is a compiled spec.signatures[i].attestors[j]: the verifiers of its key, or its keyless
 // identity and trusted root, or why it cannot be checked by this sealgate.
 type attestor struct {
-	name      string
+	name string
+	// signer identifies who signs for the attestor: a key attestor's key as PKIX DER, so that
+	// attestors holding one key (two Secrets with the same key, which validation cannot see) are
+	// one signer toward a threshold; a keyless attestor is a signer of its own.
+	signer    string
 	verifiers []signature.Verifier
 	keyless   *keyless
 	// tlog, for a key attestor with transparencyLog Require, holds the trusted root's log keys a
@@ -49,18 +53,19 @@ func (v *Verifier) compileAttestors(ctx context.Context, r *v1alpha1.SignatureRu
 		switch {
 		case a.Keyless != nil:
 			out[i].keyless, err = compileKeyless(ctx, v.opts.Secrets, a)
+			out[i].signer = "keyless/" + strconv.Itoa(i)
 		case a.TransparencyLog == "Require" && a.TrustedRootRef == nil:
 			err = errors.New("transparencyLog: Require needs trustedRootRef, a Sigstore trusted_root.json whose transparency-log keys verify the log entry; or set transparencyLog: Ignore")
 		case a.SecretRef != nil:
 			var pem string
 			if pem, err = readSecretKey(ctx, v.opts.Secrets, a.SecretRef); err == nil {
-				out[i].verifiers, err = keyVerifiers(pem)
+				out[i].signer, out[i].verifiers, err = keyVerifiers(pem)
 				if err != nil {
 					err = fmt.Errorf("secretRef %s/%s: %w", a.SecretRef.Namespace, a.SecretRef.Name, err)
 				}
 			}
 		default:
-			out[i].verifiers, err = keyVerifiers(a.PublicKey)
+			out[i].signer, out[i].verifiers, err = keyVerifiers(a.PublicKey)
 			if err != nil {
 				err = fmt.Errorf("publicKey: %w", err)
 			}
@@ -82,11 +87,14 @@ func (v *Verifier) compileAttestors(ctx context.Context, r *v1alpha1.SignatureRu
 
 // keyVerifiers loads a PEM public key as the verifiers cosign may have signed with: cosign hashes
 // with SHA-256 by default and with the curve's own hash for the new bundle format, and signs with
-// Ed25519ph for Ed25519 keys (pure Ed25519 in older releases).
-func keyVerifiers(pemKey string) ([]signature.Verifier, error) {
-	pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(pemKey))
+// Ed25519ph for Ed25519 keys (pure Ed25519 in older releases). The key is parsed by
+// v1alpha1.ParsePublicKey, the function policy validation uses, so that an inline key that
+// validates loads here and a key from a Secret is held to the same rules. signer identifies the
+// key whatever its text.
+func keyVerifiers(pemKey string) (signer string, _ []signature.Verifier, _ error) {
+	pub, err := v1alpha1.ParsePublicKey(pemKey)
 	if err != nil {
-		return nil, fmt.Errorf("not a PEM public key: %w", err)
+		return "", nil, err
 	}
 	var out []signature.Verifier
 	add := func(v signature.Verifier, err error) {
@@ -105,24 +113,19 @@ func keyVerifiers(pemKey string) ([]signature.Verifier, error) {
 		case elliptic.P521():
 			add(signature.LoadECDSAVerifier(k, crypto.SHA512))
 			add(signature.LoadECDSAVerifier(k, crypto.SHA256))
-		default:
-			return nil, fmt.Errorf("unsupported ECDSA curve %s", k.Curve.Params().Name)
 		}
 	case *rsa.PublicKey:
-		if k.N.BitLen() < 2048 {
-			return nil, fmt.Errorf("RSA key of %d bits is too small (2048 or more)", k.N.BitLen())
-		}
 		add(signature.LoadRSAPKCS1v15Verifier(k, crypto.SHA256))
 	case ed25519.PublicKey:
 		add(signature.LoadED25519phVerifier(k))
 		add(signature.LoadED25519Verifier(k))
-	default:
-		return nil, fmt.Errorf("unsupported key type %T (want ECDSA P-256/P-384, RSA or Ed25519)", pub)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("cannot load the key")
+		// v1alpha1.SupportedPublicKey and the cases above disagree: a key validation accepts
+		// must never be one the verifier cannot use (TestKeyVerifiers).
+		return "", nil, fmt.Errorf("cannot load a %T key", pub)
 	}
-	return out, nil
+	return v1alpha1.PublicKeyID(pub), out, nil
 }
 
 // verifiesClassic reports whether a signature of the .sig tag format verifies with the attestor's

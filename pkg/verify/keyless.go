@@ -21,7 +21,7 @@ import (
 
 // defaultTrustedRootKey is the key read from a ConfigMap or Secret named by trustedRootRef when it
 // gives none, the file name Sigstore clients use.
-const defaultTrustedRootKey = "trusted_root.json"
+const defaultTrustedRootKey = v1alpha1.DefaultTrustedRootKeyName
 
 // maxTrustedRootBytes bounds a trusted root read from a file, ConfigMap or Secret (the public-good
 // root is about 10 KiB).

@@ -23,7 +23,7 @@ type SecretReader interface {
 }
 
 // defaultSecretKey is the key of a secretRef that names none: the file cosign generate-key-pair writes.
-const defaultSecretKey = "cosign.pub"
+const defaultSecretKey = v1alpha1.DefaultSecretKeyName
 
 // readSecretKey reads the PEM public key a secretRef names.
 func readSecretKey(ctx context.Context, secrets SecretReader, r *v1alpha1.SecretKeyRef) (string, error) {

@@ -80,7 +80,7 @@ func TestSecretRefAttestors(t *testing.T) {
 		{"named key", ref("keys", "release", "other.pub"), fake, "", false},
 		{"missing Secret", ref("keys", "nope", ""), fake, "secretRef Secret keys/nope: not found", false},
 		{"missing key", ref("keys", "release", "ci.pub"), fake, `Secret keys/release has no key "ci.pub"`, false},
-		{"not a key", ref("keys", "broken", ""), fake, "secretRef keys/broken: not a PEM public key", false},
+		{"not a key", ref("keys", "broken", ""), fake, "secretRef keys/broken: must be a PEM public key", false},
 		{"API error", ref("keys", "release", ""), &fakeSecrets{err: errors.New("connection refused")}, "secretRef Secret keys/release cannot be read: connection refused", true},
 		{"no cluster (sealgate check)", ref("keys", "release", ""), nil, "can only be read by sealgate serving in a cluster; sealgate check cannot read them and fails closed", false},
 	} {

@@ -5,8 +5,8 @@
 // verifier pins the image to a digest (a tag under a rule in Enforce mode is denied with the digest
 // to pin), reads the signatures stored next to that digest in both formats cosign writes (the
 // "sha256-<hex>.sig" tag and Sigstore bundles attached as OCI referrers), and counts the distinct
-// attestors that one of them verifies for, with cosign's and sigstore-go's own verification
-// functions: a key (inline or from a Secret), or a keyless identity whose certificate chains to a
+// signers (attestors holding one key are one) that one of them verifies for, with cosign's and
+// sigstore-go's own verification functions: a key (inline or from a Secret), or a keyless identity whose certificate chains to a
 // Sigstore trusted root, with its transparency-log entry checked against that root's log keys.
 // Verification is offline: no transparency log, certificate authority or TUF repository is
 // contacted, only the image's registry (with the pod's image pull secrets in a cluster).
@@ -233,23 +233,34 @@ func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, 
 	where := "spec.signatures[" + strconv.Itoa(s.Index) + "]"
 	atts := v.compileAttestors(ctx, s.Rule)
 	var unsupported []string
-	usable, transient := 0, false
-	for _, a := range atts {
+	var usable []int
+	transient := false
+	for i, a := range atts {
 		if a.unsupported != "" {
 			unsupported = append(unsupported, fmt.Sprintf("attestor %q cannot be checked: %s", a.name, a.unsupported))
 			transient = transient || a.transient
 		} else {
-			usable++
+			usable = append(usable, i)
 		}
 	}
 	threshold := max(s.Rule.Threshold, 1)
-	if usable < threshold {
+	if len(usable) < threshold {
 		kind := resultUnsupported
 		if transient {
 			kind = resultError // a read that may succeed shortly: cached like a registry error
 		}
 		return result{kind: kind, detail: fmt.Sprintf("cannot be verified: %s needs %d attestor(s) but only %d can be checked by this sealgate (%s); sealgate fails closed",
-			where, threshold, usable, strings.Join(unsupported, "; "))}
+			where, threshold, len(usable), strings.Join(unsupported, "; "))}
+	}
+	// Keys are known once loaded: two Secrets may hold one key, which validation cannot see. No
+	// signature can meet a threshold above the number of distinct signers, so the registry is not asked.
+	if signers, shared := countSigners(atts, usable); signers < threshold {
+		detail := fmt.Sprintf("cannot be verified: %s needs %d distinct signers, but %s, so at most %d can verify; list each key once; sealgate fails closed",
+			where, threshold, strings.Join(shared, "; "), signers)
+		for _, u := range unsupported {
+			detail += "; " + u
+		}
+		return result{kind: resultUnsupported, detail: detail}
 	}
 
 	sigs, h, err := v.reg.fetch(ctx, repository, digest, kc, len(s.Rule.Attestations) > 0)
@@ -257,14 +268,13 @@ func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, 
 		return result{kind: resultError, detail: fmt.Sprintf("cannot be verified: %v", err)}
 	}
 	var verified, missing, reasons []string
-	for i := range atts {
+	var verifiedIdx []int
+	for _, i := range usable {
 		a := &atts[i]
-		if a.unsupported != "" {
-			continue
-		}
 		ok, why := v.anyVerifies(ctx, a, sigs.classic, sigs.bundles, h, "")
 		if ok {
 			verified = append(verified, strconv.Quote(a.name))
+			verifiedIdx = append(verifiedIdx, i)
 			continue
 		}
 		missing = append(missing, strconv.Quote(a.name))
@@ -272,8 +282,9 @@ func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, 
 			reasons = append(reasons, fmt.Sprintf("attestor %q found %s", a.name, strings.Join(why, "; ")))
 		}
 	}
-	if len(verified) >= threshold {
-		return v.verifyAttestations(ctx, s, atts, sigs, h, threshold, unsupported)
+	signers, shared := countSigners(atts, verifiedIdx)
+	if signers >= threshold {
+		return v.verifyAttestations(ctx, s, atts, usable, sigs, h, threshold, unsupported)
 	}
 
 	var b strings.Builder
@@ -296,7 +307,11 @@ func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, 
 			sigs.found-sigs.skipped, where, strings.Join(missing, ", "))
 	default:
 		fmt.Fprintf(&b, "is signed by %d of the %d attestors %s requires (threshold %d): verified %s; not verified %s",
-			len(verified), threshold, where, threshold, strings.Join(verified, ", "), strings.Join(missing, ", "))
+			signers, threshold, where, threshold, strings.Join(verified, ", "), strings.Join(missing, ", "))
+	}
+	for _, sh := range shared {
+		b.WriteString("; ")
+		b.WriteString(sh)
 	}
 	for _, r := range reasons {
 		b.WriteString("; ")
@@ -313,9 +328,9 @@ func (v *Verifier) verify(ctx context.Context, s *policy.Signature, repository, 
 }
 
 // verifyAttestations judges the attestations a rule requires, once its signatures verified: for
-// each predicate type, threshold distinct attestors must each have signed an in-toto attestation of
-// that type whose subject is the digest.
-func (v *Verifier) verifyAttestations(ctx context.Context, s *policy.Signature, atts []attestor, sigs *signatures, h v1.Hash,
+// each predicate type, threshold distinct signers among the usable attestors (atts[i] for i in
+// usable) must each have signed an in-toto attestation of that type whose subject is the digest.
+func (v *Verifier) verifyAttestations(ctx context.Context, s *policy.Signature, atts []attestor, usable []int, sigs *signatures, h v1.Hash,
 	threshold int, unsupported []string) result {
 	if len(s.Rule.Attestations) == 0 {
 		return result{kind: resultVerified}
@@ -334,14 +349,13 @@ func (v *Verifier) verifyAttestations(ctx context.Context, s *policy.Signature, 
 		pt := ar.PredicateType
 		field := fmt.Sprintf("%s.attestations[%d]", where, i)
 		var verified, missing, reasons []string
-		for j := range atts {
+		var verifiedIdx []int
+		for _, j := range usable {
 			a := &atts[j]
-			if a.unsupported != "" {
-				continue
-			}
 			ok, why := v.anyVerifies(ctx, a, nil, sigs.attestations, h, pt)
 			if ok {
 				verified = append(verified, strconv.Quote(a.name))
+				verifiedIdx = append(verifiedIdx, j)
 				continue
 			}
 			missing = append(missing, strconv.Quote(a.name))
@@ -349,7 +363,8 @@ func (v *Verifier) verifyAttestations(ctx context.Context, s *policy.Signature, 
 				reasons = append(reasons, fmt.Sprintf("attestor %q found %s", a.name, strings.Join(why, "; ")))
 			}
 		}
-		if len(verified) >= threshold {
+		signers, shared := countSigners(atts, verifiedIdx)
+		if signers >= threshold {
 			continue
 		}
 		var b strings.Builder
@@ -380,7 +395,11 @@ func (v *Verifier) verifyAttestations(ctx context.Context, s *policy.Signature, 
 		default:
 			worse(resultThreshold)
 			fmt.Fprintf(&b, "is attested with predicate type %q (%s) by %d of the %d attestors %s requires (threshold %d): verified %s; not verified %s",
-				pt, field, len(verified), threshold, where, threshold, strings.Join(verified, ", "), strings.Join(missing, ", "))
+				pt, field, signers, threshold, where, threshold, strings.Join(verified, ", "), strings.Join(missing, ", "))
+		}
+		for _, sh := range shared {
+			b.WriteString("; ")
+			b.WriteString(sh)
 		}
 		for _, r := range reasons {
 			b.WriteString("; ")

@@ -2,11 +2,14 @@ package verify
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log"
@@ -42,12 +45,18 @@ func pemKey(t *testing.T, pub any) string {
 	return string(b)
 }
 
+// TestKeyVerifiers: the verifier loads exactly the keys policy validation accepts, so that a
+// policy that validates can verify and a key from a Secret is held to the same rules.
 func TestKeyVerifiers(t *testing.T) {
+	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p521, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	rsa2048, _ := rsa.GenerateKey(rand.Reader, 2048)
 	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024)
 	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	x25519, _ := ecdh.X25519().GenerateKey(rand.Reader)
+	pkcs1 := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rsa2048.PublicKey)}))
 	for _, tc := range []struct {
 		name    string
 		pem     string
@@ -56,21 +65,34 @@ func TestKeyVerifiers(t *testing.T) {
 	}{
 		{"ECDSA P-256", pemKey(t, &p256.PublicKey), 1, ""},
 		{"ECDSA P-384", pemKey(t, &p384.PublicKey), 2, ""},
+		{"ECDSA P-521", pemKey(t, &p521.PublicKey), 2, ""},
 		{"RSA 2048", pemKey(t, &rsa2048.PublicKey), 1, ""},
 		{"Ed25519", pemKey(t, edPub), 2, ""},
+		{"ECDSA P-224", pemKey(t, &p224.PublicKey), 0, "unsupported ECDSA curve P-224"},
+		{"X25519", pemKey(t, x25519.PublicKey()), 0, "unsupported key type"},
 		{"RSA 1024", pemKey(t, &rsa1024.PublicKey), 0, "too small"},
-		{"not PEM", "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n", 0, "not a PEM public key"},
+		{"PKCS #1 RSA", pkcs1, 0, `found a "RSA PUBLIC KEY" block instead`},
+		{"garbage in the PEM block", "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n", 0, "does not hold a public key"},
+		{"two keys", pemKey(t, &p256.PublicKey) + pemKey(t, &p384.PublicKey), 0, "exactly one PEM block"},
+		{"not PEM", "not a key", 0, "must be a PEM public key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			vs, err := keyVerifiers(tc.pem)
+			p := &v1alpha1.ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: v1alpha1.PolicySpec{
+				Signatures: []v1alpha1.SignatureRule{{Images: []string{"a/b"}, Attestors: []v1alpha1.Attestor{{Name: "k", PublicKey: tc.pem}}}}}}
+			p.Default()
+			errs := p.Validate()
+			signer, vs, err := keyVerifiers(tc.pem)
+			if (err == nil) != (len(errs) == 0) {
+				t.Fatalf("the verifier and validation disagree: keyVerifiers: %v; Validate: %v", err, errs.ToAggregate())
+			}
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
 				}
 				return
 			}
-			if err != nil || len(vs) != tc.n {
-				t.Fatalf("got %d verifiers, %v; want %d", len(vs), err, tc.n)
+			if err != nil || len(vs) != tc.n || signer == "" {
+				t.Fatalf("got %d verifiers, signer %q, %v; want %d", len(vs), signer, err, tc.n)
 			}
 		})
 	}

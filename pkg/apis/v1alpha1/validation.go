@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"regexp"
@@ -126,6 +127,7 @@ func validateSignatureRule(s *SignatureRule, path *field.Path) field.ErrorList {
 		names[a.Name] = true
 		errs = append(errs, validateAttestor(a, ap)...)
 	}
+	errs = append(errs, duplicateSigners(s.Attestors, path.Child("attestors"))...)
 	for i, at := range s.Attestations {
 		if at.PredicateType == "" {
 			errs = append(errs, field.Required(path.Child("attestations").Index(i).Child("predicateType"), "name the predicate type"))
@@ -148,8 +150,9 @@ func validateAttestor(a *Attestor, path *field.Path) field.ErrorList {
 	set := 0
 	if a.PublicKey != "" {
 		set++
-		if !strings.Contains(a.PublicKey, "-----BEGIN PUBLIC KEY-----") {
-			errs = append(errs, field.Invalid(path.Child("publicKey"), "(key)", "must be a PEM public key (-----BEGIN PUBLIC KEY-----)"))
+		// The key is parsed as the verifier parses it: a policy that validates must be able to verify.
+		if _, err := ParsePublicKey(a.PublicKey); err != nil {
+			errs = append(errs, field.Invalid(path.Child("publicKey"), "(key)", err.Error()))
 		}
 	}
 	if r := a.SecretRef; r != nil {
@@ -214,6 +217,58 @@ func validateAttestor(a *Attestor, path *field.Path) field.ErrorList {
 			"a key attestor with transparencyLog Require needs a Sigstore trusted root whose transparency-log keys verify the log entry"))
 	}
 	return errs
+}
+
+// duplicateSigners reports attestors of one rule that are one signer under two names: the same key
+// (compared as parsed, not as text), the same Secret key, or the same keyless identity and trusted
+// root. One signature by such a signer would count twice toward the threshold.
+func duplicateSigners(atts []Attestor, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	first := map[string]int{}
+	for i := range atts {
+		a := &atts[i]
+		var id, child, what string
+		switch {
+		case a.PublicKey != "":
+			pub, err := ParsePublicKey(a.PublicKey)
+			if err != nil {
+				continue // reported by validateAttestor
+			}
+			id, child, what = "key\x00"+PublicKeyID(pub), "publicKey", "the same key as"
+		case a.SecretRef != nil:
+			r := a.SecretRef
+			id = strings.Join([]string{"secret", r.Namespace, r.Name, cmp.Or(r.Key, DefaultSecretKeyName)}, "\x00")
+			child, what = "secretRef", "the same Secret key as"
+		case a.Keyless != nil:
+			k := a.Keyless
+			id = strings.Join([]string{"keyless", k.Issuer, k.IssuerRegExp, k.Subject, k.SubjectRegExp, trustedRootID(a.TrustedRootRef)}, "\x00")
+			child, what = "keyless", "the same identity and trusted root as"
+		default:
+			continue
+		}
+		j, seen := first[id]
+		if !seen {
+			first[id] = i
+			continue
+		}
+		e := field.Duplicate(path.Index(i).Child(child), field.OmitValueType{})
+		e.Detail = fmt.Sprintf("%s attestors[%d]; a threshold counts distinct signers, so list each signer once", what, j)
+		errs = append(errs, e)
+	}
+	return errs
+}
+
+// trustedRootID identifies the trusted root a reference names, with the default key filled in.
+func trustedRootID(r *TrustedRootRef) string {
+	switch {
+	case r == nil:
+		return ""
+	case r.ConfigMap != nil:
+		return "configMap/" + r.ConfigMap.Namespace + "/" + r.ConfigMap.Name + "/" + cmp.Or(r.ConfigMap.Key, DefaultTrustedRootKeyName)
+	case r.Secret != nil:
+		return "secret/" + r.Secret.Namespace + "/" + r.Secret.Name + "/" + cmp.Or(r.Secret.Key, DefaultTrustedRootKeyName)
+	}
+	return "file/" + r.File
 }
 
 func validatePodSecurity(ps *PodSecurity, path *field.Path) field.ErrorList {

@@ -11,7 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-const testKey = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+// testKey is a valid key; attestors of one rule that need keys of their own get newP256Key().
+var testKey = newP256Key()
 
 func policyWith(spec PolicySpec) *ClusterAdmissionPolicy {
 	return &ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: spec}
@@ -33,7 +34,8 @@ func manySignatureRules(n int) []SignatureRule {
 	return out
 }
 
-func keyAttestor(name string) Attestor { return Attestor{Name: name, PublicKey: testKey} }
+// keyAttestor is an attestor with a key of its own: one key under two names is invalid.
+func keyAttestor(name string) Attestor { return Attestor{Name: name, PublicKey: newP256Key()} }
 
 func q(s string) resource.Quantity { return resource.MustParse(s) }
 
@@ -112,14 +114,14 @@ func TestValidateInvalid(t *testing.T) {
 		{"attestors", policyWith(PolicySpec{Signatures: []SignatureRule{{Images: []string{"a/b"}, Attestors: []Attestor{
 			{Name: "", PublicKey: testKey},
 			{Name: "none"},
-			{Name: "two", PublicKey: testKey, Keyless: &Keyless{Issuer: "i", Subject: "s"}},
+			{Name: "two", PublicKey: newP256Key(), Keyless: &Keyless{Issuer: "i", Subject: "s"}},
 			{Name: "badkey", PublicKey: "ssh-ed25519 AAAA"},
 			{Name: "badkey", SecretRef: &SecretKeyRef{}},
 			{Name: "keyless", Keyless: &Keyless{Issuer: "i", IssuerRegExp: "i", SubjectRegExp: "("}},
 			{Name: "keyless2", Keyless: &Keyless{}},
-			{Name: "tlog", PublicKey: testKey, TransparencyLog: "Sometimes"},
-			{Name: "tlogroot", PublicKey: testKey, TransparencyLog: "Require"},
-			{Name: "tworoots", PublicKey: testKey, TransparencyLog: "Require",
+			{Name: "tlog", PublicKey: newP256Key(), TransparencyLog: "Sometimes"},
+			{Name: "tlogroot", PublicKey: newP256Key(), TransparencyLog: "Require"},
+			{Name: "tworoots", PublicKey: newP256Key(), TransparencyLog: "Require",
 				TrustedRootRef: &TrustedRootRef{File: "/r.json", ConfigMap: &SecretKeyRef{Name: "r"}}},
 		}}}}), []string{
 			"spec.signatures[0].attestors[0].name",
@@ -196,17 +198,18 @@ func TestValidateDoesNotEchoKeys(t *testing.T) {
 }
 
 func TestDefault(t *testing.T) {
+	keyB := newP256Key()
 	p := policyWith(PolicySpec{
 		PodSecurity: &PodSecurity{Level: "restricted"},
 		Signatures: []SignatureRule{{
 			Images: []string{"a/b"},
 			Attestors: []Attestor{
-				keyAttestor("key"),
+				{Name: "key", PublicKey: testKey},
 				{Name: "keyless", Keyless: &Keyless{Issuer: "i", Subject: "s"}, TrustedRootRef: &TrustedRootRef{File: "/root.json"}},
 				{Name: "secret", SecretRef: &SecretKeyRef{Namespace: "n", Name: "s"}},
-				{Name: "explicit", Keyless: &Keyless{Issuer: "i", Subject: "s"}, TransparencyLog: "Ignore", TrustedRootRef: &TrustedRootRef{File: "/root.json"}},
+				{Name: "explicit", Keyless: &Keyless{Issuer: "i", Subject: "another"}, TransparencyLog: "Ignore", TrustedRootRef: &TrustedRootRef{File: "/root.json"}},
 			},
-		}, {Images: []string{"c/d"}, Threshold: 2, Attestors: []Attestor{keyAttestor("a"), {Name: "b", PublicKey: testKey, TransparencyLog: "Require", TrustedRootRef: &TrustedRootRef{File: "/root.json"}}}}},
+		}, {Images: []string{"c/d"}, Threshold: 2, Attestors: []Attestor{{Name: "a", PublicKey: testKey}, {Name: "b", PublicKey: keyB, TransparencyLog: "Require", TrustedRootRef: &TrustedRootRef{File: "/root.json"}}}}},
 	})
 	p.Default()
 	want := PolicySpec{
@@ -219,10 +222,10 @@ func TestDefault(t *testing.T) {
 				{Name: "key", PublicKey: testKey, TransparencyLog: "Ignore"},
 				{Name: "keyless", Keyless: &Keyless{Issuer: "i", Subject: "s"}, TransparencyLog: "Require", TrustedRootRef: &TrustedRootRef{File: "/root.json"}},
 				{Name: "secret", SecretRef: &SecretKeyRef{Namespace: "n", Name: "s"}, TransparencyLog: "Ignore"},
-				{Name: "explicit", Keyless: &Keyless{Issuer: "i", Subject: "s"}, TransparencyLog: "Ignore", TrustedRootRef: &TrustedRootRef{File: "/root.json"}},
+				{Name: "explicit", Keyless: &Keyless{Issuer: "i", Subject: "another"}, TransparencyLog: "Ignore", TrustedRootRef: &TrustedRootRef{File: "/root.json"}},
 			},
 		}, {Images: []string{"c/d"}, Threshold: 2, Attestors: []Attestor{
-			{Name: "a", PublicKey: testKey, TransparencyLog: "Ignore"}, {Name: "b", PublicKey: testKey, TransparencyLog: "Require", TrustedRootRef: &TrustedRootRef{File: "/root.json"}}}}},
+			{Name: "a", PublicKey: testKey, TransparencyLog: "Ignore"}, {Name: "b", PublicKey: keyB, TransparencyLog: "Require", TrustedRootRef: &TrustedRootRef{File: "/root.json"}}}}},
 	}
 	if diff := cmp.Diff(want, p.Spec); diff != "" {
 		t.Errorf("defaulted spec (-want +got):\n%s", diff)
