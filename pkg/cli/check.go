@@ -97,9 +97,12 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	docs, err := manifest.ReadPaths(o.Files, stdio.In)
+	docs, warns, err := manifest.ReadPaths(o.Files, stdio.In)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range warns {
+		fmt.Fprintf(stdio.Err, "warning: %s\n", w)
 	}
 	ns, err := namespacesFrom(docs)
 	if err != nil {

@@ -83,7 +83,7 @@ func allRulesPolicies(t *testing.T) []*policy.Policy {
 // benchmark reviews (their embedded objects).
 func corpusDocuments(t *testing.T) []manifest.Document {
 	t.Helper()
-	docs, err := manifest.ReadPaths([]string{"../../examples/workloads"}, nil)
+	docs, _, err := manifest.ReadPaths([]string{"../../examples/workloads"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func corpusDocuments(t *testing.T) []manifest.Document {
 		if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &rv); err != nil {
 			t.Fatal(err)
 		}
-		d, err := manifest.Read(f, strings.NewReader(mustJSON(t, rv.Request.Object)))
+		d, _, err := manifest.Read(f, strings.NewReader(mustJSON(t, rv.Request.Object)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,13 +13,23 @@ import (
 
 // LoadPaths reads and compiles every policy in the named files and directories ("-" is stdin). It
 // reports every problem at once, each naming the file, the document and the field; it loads nothing
-// if anything is wrong, so a half-read policy set never goes into force.
+// if anything is wrong, so a half-read policy set never goes into force. Policy files are strict
+// end to end: a key repeated anywhere in a document is an error, where a workload's would only be
+// a warning.
 func LoadPaths(paths []string, stdin io.Reader) ([]*Policy, error) {
-	docs, err := manifest.ReadPaths(paths, stdin)
+	docs, warns, err := manifest.ReadPaths(paths, stdin)
 	if err != nil {
 		return nil, err
 	}
-	return FromDocuments(docs)
+	var errs []error
+	for _, w := range warns {
+		errs = append(errs, fmt.Errorf("%s: document %d: line %d: %s: a policy file must not repeat a key", w.Source, w.Index, w.Line, w.Problem()))
+	}
+	ps, err := FromDocuments(docs)
+	if err != nil || len(errs) > 0 {
+		return nil, errors.Join(append(errs, err)...)
+	}
+	return ps, nil
 }
 
 // FromDocuments decodes and compiles policies from documents that must all be ClusterAdmissionPolicy.

@@ -96,6 +96,33 @@ func TestLoadLists(t *testing.T) {
 	}
 }
 
+// TestLoadBackToBackJSON: every policy of a file of JSON objects back to back (what `jq -c` and
+// `yq -o=json` print) is loaded. The Enforce policy comes second: a reader that stops after the
+// first object would leave it silently out of force.
+func TestLoadBackToBackJSON(t *testing.T) {
+	for _, name := range []string{"testdata/valid/back-to-back.json", "testdata/valid/jq-c.json"} {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			f, err := os.Open(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			fromStdin, err := policy.LoadPaths([]string{"-"}, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ps := range [][]*policy.Policy{load(t, name), fromStdin} {
+				if diff := cmp.Diff([]string{"report", "enforce-baseline"}, names(ps)); diff != "" {
+					t.Fatalf("policies (-want +got):\n%s", diff)
+				}
+				if ps[1].Mode != v1alpha1.ModeEnforce || ps[1].PodSecurity.String() != "baseline:latest" {
+					t.Errorf("second policy: mode %s, podSecurity %v", ps[1].Mode, ps[1].PodSecurity)
+				}
+			}
+		})
+	}
+}
+
 // A directory is read recursively, in lexical order of the paths, and only .yaml, .yml and .json files.
 func TestLoadDirectory(t *testing.T) {
 	ps := load(t, "testdata/dir")
@@ -137,6 +164,7 @@ func TestLoadErrors(t *testing.T) {
 		{"invalid", []string{"testdata/invalid/invalid.yaml"}},
 		{"unknown-field", []string{"testdata/invalid/unknown-field.yaml"}},
 		{"duplicate-field", []string{"testdata/invalid/duplicate-field.yaml"}},
+		{"duplicate-key-json", []string{"testdata/invalid/duplicate-key.json"}},
 		{"wrong-kind", []string{"testdata/invalid/wrong-kind.yaml"}},
 		{"odd-shapes", []string{"testdata/invalid/odd-shapes.yaml"}},
 		{"not-objects", []string{"testdata/invalid/not-objects.yaml"}},
@@ -187,7 +215,7 @@ func golden(t *testing.T, path, got string) {
 
 // An invalid policy reports every invalid field at once, as a list a program can read.
 func TestInvalidErrorFields(t *testing.T) {
-	docs, err := manifest.ReadPaths([]string{"testdata/invalid/invalid.yaml"}, nil)
+	docs, _, err := manifest.ReadPaths([]string{"testdata/invalid/invalid.yaml"}, nil)
 	if err != nil || len(docs) != 1 {
 		t.Fatalf("ReadPaths: %v, %d documents", err, len(docs))
 	}
