@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/engine"
 	"github.com/sealgate/sealgate/pkg/metrics"
 	"github.com/sealgate/sealgate/pkg/policy"
@@ -124,15 +125,16 @@ func (h *Handler) review(ctx context.Context, req *request) (resp *admissionv1.A
 	}
 	res := h.Engine.Evaluate(ctx, policies, w, req.Namespace)
 	var what string
-	if len(res.Violations) > 0 {
+	if len(res.Violations) > 0 || len(res.Omitted) > 0 {
 		// Only a response that reports something names the object; the common case skips the formatting.
 		what = describe(gvk.Kind, req.Namespace, req.Name, w)
 	}
+	audit := auditAnnotation(res)
 	if req.DryRun == nil || !*req.DryRun {
 		// A dry run gets the same verdict but leaves no trace in the audit log or metrics.
 		h.record(res, what)
 	}
-	resp = verdict(req.UID, what, res, auditJSON(res))
+	resp = verdict(req.UID, what, res, audit)
 	if !resp.Allowed {
 		return resp, "denied"
 	}
@@ -149,34 +151,29 @@ func unchanged(w, old *workload.Workload) bool {
 		equality.Semantic.DeepEqual(old.Template.Annotations, w.Template.Annotations)
 }
 
+// record counts each violation the result lists in the metrics (their labels are policy and rule
+// names, bounded by the policy set), and logs the Audit violations: at most engine.MaxLogViolations
+// of them in engine.MaxLogBytes, with the count of those not logged.
 func (h *Handler) record(res *engine.Result, what string) {
-	audited := 0
+	var audited []engine.Violation
 	for _, v := range res.Violations {
 		action := "denied"
 		switch v.Mode {
-		case "Warn":
+		case v1alpha1.ModeWarn:
 			action = "warned"
-		case "Audit":
+		case v1alpha1.ModeAudit:
 			action = "audited"
-			audited++
+			audited = append(audited, v)
 		}
 		h.Metrics.Violation(v.Policy, v.Rule, string(v.Mode), action)
 	}
-	if audited > 0 {
-		h.Log.Info("audit violations", "object", what, "violations", res.ByMode("Audit"))
+	omitted := res.OmittedCount(v1alpha1.ModeAudit)
+	if len(audited) == 0 && omitted == 0 {
+		return
 	}
-}
-
-func auditJSON(res *engine.Result) string {
-	vs := res.ByMode("Audit")
-	if len(vs) == 0 {
-		return ""
-	}
-	b, err := json.Marshal(vs)
-	if err != nil {
-		return ""
-	}
-	return string(b)
+	logged, n := violationsJSON(audited, engine.MaxLogViolations, engine.MaxLogBytes)
+	h.Log.Info("audit violations", "object", what, "violations", json.RawMessage(logged),
+		"omitted", len(audited)+omitted-n)
 }
 
 // describe names the object for messages: `Deployment "web" in namespace "prod"`.

@@ -1,14 +1,18 @@
 package admission
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/engine"
 )
 
@@ -22,13 +26,17 @@ import (
 //     registry call) are reported by the engine as violations of that policy, so a Warn or Audit policy
 //     admits and reports them while an Enforce policy denies;
 //   - an allowance may carry warnings (Warn violations) and audit annotations (Audit violations).
+//
+// What a response says is bounded by the limits in pkg/engine/limits.go (the denial message, the
+// warnings, the audit annotation), and each says how many violations it does not show.
 
-// AuditAnnotationKey is the audit annotation that lists Audit-mode violations as JSON. The API server
-// prefixes it with the webhook's name.
+// AuditAnnotationKey is the audit annotation that lists Audit-mode violations as a JSON array, of at
+// most engine.MaxAuditAnnotationBytes. The API server prefixes it with the webhook's name.
 const AuditAnnotationKey = "violations"
 
-// maxWarnings bounds the warnings on one response; the API server truncates long warning lists anyway.
-const maxWarnings = 32
+// AuditOmittedAnnotationKey is the audit annotation that says, as a decimal number, how many Audit
+// violations the AuditAnnotationKey array does not list. It is set only when some were cut.
+const AuditOmittedAnnotationKey = "violations-omitted"
 
 func allowed(uid types.UID, reason string) *admissionv1.AdmissionResponse {
 	return &admissionv1.AdmissionResponse{UID: uid, Allowed: true,
@@ -37,26 +45,99 @@ func allowed(uid types.UID, reason string) *admissionv1.AdmissionResponse {
 
 // verdict turns an engine result into a response: deny if any Enforce violation, else allow with
 // warnings and audit annotations.
-func verdict(uid types.UID, what string, res *engine.Result, auditJSON string) *admissionv1.AdmissionResponse {
+func verdict(uid types.UID, what string, res *engine.Result, audit auditRecord) *admissionv1.AdmissionResponse {
 	var resp *admissionv1.AdmissionResponse
-	if denied := res.ByMode("Enforce"); len(denied) > 0 {
+	if res.Allowed() {
+		resp = allowed(uid, "")
+	} else {
 		resp = &admissionv1.AdmissionResponse{UID: uid, Allowed: false, Result: &metav1.Status{
 			Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
-			Message: DenialMessage(what, denied)}}
-	} else {
-		resp = allowed(uid, "")
+			Message: DenialMessage(what, res.ByMode(v1alpha1.ModeEnforce), res.OmittedCount(v1alpha1.ModeEnforce))}}
 	}
-	for _, v := range res.ByMode("Warn") {
-		if len(resp.Warnings) == maxWarnings {
-			resp.Warnings = append(resp.Warnings, "sealgate: more warnings omitted")
-			break
+	resp.Warnings = warnings(res.ByMode(v1alpha1.ModeWarn), res.OmittedCount(v1alpha1.ModeWarn))
+	if audit.json != "" {
+		resp.AuditAnnotations = map[string]string{AuditAnnotationKey: audit.json}
+		if audit.omitted > 0 {
+			resp.AuditAnnotations[AuditOmittedAnnotationKey] = strconv.Itoa(audit.omitted)
 		}
-		resp.Warnings = append(resp.Warnings, "sealgate: "+v.String())
-	}
-	if auditJSON != "" {
-		resp.AuditAnnotations = map[string]string{AuditAnnotationKey: auditJSON}
 	}
 	return resp
+}
+
+// warnings renders Warn violations as warnings, "sealgate: <violation>", within what the API server
+// passes on whole: at most engine.MaxWarnings of them and engine.MaxWarningRunes of text. When some
+// do not fit, the last warning says how many. omitted counts those the engine did not list.
+func warnings(vs []engine.Violation, omitted int) []string {
+	if len(vs) == 0 && omitted == 0 {
+		return nil
+	}
+	out := make([]string, 0, min(len(vs), engine.MaxWarnings))
+	runes := 0
+	for _, v := range vs {
+		w := "sealgate: " + v.String()
+		runes += utf8.RuneCountInString(w)
+		out = append(out, w)
+		if runes > engine.MaxWarningRunes || len(out) > engine.MaxWarnings {
+			break
+		}
+	}
+	if len(out) == len(vs) && runes <= engine.MaxWarningRunes && len(out) <= engine.MaxWarnings && omitted == 0 {
+		return out
+	}
+	// Some must go: keep what fits beside the last warning, which says how many went.
+	const room = 64 // the runes of the last warning, with a count of any size
+	out, runes = out[:0], 0
+	for _, v := range vs {
+		w := "sealgate: " + v.String()
+		n := utf8.RuneCountInString(w)
+		if len(out) == engine.MaxWarnings-1 || runes+n > engine.MaxWarningRunes-room {
+			break
+		}
+		out, runes = append(out, w), runes+n
+	}
+	more := len(vs) + omitted - len(out)
+	return append(out, "sealgate: "+strconv.Itoa(more)+" more "+plural(more, "warning", "warnings")+" not shown")
+}
+
+// auditRecord is the audit annotation's value: Audit violations as a JSON array, and how many it
+// does not list.
+type auditRecord struct {
+	json    string
+	omitted int
+}
+
+// auditAnnotation lists the Audit violations of res within engine.MaxAuditAnnotationBytes.
+func auditAnnotation(res *engine.Result) auditRecord {
+	vs, omitted := res.ByMode(v1alpha1.ModeAudit), res.OmittedCount(v1alpha1.ModeAudit)
+	if len(vs) == 0 && omitted == 0 {
+		return auditRecord{}
+	}
+	s, listed := violationsJSON(vs, len(vs), engine.MaxAuditAnnotationBytes)
+	return auditRecord{json: s, omitted: len(vs) + omitted - listed}
+}
+
+// violationsJSON renders the first violations of vs as a JSON array of at most maxItems elements and
+// maxBytes bytes, and returns how many it holds. The array stays valid JSON whatever it cuts.
+func violationsJSON(vs []engine.Violation, maxItems, maxBytes int) (string, int) {
+	var b strings.Builder
+	b.WriteByte('[')
+	n := 0
+	for _, v := range vs {
+		if n == maxItems {
+			break
+		}
+		item, err := json.Marshal(v)
+		if err != nil || b.Len()+len(item)+2 > maxBytes { // a comma and the closing bracket
+			break
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(item)
+		n++
+	}
+	b.WriteByte(']')
+	return b.String(), n
 }
 
 // internalError denies a request sealgate could not evaluate, saying what failed.
@@ -80,20 +161,37 @@ func invalidPolicy(uid types.UID, err error) *admissionv1.AdmissionResponse {
 		Message: err.Error()}}
 }
 
-// DenialMessage lists every violation, one per line, each with its field path, message, policy and
-// rule. what names the object: `Deployment "web"`.
-func DenialMessage(what string, vs []engine.Violation) string {
+// DenialMessage lists the Enforce violations, one per line, each with its field path, message,
+// policy and rule. what names the object: `Deployment "web"`. omitted counts violations the engine
+// found but did not list. At most engine.MaxDenialViolations lines and engine.MaxDenialBytes are
+// written; when some are not, the last line says how many.
+func DenialMessage(what string, vs []engine.Violation, omitted int) string {
 	var b strings.Builder
-	noun := "violation"
-	if len(vs) > 1 {
-		noun = "violations"
-	}
-	fmt.Fprintf(&b, "%s was denied by sealgate (%d %s):", what, len(vs), noun)
+	total := len(vs) + omitted
+	fmt.Fprintf(&b, "%s was denied by sealgate (%d %s):", what, total, plural(total, "violation", "violations"))
+	// room keeps space for the last line, "… and N more violations not shown".
+	const room = 64
+	shown := 0
 	for _, v := range vs {
+		line := v.String()
+		if shown == engine.MaxDenialViolations || b.Len()+len(line)+3 > engine.MaxDenialBytes-room {
+			break
+		}
 		b.WriteString("\n- ")
-		b.WriteString(v.String())
+		b.WriteString(line)
+		shown++
+	}
+	if more := total - shown; more > 0 {
+		fmt.Fprintf(&b, "\n… and %d more %s not shown", more, plural(more, "violation", "violations"))
 	}
 	return b.String()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // review wraps a response in an AdmissionReview of the version the request came in.

@@ -29,6 +29,12 @@ type result struct {
 	Allowed    bool               `json:"allowed"`
 	Policies   []string           `json:"policies"`
 	Violations []engine.Violation `json:"violations"`
+	// OmittedViolations counts the violations found beyond the engine's limits (pkg/engine/limits.go)
+	// and not listed; they count toward allowed like the listed ones.
+	OmittedViolations int `json:"omittedViolations"`
+
+	// omitted counts them per mode, for the summary line.
+	omitted map[v1alpha1.Mode]int
 }
 
 func (r *report) add(d *manifest.Document, w *workload.Workload, namespace string, res *engine.Result) {
@@ -37,7 +43,13 @@ func (r *report) add(d *manifest.Document, w *workload.Workload, namespace strin
 		name = w.Object.GenerateName + "*"
 	}
 	out := result{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: namespace, Name: name, Source: d.Where(),
-		Allowed: res.Allowed(), Policies: res.Matched, Violations: res.Violations}
+		Allowed: res.Allowed(), Policies: res.Matched, Violations: res.Violations, OmittedViolations: res.OmittedCount("")}
+	if out.OmittedViolations > 0 {
+		out.omitted = map[v1alpha1.Mode]int{}
+		for _, o := range res.Omitted {
+			out.omitted[o.Mode] += o.Count
+		}
+	}
 	if out.Policies == nil {
 		out.Policies = []string{}
 	}
@@ -69,7 +81,8 @@ func (r *report) write(w io.Writer, format string) error {
 
 var modeLabel = map[v1alpha1.Mode]string{v1alpha1.ModeEnforce: "deny ", v1alpha1.ModeWarn: "warn ", v1alpha1.ModeAudit: "audit"}
 
-// text renders one block per object: a verdict line, then one line per violation.
+// text renders one block per object: a verdict line, then one line per violation, then how many
+// violations are not listed, if any.
 func (r *report) text() string {
 	var b strings.Builder
 	var admitted, denied, enforce, warn, audit int
@@ -92,6 +105,12 @@ func (r *report) text() string {
 				audit++
 			}
 			fmt.Fprintf(&b, "  %s  %s\n", modeLabel[v.Mode], v.String())
+		}
+		if n := res.OmittedViolations; n > 0 {
+			enforce += res.omitted[v1alpha1.ModeEnforce]
+			warn += res.omitted[v1alpha1.ModeWarn]
+			audit += res.omitted[v1alpha1.ModeAudit]
+			fmt.Fprintf(&b, "  …      %d more %s not shown\n", n, plural(n, "violation", "violations"))
 		}
 	}
 	if len(r.Results) > 0 {

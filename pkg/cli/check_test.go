@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sealgate/sealgate/pkg/engine"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -178,7 +182,8 @@ spec:
         - name: release
           publicKey: |
             -----BEGIN PUBLIC KEY-----
-            MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE
+            MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEKJY4PBsXbeHg6qtNrcjvlAsBmyiO
+            IfIUydR4G/h7oCDdt9yovFZEW2HGL18w/PiD21gQbeJHbJ9HnoXZmbXKmw==
             -----END PUBLIC KEY-----
 `
 	p := filepath.Join(dir, "signed.yaml")
@@ -218,3 +223,83 @@ items:
     spec:
       containers: [{name: c, image: "busybox:1.37", securityContext: {privileged: true}}]
 `
+
+// TestCheckOutputIsBounded: crafted manifests do not multiply into output. A pod adding 200,000
+// capabilities (a 1 MB manifest) is one line per rule; a pod of 2,000 privileged containers lists
+// the engine's limit per rule and says how many more there are, in both formats.
+func TestCheckOutputIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	pol := `apiVersion: sealgate.dev/v1alpha1
+kind: ClusterAdmissionPolicy
+metadata: {name: strict}
+spec:
+  podSecurity: {level: baseline}
+  containers:
+    privileged: Forbid
+    capabilities: {allowedAdd: [NET_BIND_SERVICE]}
+`
+	p := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(p, []byte(pol), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	caps := make([]string, 200_000)
+	for i := range caps {
+		caps[i] = strconv.Quote("C" + strconv.Itoa(i%1000))
+	}
+	capsPod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"caps","namespace":"dev"},"spec":{"containers":[` +
+		`{"name":"app","image":"busybox:1.37","securityContext":{"capabilities":{"add":[` + strings.Join(caps, ",") + `]}}}]}}`
+	var cs []string
+	for i := range 2000 {
+		cs = append(cs, `{"name":"c`+strconv.Itoa(i)+`","image":"busybox:1.37","securityContext":{"privileged":true}}`)
+	}
+	manyPod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"many","namespace":"dev"},"spec":{"containers":[` + strings.Join(cs, ",") + `]}}`
+
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			out, errOut, code := run(t, capsPod+"\n---\n"+manyPod, "check", "--policy", p, "-f", "-", "-o", format)
+			if code != ExitDenied {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, ExitDenied, errOut)
+			}
+			if len(out) > 64<<10 {
+				t.Errorf("output is %d bytes for %d bytes of manifests", len(out), len(capsPod)+len(manyPod))
+			}
+			if want := `adds 200000 capabilities that are not allowed: \"C0\", \"C1\", \"C2\", … (199997 more)`; format == "text" {
+				if !strings.Contains(out, strings.ReplaceAll(want, `\"`, `"`)) {
+					t.Errorf("output lacks the collapsed list:\n%.2000s", out)
+				}
+			} else if !strings.Contains(out, want) {
+				t.Errorf("output lacks the collapsed list:\n%.2000s", out)
+			}
+			// Two rules break on each of the 2,000 containers: each lists its limit, the rest are counted.
+			omitted := 2 * (2000 - engine.MaxViolationsPerRule)
+			if format == "text" {
+				if want := fmt.Sprintf("  …      %d more violations not shown\n", omitted); !strings.Contains(out, want) {
+					t.Errorf("text output lacks %q", want)
+				}
+				if want := fmt.Sprintf("violations: %d enforced", 2+2*2000); !strings.Contains(out, want) {
+					t.Errorf("summary does not count every violation (%q):\n%s", want, out[max(0, len(out)-300):])
+				}
+				return
+			}
+			var rep struct {
+				Results []struct {
+					Name              string
+					Violations        []json.RawMessage
+					OmittedViolations *int `json:"omittedViolations"`
+				}
+			}
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Results) != 2 || rep.Results[0].OmittedViolations == nil || rep.Results[1].OmittedViolations == nil {
+				t.Fatalf("want two results with omittedViolations: %.500s", out)
+			}
+			if got := *rep.Results[0].OmittedViolations; got != 0 {
+				t.Errorf("caps: omittedViolations = %d, want 0", got)
+			}
+			if got, n := *rep.Results[1].OmittedViolations, len(rep.Results[1].Violations); got != omitted || n != 2*engine.MaxViolationsPerRule {
+				t.Errorf("many: %d listed and %d omitted, want %d and %d", n, got, 2*engine.MaxViolationsPerRule, omitted)
+			}
+		})
+	}
+}

@@ -30,22 +30,38 @@ func (v Violation) String() string {
 	return fmt.Sprintf("%s: %s [%s/%s]", v.Path, v.Message, v.Policy, v.Rule)
 }
 
-// Result is the outcome of evaluating one workload.
+// Result is the outcome of evaluating one workload. What it holds is bounded (limits.go): past
+// MaxViolationsPerRule violations of one policy and rule, or MaxViolationsPerMode of one mode, the
+// engine only counts them, in Omitted. An omitted violation counts toward the verdict like a
+// listed one.
 type Result struct {
 	// Violations in policy order, then rule order, then container order.
 	Violations []Violation
+	// Omitted counts the violations found but not listed, per policy and rule, in the order first omitted.
+	Omitted []Omission
 	// Matched lists the names of the policies that applied.
 	Matched []string
+
+	// perMode counts the violations listed, per mode, against MaxViolationsPerMode.
+	perMode [3]int
 }
 
-// Allowed reports whether no Enforce policy found a violation.
+// Omission counts the violations of one policy and rule that a Result does not list.
+type Omission struct {
+	Policy string        `json:"policy"`
+	Rule   string        `json:"rule"`
+	Mode   v1alpha1.Mode `json:"mode"`
+	Count  int           `json:"count"`
+}
+
+// Allowed reports whether no Enforce policy found a violation, listed or omitted.
 func (r *Result) Allowed() bool {
 	for i := range r.Violations {
 		if r.Violations[i].Mode == v1alpha1.ModeEnforce {
 			return false
 		}
 	}
-	return true
+	return r.OmittedCount(v1alpha1.ModeEnforce) == 0
 }
 
 // ByMode returns the violations of one mode.
@@ -57,6 +73,51 @@ func (r *Result) ByMode(m v1alpha1.Mode) []Violation {
 		}
 	}
 	return out
+}
+
+// OmittedCount returns how many violations of mode m the result does not list; "" counts every mode.
+func (r *Result) OmittedCount(m v1alpha1.Mode) int {
+	n := 0
+	for _, o := range r.Omitted {
+		if m == "" || o.Mode == m {
+			n += o.Count
+		}
+	}
+	return n
+}
+
+// add lists v, or counts it when its mode already has MaxViolationsPerMode listed.
+func (r *Result) add(v Violation) {
+	i := modeIndex(v.Mode)
+	if r.perMode[i] >= MaxViolationsPerMode {
+		r.omit(v.Policy, v.Rule, v.Mode, 1)
+		return
+	}
+	r.perMode[i]++
+	r.Violations = append(r.Violations, v)
+}
+
+// omit counts n violations not listed. The list has one entry per policy and rule, so it is bounded
+// by the policy set, never by the pod.
+func (r *Result) omit(policy, rule string, mode v1alpha1.Mode, n int) {
+	for i := len(r.Omitted) - 1; i >= 0; i-- {
+		if o := &r.Omitted[i]; o.Policy == policy && o.Rule == rule {
+			o.Count += n
+			return
+		}
+	}
+	r.Omitted = append(r.Omitted, Omission{Policy: policy, Rule: rule, Mode: mode, Count: n})
+}
+
+func modeIndex(m v1alpha1.Mode) int {
+	switch m {
+	case v1alpha1.ModeEnforce:
+		return 0
+	case v1alpha1.ModeWarn:
+		return 1
+	default:
+		return 2
+	}
 }
 
 // Namespaces looks up a namespace's labels, for namespaceSelector.
@@ -92,6 +153,9 @@ type Engine struct {
 func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *workload.Workload, namespace string) *Result {
 	res := &Result{}
 	t := rules.NewTarget(w.Template, w.Spec, w.SpecPath, w.MetaPath)
+	// One collector for every rule of every policy: it holds at most MaxViolationsPerRule findings
+	// of a rule ID, however many the pod has.
+	found := &rules.Findings{Limit: MaxViolationsPerRule}
 	t.Namespace = namespace
 	var (
 		nsLabels  labels.Set
@@ -113,10 +177,10 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 			if nsErr != nil {
 				// A failed lookup never means "no match": the policy reports it, and in Enforce denies.
 				res.Matched = append(res.Matched, p.Name)
-				res.Violations = append(res.Violations, Violation{Policy: p.Name, Rule: RuleNamespaceLookup, Mode: p.Mode,
+				res.add(Violation{Policy: p.Name, Rule: RuleNamespaceLookup, Mode: p.Mode,
 					Path: "metadata.namespace",
-					Message: fmt.Sprintf("could not read the labels of namespace %q to evaluate spec.match.namespaceSelector: %v; "+
-						"sealgate fails closed, retry when the namespace is readable", namespace, nsErr)})
+					Message: rules.Truncate(fmt.Sprintf("could not read the labels of namespace %q to evaluate spec.match.namespaceSelector: %v; "+
+						"sealgate fails closed, retry when the namespace is readable", namespace, nsErr), MaxMessageBytes)})
 				continue
 			}
 			if !p.NamespaceSelector.Matches(nsLabels) {
@@ -125,31 +189,45 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 		}
 		res.Matched = append(res.Matched, p.Name)
 		for _, r := range e.Rules.Rules() {
-			for _, f := range r.Check(p, t) {
-				res.Violations = append(res.Violations, violation(p, r.ID, f))
-			}
+			found.Reset()
+			r.Check(p, t, found)
+			res.collect(p, r.ID, found)
 		}
 		if len(p.Signatures) > 0 {
-			res.Violations = append(res.Violations, e.signatures(ctx, p, t)...)
+			e.signatures(ctx, p, t, res, found)
 		}
 	}
 	return res
 }
 
-func (e *Engine) signatures(ctx context.Context, p *policy.Policy, t *rules.Target) []Violation {
+// collect moves one rule's findings into the result, with the count of those the rule did not keep.
+func (r *Result) collect(p *policy.Policy, ruleID string, found *rules.Findings) {
+	for _, f := range found.Kept() {
+		r.add(violation(p, ruleID, f))
+	}
+	found.Omitted(func(rule string, n int) {
+		if rule == "" {
+			rule = ruleID
+		}
+		r.omit(p.Name, rule, p.Mode, n)
+	})
+}
+
+func (e *Engine) signatures(ctx context.Context, p *policy.Policy, t *rules.Target, res *Result, found *rules.Findings) {
 	if e.SkipSignatures || !signaturesApply(p, t) {
-		return nil
+		return
 	}
 	if e.Signatures == nil {
-		return []Violation{{Policy: p.Name, Rule: RuleSignatures, Mode: p.Mode, Path: "spec.signatures",
+		res.add(Violation{Policy: p.Name, Rule: RuleSignatures, Mode: p.Mode, Path: "spec.signatures",
 			Message: "the policy requires image signatures but this sealgate has no signature verifier configured; " +
-				"sealgate fails closed: configure verification, or run `sealgate check --skip-signatures` for offline linting"}}
+				"sealgate fails closed: configure verification, or run `sealgate check --skip-signatures` for offline linting"})
+		return
 	}
-	var out []Violation
+	found.Reset()
 	for _, f := range e.Signatures.Verify(ctx, p, t) {
-		out = append(out, violation(p, RuleSignatures, f))
+		found.Add(f)
 	}
-	return out
+	res.collect(p, RuleSignatures, found)
 }
 
 // signaturesApply reports whether any image of the pod falls under one of the policy's signature
@@ -184,10 +262,13 @@ func (e *Engine) namespaceLabels(ctx context.Context, namespace string) (labels.
 	return labels.Set(l), nil
 }
 
+// violation attributes a finding to its policy. Path, container and message are cut to their
+// limits: the rules bound what they quote of the pod, and this bounds what any rule or verifier says.
 func violation(p *policy.Policy, ruleID string, f rules.Finding) Violation {
 	id := ruleID
 	if f.Rule != "" {
 		id = f.Rule
 	}
-	return Violation{Policy: p.Name, Rule: id, Mode: p.Mode, Path: f.Path, Container: f.Container, Message: f.Message}
+	return Violation{Policy: p.Name, Rule: id, Mode: p.Mode, Path: rules.Truncate(f.Path, MaxPathBytes),
+		Container: rules.Truncate(f.Container, rules.MaxValueBytes), Message: rules.Truncate(f.Message, MaxMessageBytes)}
 }

@@ -77,12 +77,10 @@ func compile(t *testing.T, name string, spec v1alpha1.PolicySpec) *policy.Policy
 
 // perContainer is a rule that reports every container, so order and attribution are visible.
 func perContainer(id string) rules.Rule {
-	return rules.Rule{ID: id, Name: id, Check: func(p *policy.Policy, t *rules.Target) []rules.Finding {
-		var out []rules.Finding
+	return rules.Rule{ID: id, Name: id, Check: func(p *policy.Policy, t *rules.Target, out *rules.Findings) {
 		for _, c := range t.Containers() {
-			out = append(out, rules.Finding{Path: c.Path("image"), Container: c.Name, Message: id + " on " + c.Name})
+			out.Add(rules.Finding{Path: c.Path("image"), Container: c.Name, Message: id + " on " + c.Name})
 		}
-		return out
 	}}
 }
 
@@ -97,7 +95,7 @@ func registry(t *testing.T, rs ...rules.Rule) *rules.Registry {
 
 // silent is a registry whose one rule finds nothing: matching is observable through Result.Matched.
 func silent(t *testing.T) *rules.Registry {
-	return registry(t, rules.Rule{ID: "none", Name: "none", Check: func(*policy.Policy, *rules.Target) []rules.Finding { return nil }})
+	return registry(t, rules.Rule{ID: "none", Name: "none", Check: func(*policy.Policy, *rules.Target, *rules.Findings) {}})
 }
 
 func selector(kv ...string) *metav1.LabelSelector {
@@ -320,10 +318,17 @@ func TestBuiltinRulesUseWorkloadPaths(t *testing.T) {
 	}
 }
 
+// testPublicKey is a P-256 public key: policy validation parses keys, and these tests never verify.
+const testPublicKey = `-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEKJY4PBsXbeHg6qtNrcjvlAsBmyiO
+IfIUydR4G/h7oCDdt9yovFZEW2HGL18w/PiD21gQbeJHbJ9HnoXZmbXKmw==
+-----END PUBLIC KEY-----
+`
+
 func signaturePolicy(t *testing.T, name string, mode v1alpha1.Mode) *policy.Policy {
 	return compile(t, name, v1alpha1.PolicySpec{Mode: mode, Signatures: []v1alpha1.SignatureRule{{
 		Images:    []string{"registry.example.com/**"},
-		Attestors: []v1alpha1.Attestor{{Name: "release", PublicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"}},
+		Attestors: []v1alpha1.Attestor{{Name: "release", PublicKey: testPublicKey}},
 	}}})
 }
 

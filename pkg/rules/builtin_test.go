@@ -9,7 +9,7 @@ import (
 )
 
 func TestNewRegistryRejects(t *testing.T) {
-	check := func(*policy.Policy, *Target) []Finding { return nil }
+	check := func(*policy.Policy, *Target, *Findings) {}
 	ok := Rule{ID: "a.b", Name: "A b", Check: check}
 	for _, tc := range []struct {
 		name  string

@@ -1,8 +1,6 @@
 package rules
 
 import (
-	"strconv"
-
 	"github.com/sealgate/sealgate/pkg/policy"
 )
 
@@ -13,20 +11,18 @@ import (
 var requireDigest = Rule{
 	ID:   "images.requireDigest",
 	Name: "Images are pinned by digest",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.Images == nil || !p.Images.RequireDigest {
-			return nil
+			return
 		}
-		var out []Finding
 		for i := range t.Images() {
 			im := &t.Images()[i]
 			if im.Err != nil || im.Ref.Digest != "" {
 				continue
 			}
-			out = append(out, Finding{Path: im.Path(), Container: im.OwnerName(),
-				Message: found(im.Owner()+" image "+strconv.Quote(im.Raw)+" is not pinned by digest",
+			out.Add(Finding{Path: im.Path(), Container: im.OwnerName(),
+				Message: found(im.Owner()+" image "+quote(im.Raw)+" is not pinned by digest",
 					"reference it as "+im.Ref.WithDigest("sha256:<digest>")+" (crane digest or docker buildx imagetools inspect prints the digest)")})
 		}
-		return out
 	},
 }

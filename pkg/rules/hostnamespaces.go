@@ -12,15 +12,14 @@ import (
 var hostNamespaces = Rule{
 	ID:   "containers.hostNamespaces",
 	Name: "Pods do not share host namespaces",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.Containers == nil || !p.Containers.HostNamespaces {
-			return nil
+			return
 		}
 		s := t.Spec
 		if !s.HostNetwork && !s.HostPID && !s.HostIPC {
-			return nil
+			return
 		}
-		var out []Finding
 		for _, ns := range [...]struct {
 			set         bool
 			field, what string
@@ -32,10 +31,9 @@ var hostNamespaces = Rule{
 			if !ns.set {
 				continue
 			}
-			out = append(out, Finding{Path: t.Path(ns.field),
+			out.Add(Finding{Path: t.Path(ns.field),
 				Message: found("the pod sets "+ns.field+": true, sharing the node's "+ns.what+" namespace",
 					"remove "+ns.field+" or set it to false")})
 		}
-		return out
 	},
 }

@@ -1,8 +1,6 @@
 package rules
 
 import (
-	"strconv"
-
 	"github.com/sealgate/sealgate/pkg/policy"
 )
 
@@ -14,11 +12,10 @@ import (
 var disallowLatestTag = Rule{
 	ID:   "images.disallowLatestTag",
 	Name: "Images are not :latest or untagged",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.Images == nil || !p.Images.DisallowLatestTag {
-			return nil
+			return
 		}
-		var out []Finding
 		for i := range t.Images() {
 			im := &t.Images()[i]
 			if im.Err != nil || im.Ref.Digest != "" || !im.Ref.IsLatest() {
@@ -28,10 +25,9 @@ var disallowLatestTag = Rule{
 			if im.Ref.Tag == "" {
 				what = "has no tag, which means :latest"
 			}
-			out = append(out, Finding{Path: im.Path(), Container: im.OwnerName(),
-				Message: found(im.Owner()+" image "+strconv.Quote(im.Raw)+" "+what,
+			out.Add(Finding{Path: im.Path(), Container: im.OwnerName(),
+				Message: found(im.Owner()+" image "+quote(im.Raw)+" "+what,
 					"use a version tag or a digest, e.g. "+im.Ref.Name()+":1.2.3")})
 		}
-		return out
 	},
 }

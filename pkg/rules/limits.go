@@ -13,11 +13,10 @@ import (
 var requireLimits = Rule{
 	ID:   "resources.requireLimits",
 	Name: "Containers limit the required resources",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.Resources == nil || len(p.Resources.RequireLimits) == 0 {
-			return nil
+			return
 		}
-		var out []Finding
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			if c.Kind == Ephemeral {
@@ -27,11 +26,10 @@ var requireLimits = Rule{
 				if _, ok := c.Resources.Limits[name]; ok {
 					continue
 				}
-				out = append(out, Finding{Path: resourcePath(c, "limits", name), Container: c.Name,
+				out.Add(Finding{Path: resourcePath(c, "limits", name), Container: c.Name,
 					Message: found(containerOwner(c)+" has no "+string(name)+" limit",
 						"set resources.limits."+string(name)+"; every container must limit "+quoteList(p.Resources.RequireLimits))})
 			}
 		}
-		return out
 	},
 }

@@ -14,11 +14,10 @@ import (
 var maxLimits = Rule{
 	ID:   "resources.maxLimits",
 	Name: "Container limits are under the maximums",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.Resources == nil || len(p.Resources.MaxLimits) == 0 {
-			return nil
+			return
 		}
-		var out []Finding
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			if c.Kind == Ephemeral {
@@ -39,11 +38,10 @@ var maxLimits = Rule{
 				if q.Cmp(bound) <= 0 {
 					continue
 				}
-				out = append(out, Finding{Path: resourcePath(c, list, b.Name), Container: c.Name,
+				out.Add(Finding{Path: resourcePath(c, list, b.Name), Container: c.Name,
 					Message: found(containerOwner(c)+" "+list+" "+string(b.Name)+" "+q.String()+", above the maximum "+bound.String(),
 						"set resources."+list+"."+string(b.Name)+" to at most "+bound.String())})
 			}
 		}
-		return out
 	},
 }

@@ -26,18 +26,19 @@ import (
 var podSecurity = Rule{
 	ID:   "podSecurity",
 	Name: "Pods meet the Pod Security Standards level",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.PodSecurity == nil || p.PodSecurity.Level == psaapi.LevelPrivileged {
-			return nil
+			return
 		}
 		c, err := defaultPSS()
 		if err != nil {
 			// Fail closed: a pod sealgate cannot judge is not a pod that passed.
-			return []Finding{{Rule: "podSecurity", Path: t.SpecPath,
+			out.Add(Finding{Rule: "podSecurity", Path: t.SpecPath,
 				Message: found("the Pod Security Standards checks could not be loaded: "+err.Error(),
-					"sealgate cannot judge this pod; report this as a bug")}}
+					"sealgate cannot judge this pod; report this as a bug")})
+			return
 		}
-		return c.check(*p.PodSecurity, t)
+		c.check(*p.PodSecurity, t, out)
 	},
 }
 
@@ -116,38 +117,36 @@ func (c *pssChecker) evaluate(lv psaapi.LevelVersion, t *Target) []psapolicy.Che
 	return c.eval.EvaluatePod(lv, meta, t.Spec)
 }
 
-// check returns one finding per offending field of every check the pod fails.
-func (c *pssChecker) check(lv psaapi.LevelVersion, t *Target) []Finding {
-	var out []Finding
+// check reports the findings of every check the pod fails: one per offending field, a list field
+// counting as one.
+func (c *pssChecker) check(lv psaapi.LevelVersion, t *Target, out *Findings) {
 	for _, r := range c.evaluate(lv, t) {
 		if r.Allowed {
 			continue
 		}
 		id, reason := pssUntag(r.ForbiddenReason)
-		out = c.locate(out, lv, id, reason, r.ForbiddenDetail, t)
+		c.locate(out, lv, id, reason, r.ForbiddenDetail, t)
 	}
-	return out
 }
 
-// locate appends the findings of one failing check: one per location its locator finds, or one at
+// locate reports the findings of one failing check: one per location its locator finds, or one at
 // the pod spec when there is no locator (a check newer than this code) or it finds nothing.
-func (c *pssChecker) locate(out []Finding, lv psaapi.LevelVersion, id psapolicy.CheckID, reason, detail string, t *Target) []Finding {
+func (c *pssChecker) locate(out *Findings, lv psaapi.LevelVersion, id psapolicy.CheckID, reason, detail string, t *Target) {
 	rule := "podSecurity"
 	if id != "" {
 		rule += "." + string(id)
 	}
 	standard := c.standard(lv)
 	if loc := pssLocators[id]; loc != nil {
-		x := &pssLocate{id: id, t: t, probe: c.checkAt(id, c.effective(lv.Version))}
+		x := &pssLocate{id: id, t: t, probe: c.checkAt(id, c.effective(lv.Version)), out: out, rule: rule, standard: standard}
 		loc(x)
-		for _, s := range x.spots {
-			out = append(out, Finding{Rule: rule, Path: s.path, Container: s.container,
-				Message: found(s.what, standard+" "+s.fix)})
-		}
-		if len(x.spots) > 0 {
-			return out
+		if x.n > 0 {
+			return
 		}
 	}
+	// Upstream's reason and detail quote the pod (every forbidden capability, every sysctl), so they
+	// are cut like any other value of the pod.
+	reason, detail = Truncate(reason, pssMaxUpstreamText), Truncate(detail, pssMaxUpstreamText)
 	what := "pod fails the " + string(id) + " check: " + reason
 	if id == "" {
 		what = "pod fails a check: " + reason
@@ -157,8 +156,12 @@ func (c *pssChecker) locate(out []Finding, lv psaapi.LevelVersion, id psapolicy.
 		what += " (" + detail + ")"
 		fix = standard + " forbids this: change the fields the detail names"
 	}
-	return append(out, Finding{Rule: rule, Path: t.SpecPath, Message: found(what, fix)})
+	out.Add(Finding{Rule: rule, Path: t.SpecPath, Message: found(what, fix)})
 }
+
+// pssMaxUpstreamText bounds upstream's reason and detail in a fallback message: room for a few
+// quoted values, as a message sealgate words itself has.
+const pssMaxUpstreamText = 4 * MaxValueBytes
 
 // effective is the version upstream evaluates for v: "latest" and versions newer than every check
 // evaluate as the newest.

@@ -36,46 +36,102 @@ func pssLocateHostNamespaces(x *pssLocate) {
 	}
 }
 
+// pssLocateHostPorts reports one finding per container: at the port when one sets a host port, at
+// its ports list when several do.
 func pssLocateHostPorts(x *pssLocate) {
+	const fix = "forbids host ports: remove hostPort and reach the container through a Service"
 	for i := range x.t.Containers() {
 		c := &x.t.Containers()[i]
+		var bad entries
 		for j, p := range c.Ports {
-			if p.HostPort != 0 {
-				x.add(c.Path(pssIndex("ports", j), "hostPort"), c.Name,
-					containerOwner(c)+" sets "+pssIndex("ports", j)+".hostPort="+strconv.Itoa(int(p.HostPort)),
-					"forbids host ports: remove hostPort and reach the container through a Service")
+			if p.HostPort == 0 {
+				continue
 			}
+			v := ""
+			if !bad.full() {
+				v = pssIndex("ports", j) + ".hostPort=" + strconv.Itoa(int(p.HostPort))
+			}
+			bad.add(j, v)
+		}
+		switch {
+		case bad.n == 1:
+			x.add(c.Path(pssIndex("ports", bad.index), "hostPort"), c.Name, containerOwner(c)+" sets "+bad.first[0], fix)
+		case bad.n > 1:
+			x.add(c.Path("ports"), c.Name, containerOwner(c)+" sets "+count(bad.n, "host port", "host ports")+": "+bad.plain(), fix)
 		}
 	}
 }
 
+// pssLocateHostPathVolumes reports the hostPath volume, or all of them as one finding at the
+// volumes list.
 func pssLocateHostPathVolumes(x *pssLocate) {
+	const fix = "forbids hostPath volumes: use a persistentVolumeClaim, emptyDir, configMap or secret volume instead"
+	var bad entries
 	for i := range x.t.Spec.Volumes {
 		v := &x.t.Spec.Volumes[i]
-		if v.HostPath != nil {
-			x.add(x.t.Path(pssIndex("volumes", i), "hostPath"), "",
-				"volume "+strconv.Quote(v.Name)+" mounts host path "+strconv.Quote(v.HostPath.Path),
-				"forbids hostPath volumes: use a persistentVolumeClaim, emptyDir, configMap or secret volume instead")
-		}
-	}
-}
-
-func pssLocateRestrictedVolumes(x *pssLocate) {
-	for i := range x.t.Spec.Volumes {
-		v := &x.t.Spec.Volumes[i]
-		if !x.forbids(nil, &corev1.PodSpec{Volumes: []corev1.Volume{*v}}) {
+		if v.HostPath == nil {
 			continue
 		}
-		const fix = "allows only configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, " +
-			"projected and secret volumes: use one of those, e.g. a persistentVolumeClaim"
-		path := x.t.Path(pssIndex("volumes", i))
-		what := "volume " + strconv.Quote(v.Name) + " has no allowed volume source"
+		s := ""
+		if !bad.full() {
+			s = quote(v.Name) + " (" + quote(v.HostPath.Path) + ")"
+		}
+		bad.add(i, s)
+	}
+	switch {
+	case bad.n == 1:
+		v := &x.t.Spec.Volumes[bad.index]
+		x.add(x.t.Path(pssIndex("volumes", bad.index), "hostPath"), "",
+			"volume "+quote(v.Name)+" mounts host path "+quote(v.HostPath.Path), fix)
+	case bad.n > 1:
+		x.add(x.t.Path("volumes"), "", count(bad.n, "volume", "volumes")+" mount host paths: "+bad.plain(), fix)
+	}
+}
+
+// pssLocateRestrictedVolumes probes each volume alone; it reports the offending volume, or all of
+// them as one finding at the volumes list.
+func pssLocateRestrictedVolumes(x *pssLocate) {
+	const fix = "allows only configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, " +
+		"projected and secret volumes: use one of those, e.g. a persistentVolumeClaim"
+	var bad entries
+	probe := &corev1.PodSpec{Volumes: make([]corev1.Volume, 1)}
+	for i := range x.t.Spec.Volumes {
+		v := &x.t.Spec.Volumes[i]
+		probe.Volumes[0] = *v
+		if !x.forbids(nil, probe) {
+			continue
+		}
+		s := ""
+		if !bad.full() {
+			s = quote(v.Name) + " (" + pssSourceName(v) + ")"
+		}
+		bad.add(i, s)
+	}
+	switch {
+	case bad.n == 1:
+		v := &x.t.Spec.Volumes[bad.index]
+		path := x.t.Path(pssIndex("volumes", bad.index))
+		what := "volume " + quote(v.Name) + " has no allowed volume source"
 		if src := pssVolumeSource(v); src != "" {
 			path += "." + src
-			what = "volume " + strconv.Quote(v.Name) + " is a " + src + " volume"
+			what = "volume " + quote(v.Name) + " is a " + src + " volume"
 		}
 		x.add(path, "", what, fix)
+	case bad.n > 1:
+		x.add(x.t.Path("volumes"), "", count(bad.n, "volume", "volumes")+" have a type that is not allowed: "+bad.plain(), fix)
 	}
+}
+
+// pssMemoSize bounds the probe verdicts a locator remembers: enough for every capability name there
+// is, few enough to cost nothing.
+const pssMemoSize = 1024
+
+// pssSourceName names a volume's source for a list: "nfs", or "no source".
+func pssSourceName(v *corev1.Volume) string {
+	if src := pssVolumeSource(v); src != "" {
+		return src
+	}
+	return "no source"
 }
 
 // pssVolumeSource returns the JSON name of the volume's source field ("nfs", "hostPath"), found by
@@ -111,13 +167,19 @@ func pssLocateAllowPrivilegeEscalation(x *pssLocate) {
 }
 
 // pssLocateCapabilities serves both capability checks: the baseline one (only the runtime's default
-// capabilities may be added) and the restricted one (drop ALL; add at most NET_BIND_SERVICE).
+// capabilities may be added) and the restricted one (drop ALL; add at most NET_BIND_SERVICE). Each
+// added capability is probed alone; a container's forbidden ones are reported as one finding.
 func pssLocateCapabilities(x *pssLocate) {
-	addFix := "forbids adding capabilities beyond the container runtime's defaults: remove it from securityContext.capabilities.add"
+	allowed := "forbids adding capabilities beyond the container runtime's defaults"
 	if x.id == "capabilities_restricted" {
-		addFix = "allows adding only NET_BIND_SERVICE: remove it from securityContext.capabilities.add"
+		allowed = "allows adding only NET_BIND_SERVICE"
 	}
-	dropAll := []corev1.Capability{"ALL"}
+	// One probe pod, refilled for each value: a container may add any number of capabilities.
+	addProbe := &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: make([]corev1.Capability, 1)}
+	addSC := &corev1.SecurityContext{Capabilities: addProbe}
+	// memo keeps the verdict on the first pssMemoSize distinct names: a list that repeats names
+	// costs one probe per name, while one of distinct names still costs one probe per entry.
+	memo := make(map[corev1.Capability]bool)
 	for i := range x.t.Containers() {
 		c := &x.t.Containers()[i]
 		var caps *corev1.Capabilities
@@ -131,17 +193,33 @@ func pssLocateCapabilities(x *pssLocate) {
 		if x.forbidsContainer(c.Name, &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Drop: drop}}) {
 			what := containerOwner(c) + " does not set securityContext.capabilities.drop"
 			if len(drop) > 0 {
-				what = containerOwner(c) + " drops " + quoteList(drop) + " but not \"ALL\""
+				what = containerOwner(c) + " drops " + quoteEntries(drop) + " but not \"ALL\""
 			}
 			x.add(c.Path("securityContext", "capabilities", "drop"), c.Name, what,
 				`requires every container to drop all capabilities: set securityContext.capabilities.drop=["ALL"]`)
 		}
+		var bad entries
 		for j, a := range add {
-			probe := &corev1.Capabilities{Drop: dropAll, Add: []corev1.Capability{a}}
-			if x.forbidsContainer(c.Name, &corev1.SecurityContext{Capabilities: probe}) {
-				x.add(c.Path("securityContext", "capabilities", pssIndex("add", j)), c.Name,
-					containerOwner(c)+" adds capability "+strconv.Quote(string(a)), addFix)
+			forbidden, ok := memo[a]
+			if !ok {
+				addProbe.Add[0] = a
+				forbidden = x.forbidsContainer(c.Name, addSC)
+				if len(memo) < pssMemoSize {
+					memo[a] = forbidden
+				}
 			}
+			if forbidden {
+				bad.add(j, string(a))
+			}
+		}
+		switch {
+		case bad.n == 1:
+			x.add(c.Path("securityContext", "capabilities", pssIndex("add", bad.index)), c.Name,
+				containerOwner(c)+" adds capability "+quote(bad.first[0]), allowed+": remove it from securityContext.capabilities.add")
+		case bad.n > 1:
+			x.add(c.Path("securityContext", "capabilities", "add"), c.Name,
+				containerOwner(c)+" adds "+count(bad.n, "capability", "capabilities")+" that are not allowed: "+bad.values(),
+				allowed+": remove them from securityContext.capabilities.add")
 		}
 	}
 }
@@ -152,23 +230,35 @@ func pssLocateProcMount(x *pssLocate) {
 		if sc := c.SecurityContext; sc != nil && sc.ProcMount != nil &&
 			x.forbidsContainer(c.Name, &corev1.SecurityContext{ProcMount: sc.ProcMount}) {
 			x.add(c.Path("securityContext", "procMount"), c.Name,
-				containerOwner(c)+" sets securityContext.procMount="+strconv.Quote(string(*sc.ProcMount)),
+				containerOwner(c)+" sets securityContext.procMount="+quote(string(*sc.ProcMount)),
 				`requires the default /proc masks: remove it or set it to "Default"`)
 		}
 	}
 }
 
+// pssLocateSysctls probes each sysctl alone; it reports the forbidden one, or all of them as one
+// finding at the sysctls list.
 func pssLocateSysctls(x *pssLocate) {
+	const fix = "allows only the safe, namespaced sysctls at this version: remove"
 	sc := x.t.Spec.SecurityContext
 	if sc == nil {
 		return
 	}
+	var bad entries
+	probe := &corev1.PodSecurityContext{Sysctls: make([]corev1.Sysctl, 1)}
 	for i, s := range sc.Sysctls {
-		if x.forbidsPod(&corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{s}}) {
-			x.add(x.t.Path("securityContext", pssIndex("sysctls", i), "name"), "",
-				"pod sets sysctl "+strconv.Quote(s.Name),
-				"allows only the safe, namespaced sysctls at this version: remove it")
+		probe.Sysctls[0] = s
+		if x.forbidsPod(probe) {
+			bad.add(i, s.Name)
 		}
+	}
+	switch {
+	case bad.n == 1:
+		x.add(x.t.Path("securityContext", pssIndex("sysctls", bad.index), "name"), "",
+			"pod sets sysctl "+quote(bad.first[0]), fix+" it")
+	case bad.n > 1:
+		x.add(x.t.Path("securityContext", "sysctls"), "",
+			"pod sets "+count(bad.n, "sysctl", "sysctls")+" that are not allowed: "+bad.values(), fix+" them")
 	}
 }
 
@@ -196,11 +286,11 @@ func pssLocateHostProbesAndHostLifecycle(x *pssLocate) {
 		handler := func(field string, httpGet *corev1.HTTPGetAction, tcp *corev1.TCPSocketAction) {
 			if httpGet != nil && httpGet.Host != "" {
 				x.add(c.Path(field, "httpGet", "host"), c.Name,
-					containerOwner(c)+" sets "+field+".httpGet.host="+strconv.Quote(httpGet.Host), fix)
+					containerOwner(c)+" sets "+field+".httpGet.host="+quote(httpGet.Host), fix)
 			}
 			if tcp != nil && tcp.Host != "" {
 				x.add(c.Path(field, "tcpSocket", "host"), c.Name,
-					containerOwner(c)+" sets "+field+".tcpSocket.host="+strconv.Quote(tcp.Host), fix)
+					containerOwner(c)+" sets "+field+".tcpSocket.host="+quote(tcp.Host), fix)
 			}
 		}
 		for _, p := range []struct {

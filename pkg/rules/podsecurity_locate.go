@@ -3,6 +3,7 @@ package rules
 import (
 	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,16 +49,20 @@ type pssLocate struct {
 	t  *Target
 	// probe is the failing check as upstream wrote it, in force at the evaluated version.
 	probe psapolicy.CheckPodFn
-	spots []pssSpot
+	// out receives the findings, under rule; standard names the level and version in messages.
+	out            *Findings
+	rule, standard string
+	// n counts the findings reported.
+	n int
+	// pod and one are the probe pod and its one container, reused across probes.
+	pod corev1.PodSpec
+	one []corev1.Container
 }
 
-// pssSpot is one offending field: where, what it holds, and how to fix it (after the standard's name).
-type pssSpot struct {
-	path, container, what, fix string
-}
-
+// add reports one offending field: where, what it holds, and how to fix it (after the standard's name).
 func (x *pssLocate) add(path, container, what, fix string) {
-	x.spots = append(x.spots, pssSpot{path: path, container: container, what: what, fix: fix})
+	x.n++
+	x.out.Add(Finding{Rule: x.rule, Path: path, Container: container, Message: found(what, x.standard+" "+fix)})
 }
 
 // forbids reports whether the check fails on the probe pod.
@@ -66,42 +71,79 @@ func (x *pssLocate) forbids(meta *metav1.ObjectMeta, spec *corev1.PodSpec) bool 
 		return false
 	}
 	if meta == nil {
-		meta = &metav1.ObjectMeta{}
+		meta = &pssEmptyMeta
 	}
 	return !x.probe(meta, spec).Allowed
 }
 
+// pssEmptyMeta is the metadata of probe pods that need none. Checks only read it.
+var pssEmptyMeta metav1.ObjectMeta
+
 // forbidsPod probes a pod whose only setting is this pod security context.
 func (x *pssLocate) forbidsPod(sc *corev1.PodSecurityContext) bool {
-	return x.forbids(nil, &corev1.PodSpec{SecurityContext: sc})
+	x.pod = corev1.PodSpec{SecurityContext: sc}
+	return x.forbids(nil, &x.pod)
 }
 
 // forbidsContainer probes a pod whose only setting is one container's security context.
 func (x *pssLocate) forbidsContainer(name string, sc *corev1.SecurityContext) bool {
-	return x.forbids(nil, &corev1.PodSpec{Containers: []corev1.Container{{Name: name, SecurityContext: sc}}})
+	if x.one == nil {
+		x.one = make([]corev1.Container, 1)
+	}
+	// The probe pod is refilled, never allocated anew: a locator may probe once per list entry, and a
+	// container is a large struct.
+	x.one[0] = corev1.Container{Name: name, SecurityContext: sc}
+	x.pod = corev1.PodSpec{Containers: x.one}
+	return x.forbids(nil, &x.pod)
 }
 
-// forbiddenAnnotations reports, in key order, the annotations the check fails on, each probed alone
-// on a pod with the same container names (the seccomp annotations before v1.19 name a container).
+// forbiddenAnnotations reports the annotations the check fails on, each probed alone: the one, or
+// all of them (in key order) as one finding at the annotations. The seccomp annotations before v1.19
+// name a container (container.seccomp.security.alpha.kubernetes.io/<name>), and upstream reads such
+// an annotation only for a container of that name, so the probe pod holds that container alone when
+// the pod has it: probing with every container would cost annotations × containers.
 func (x *pssLocate) forbiddenAnnotations(fix string) {
-	if x.t.Meta == nil || len(x.t.Meta.Annotations) == 0 {
+	ann := x.t.Meta.Annotations
+	if len(ann) == 0 {
 		return
 	}
-	spec := &corev1.PodSpec{}
-	for i := range x.t.Containers() {
-		spec.Containers = append(spec.Containers, corev1.Container{Name: x.t.Containers()[i].Name})
-	}
-	keys := make([]string, 0, len(x.t.Meta.Annotations))
-	for k := range x.t.Meta.Annotations {
+	keys := make([]string, 0, len(ann))
+	for k := range ann {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	for _, k := range keys {
-		v := x.t.Meta.Annotations[k]
-		if x.forbids(&metav1.ObjectMeta{Annotations: map[string]string{k: v}}, spec) {
-			x.add(x.t.MetaPath+".annotations["+k+"]", "",
-				"annotation "+strconv.Quote(k)+" is "+strconv.Quote(v), fix)
+	var names map[string]bool
+	meta := &metav1.ObjectMeta{Annotations: make(map[string]string, 1)}
+	empty, named := &corev1.PodSpec{}, &corev1.PodSpec{Containers: make([]corev1.Container, 1)}
+	var bad entries
+	for i, k := range keys {
+		clear(meta.Annotations)
+		meta.Annotations[k] = ann[k]
+		spec := empty
+		if slash := strings.LastIndexByte(k, '/'); slash >= 0 {
+			if names == nil {
+				names = make(map[string]bool, len(x.t.Containers()))
+				for c := range x.t.Containers() {
+					names[x.t.Containers()[c].Name] = true
+				}
+			}
+			if name := k[slash+1:]; names[name] {
+				named.Containers[0].Name = name
+				spec = named
+			}
 		}
+		if x.forbids(meta, spec) {
+			bad.add(i, k)
+		}
+	}
+	switch {
+	case bad.n == 1:
+		k := bad.first[0]
+		x.add(x.t.MetaPath+".annotations["+Truncate(k, MaxValueBytes)+"]", "",
+			"annotation "+quote(k)+" is "+quote(ann[k]), fix)
+	case bad.n > 1:
+		x.add(x.t.MetaPath+".annotations", "",
+			count(bad.n, "annotation", "annotations")+" set profiles that are not allowed: "+bad.values(), fix)
 	}
 }
 

@@ -1,8 +1,6 @@
 package rules
 
 import (
-	"strconv"
-
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -78,7 +76,7 @@ func pssLocateSeccompProfile(x *pssLocate) {
 	}
 	if pod != nil && x.forbidsPod(&corev1.PodSecurityContext{SeccompProfile: pod}) {
 		x.add(t.Path("securityContext", "seccompProfile", "type"), "",
-			"pod sets securityContext.seccompProfile.type="+strconv.Quote(string(pod.Type)), fix)
+			"pod sets securityContext.seccompProfile.type="+quote(string(pod.Type)), fix)
 	}
 	var unset []*Container
 	for i := range t.Containers() {
@@ -93,7 +91,7 @@ func pssLocateSeccompProfile(x *pssLocate) {
 		}
 		if x.forbidsContainer(c.Name, &corev1.SecurityContext{SeccompProfile: sp}) {
 			x.add(c.Path("securityContext", "seccompProfile", "type"), c.Name,
-				containerOwner(c)+" sets securityContext.seccompProfile.type="+strconv.Quote(string(sp.Type)), fix)
+				containerOwner(c)+" sets securityContext.seccompProfile.type="+quote(string(sp.Type)), fix)
 		}
 	}
 	if x.id == "seccompProfile_baseline" {
@@ -125,14 +123,14 @@ func pssLocateAppArmorProfile(x *pssLocate) {
 	if sc := t.Spec.SecurityContext; sc != nil && sc.AppArmorProfile != nil &&
 		x.forbidsPod(&corev1.PodSecurityContext{AppArmorProfile: sc.AppArmorProfile}) {
 		x.add(t.Path("securityContext", "appArmorProfile", "type"), "",
-			"pod sets securityContext.appArmorProfile.type="+strconv.Quote(string(sc.AppArmorProfile.Type)), fix)
+			"pod sets securityContext.appArmorProfile.type="+quote(string(sc.AppArmorProfile.Type)), fix)
 	}
 	for i := range t.Containers() {
 		c := &t.Containers()[i]
 		if sc := c.SecurityContext; sc != nil && sc.AppArmorProfile != nil &&
 			x.forbidsContainer(c.Name, &corev1.SecurityContext{AppArmorProfile: sc.AppArmorProfile}) {
 			x.add(c.Path("securityContext", "appArmorProfile", "type"), c.Name,
-				containerOwner(c)+" sets securityContext.appArmorProfile.type="+strconv.Quote(string(sc.AppArmorProfile.Type)), fix)
+				containerOwner(c)+" sets securityContext.appArmorProfile.type="+quote(string(sc.AppArmorProfile.Type)), fix)
 		}
 	}
 	x.forbiddenAnnotations(`allows only the runtime/default and localhost/* AppArmor profiles: ` +
@@ -154,7 +152,7 @@ func pssLocateSELinuxOptions(x *pssLocate) {
 		} {
 			if o.value != "" && forbids(&o.probe) {
 				x.add(path("securityContext", "seLinuxOptions", o.field), container,
-					owner+" sets securityContext.seLinuxOptions."+o.field+"="+strconv.Quote(o.value), o.fix)
+					owner+" sets securityContext.seLinuxOptions."+o.field+"="+quote(o.value), o.fix)
 			}
 		}
 	}

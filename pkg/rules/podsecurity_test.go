@@ -126,10 +126,18 @@ func TestPodSecurityFindings(t *testing.T) {
 				{Name: "share", VolumeSource: corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "nfs", Path: "/"}}},
 			}
 		}, want: []Finding{
-			{Rule: "podSecurity.restrictedVolumes", Path: "spec.volumes[0].hostPath",
-				Message: `volume "docker" is a hostPath volume; ` + std("restricted", latestV) + " allows only configMap, csi, downwardAPI, emptyDir, " +
+			{Rule: "podSecurity.restrictedVolumes", Path: "spec.volumes",
+				Message: `2 volumes have a type that is not allowed: "docker" (hostPath), "share" (nfs); ` + std("restricted", latestV) +
+					" allows only configMap, csi, downwardAPI, emptyDir, " +
 					"ephemeral, image, persistentVolumeClaim, projected and secret volumes: use one of those, e.g. a persistentVolumeClaim"},
-			{Rule: "podSecurity.restrictedVolumes", Path: "spec.volumes[2].nfs",
+		}},
+		{name: "nfs volume, restricted", level: "restricted", version: "latest", mutate: func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{
+				{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+				{Name: "share", VolumeSource: corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "nfs", Path: "/"}}},
+			}
+		}, want: []Finding{
+			{Rule: "podSecurity.restrictedVolumes", Path: "spec.volumes[1].nfs",
 				Message: `volume "share" is a nfs volume; ` + std("restricted", latestV) + " allows only configMap, csi, downwardAPI, emptyDir, " +
 					"ephemeral, image, persistentVolumeClaim, projected and secret volumes: use one of those, e.g. a persistentVolumeClaim"},
 		}},
@@ -166,12 +174,9 @@ func TestPodSecurityFindings(t *testing.T) {
 		{name: "capabilities, baseline", level: "baseline", version: "latest", mutate: func(p *corev1.Pod) {
 			p.Spec.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"CHOWN", "NET_RAW", "SYS_ADMIN"}
 		}, want: []Finding{
-			{Rule: "podSecurity.capabilities_baseline", Path: "spec.containers[0].securityContext.capabilities.add[1]", Container: "app",
-				Message: `container "app" adds capability "NET_RAW"; ` + std("baseline", latestV) +
-					" forbids adding capabilities beyond the container runtime's defaults: remove it from securityContext.capabilities.add"},
-			{Rule: "podSecurity.capabilities_baseline", Path: "spec.containers[0].securityContext.capabilities.add[2]", Container: "app",
-				Message: `container "app" adds capability "SYS_ADMIN"; ` + std("baseline", latestV) +
-					" forbids adding capabilities beyond the container runtime's defaults: remove it from securityContext.capabilities.add"},
+			{Rule: "podSecurity.capabilities_baseline", Path: "spec.containers[0].securityContext.capabilities.add", Container: "app",
+				Message: `container "app" adds 2 capabilities that are not allowed: "NET_RAW", "SYS_ADMIN"; ` + std("baseline", latestV) +
+					" forbids adding capabilities beyond the container runtime's defaults: remove them from securityContext.capabilities.add"},
 		}},
 		{name: "capabilities, restricted", level: "restricted", version: "latest", mutate: func(p *corev1.Pod) {
 			p.Spec.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"NET_BIND_SERVICE", "CHOWN"}
@@ -241,7 +246,7 @@ func TestPodSecurityFindings(t *testing.T) {
 			if tc.template {
 				specPath, metaPath = "spec.template.spec", "spec.template.metadata"
 			}
-			got := podSecurity.Check(pssPolicy(t, tc.level, tc.version), NewTarget(&pod.ObjectMeta, &pod.Spec, specPath, metaPath))
+			got := collect(podSecurity, pssPolicy(t, tc.level, tc.version), NewTarget(&pod.ObjectMeta, &pod.Spec, specPath, metaPath))
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("findings (-want +got):\n%s", diff)
 			}
@@ -264,7 +269,9 @@ func TestPodSecurityUnknownCheckFallsBack(t *testing.T) {
 	}
 	pod := pssCompliantPod()
 	lv := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.MajorMinorVersion(1, 30)}
-	got := c.check(lv, NewTarget(&pod.ObjectMeta, &pod.Spec, "spec.template.spec", "spec.template.metadata"))
+	var out Findings
+	c.check(lv, NewTarget(&pod.ObjectMeta, &pod.Spec, "spec.template.spec", "spec.template.metadata"), &out)
+	got := out.Kept()
 	want := []Finding{{Rule: "podSecurity.futureCheck", Path: "spec.template.spec",
 		Message: `pod fails the futureCheck check: future things (container "app" does future things); ` +
 			"the restricted Pod Security Standard (v1.30) forbids this: change the fields the detail names"}}
@@ -328,7 +335,7 @@ func TestPodSecurityUpstreamFixtures(t *testing.T) {
 						target := NewTarget(&pod.ObjectMeta, &pod.Spec, specPath, metaPath)
 						pssCompareUpstream(t, c, name, lv, target, want)
 
-						got := podSecurity.Check(&policy.Policy{PodSecurity: &lv}, target)
+						got := collect(podSecurity, &policy.Policy{PodSecurity: &lv}, target)
 						if (len(got) > 0) != !agg.Allowed {
 							t.Errorf("%s at %s: %d findings, upstream allowed=%v (%s)", name, lv, len(got), agg.Allowed, agg.ForbiddenDetail())
 						}
@@ -433,8 +440,10 @@ func TestPodSecurityTagAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	upstream := testing.AllocsPerRun(100, func() { ref.EvaluatePod(*p.PodSecurity, &pod.ObjectMeta, &pod.Spec) })
+	var out Findings
 	ours := testing.AllocsPerRun(100, func() {
-		if podSecurity.Check(p, target) != nil {
+		out.Reset()
+		if podSecurity.Check(p, target, &out); out.Len() != 0 {
 			t.Fatal("compliant pod has findings")
 		}
 	})
@@ -449,7 +458,7 @@ func TestPodSecurityLocatorsOrdered(t *testing.T) {
 	pod.Spec.HostPID = true
 	pod.Spec.Containers[0].SecurityContext.Privileged = ptr.To(true)
 	pod.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
-	got := podSecurity.Check(pssPolicy(t, "restricted", "latest"), NewTarget(&pod.ObjectMeta, &pod.Spec, "spec", "metadata"))
+	got := collect(podSecurity, pssPolicy(t, "restricted", "latest"), NewTarget(&pod.ObjectMeta, &pod.Spec, "spec", "metadata"))
 	var rules []string
 	for _, f := range got {
 		rules = append(rules, f.Rule)
@@ -470,13 +479,15 @@ func BenchmarkPodSecurityRestricted(b *testing.B) {
 	}}
 	target := NewTarget(&pod.ObjectMeta, &pod.Spec, "spec", "metadata")
 	p := pssPolicy(b, "restricted", "latest")
-	if podSecurity.Check(p, target) != nil {
+	if collect(podSecurity, p, target) != nil {
 		b.Fatal("benchmark pod is not compliant")
 	}
 	b.Run("sealgate", func(b *testing.B) {
+		var out Findings
 		b.ReportAllocs()
 		for b.Loop() {
-			podSecurity.Check(p, target)
+			out.Reset()
+			podSecurity.Check(p, target, &out)
 		}
 	})
 	// upstream is the evaluator alone, untagged: the floor the rule is measured against.

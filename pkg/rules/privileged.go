@@ -1,8 +1,6 @@
 package rules
 
 import (
-	"strconv"
-
 	"github.com/sealgate/sealgate/pkg/policy"
 )
 
@@ -14,26 +12,24 @@ import (
 var privileged = Rule{
 	ID:   "containers.privileged",
 	Name: "Containers are not privileged",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.Containers == nil || !p.Containers.Privileged {
-			return nil
+			return
 		}
-		var out []Finding
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			if sc := c.SecurityContext; sc == nil || sc.Privileged == nil || !*sc.Privileged {
 				continue
 			}
-			out = append(out, Finding{Path: c.Path("securityContext", "privileged"), Container: c.Name,
+			out.Add(Finding{Path: c.Path("securityContext", "privileged"), Container: c.Name,
 				Message: found(containerOwner(c)+" sets privileged: true",
 					"remove securityContext.privileged or set it to false")})
 		}
-		return out
 	},
 }
 
 // containerOwner names a container in messages, as Image.Owner does: `container "app"`. The
 // container rules all use it so that their messages read alike.
 func containerOwner(c *Container) string {
-	return "container " + strconv.Quote(c.Name)
+	return "container " + quote(c.Name)
 }

@@ -18,11 +18,10 @@ import (
 var allowPrivilegeEscalation = Rule{
 	ID:   "containers.allowPrivilegeEscalation",
 	Name: "Containers set allowPrivilegeEscalation: false",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.Containers == nil || !p.Containers.AllowPrivilegeEscalation || windowsPod(t.Spec) {
-			return nil
+			return
 		}
-		var out []Finding
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			var ape *bool
@@ -36,10 +35,9 @@ var allowPrivilegeEscalation = Rule{
 			if ape != nil {
 				what = containerOwner(c) + " sets allowPrivilegeEscalation: true"
 			}
-			out = append(out, Finding{Path: c.Path("securityContext", "allowPrivilegeEscalation"), Container: c.Name,
+			out.Add(Finding{Path: c.Path("securityContext", "allowPrivilegeEscalation"), Container: c.Name,
 				Message: found(what, "set securityContext.allowPrivilegeEscalation: false")})
 		}
-		return out
 	},
 }
 

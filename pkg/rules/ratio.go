@@ -22,11 +22,10 @@ import (
 var maxLimitRequestRatio = Rule{
 	ID:   "resources.maxLimitRequestRatio",
 	Name: "Container limits are within a ratio of their requests",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.Resources == nil || len(p.Resources.MaxLimitRequestRatio) == 0 {
-			return nil
+			return
 		}
-		var out []Finding
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			if c.Kind == Ephemeral {
@@ -44,13 +43,12 @@ var maxLimitRequestRatio = Rule{
 				ratio := b.Value
 				most := resource.NewDecimalQuantity(*new(inf.Dec).Mul(ratio.AsDec(), req.AsDec()), req.Format)
 				name := string(b.Name)
-				out = append(out, Finding{Path: resourcePath(c, "limits", b.Name), Container: c.Name,
+				out.Add(Finding{Path: resourcePath(c, "limits", b.Name), Container: c.Name,
 					Message: found(containerOwner(c)+" has a "+name+" limit of "+lim.String()+", more than "+decimal(ratio.AsDec())+
 						" times its request of "+req.String(),
 						"lower resources.limits."+name+" to at most "+most.String()+" or raise resources.requests."+name)})
 			}
 		}
-		return out
 	},
 }
 

@@ -79,7 +79,7 @@ func TestResourceRulesShareAPolicy(t *testing.T) {
 				tg := podTarget(corev1.PodSpec{Containers: []corev1.Container{
 					ctr("a", requests("cpu", "1", "memory", "1"), limits("cpu", "3", "memory", "2")),
 				}})
-				if len(maxLimits.Check(pol, tg)) != 2 || len(maxLimitRequestRatio.Check(pol, tg)) != 2 {
+				if len(collect(maxLimits, pol, tg)) != 2 || len(collect(maxLimitRequestRatio, pol, tg)) != 2 {
 					t.Error("want two findings from each rule")
 					return
 				}

@@ -15,11 +15,10 @@ import (
 var readOnlyRootFilesystem = Rule{
 	ID:   "containers.readOnlyRootFilesystem",
 	Name: "Containers have a read-only root filesystem",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.Containers == nil || !p.Containers.ReadOnlyRootFilesystem || windowsPod(t.Spec) {
-			return nil
+			return
 		}
-		var out []Finding
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			var ro *bool
@@ -33,9 +32,8 @@ var readOnlyRootFilesystem = Rule{
 			if ro != nil {
 				what = containerOwner(c) + " sets readOnlyRootFilesystem: false"
 			}
-			out = append(out, Finding{Path: c.Path("securityContext", "readOnlyRootFilesystem"), Container: c.Name,
+			out.Add(Finding{Path: c.Path("securityContext", "readOnlyRootFilesystem"), Container: c.Name,
 				Message: found(what, "set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where it must write")})
 		}
-		return out
 	},
 }

@@ -12,20 +12,18 @@ import (
 var imageReference = Rule{
 	ID:   "images.reference",
 	Name: "Image references must parse",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.Images == nil && len(p.Signatures) == 0 {
-			return nil
+			return
 		}
-		var out []Finding
 		for i := range t.Images() {
 			im := &t.Images()[i]
 			if im.Err == nil {
 				continue
 			}
-			out = append(out, Finding{Path: im.Path(), Container: im.OwnerName(),
+			out.Add(Finding{Path: im.Path(), Container: im.OwnerName(),
 				Message: found(im.Owner()+" has an invalid image reference: "+im.Err.Error(),
 					"use a reference such as registry.example.com/team/app:1.2.3@sha256:<digest>")})
 		}
-		return out
 	},
 }

@@ -16,21 +16,19 @@ import (
 var allowedRegistries = Rule{
 	ID:   "images.allowedRegistries",
 	Name: "Images come from allowed registries",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.Images == nil || p.Images.Allowed == nil {
-			return nil
+			return
 		}
-		var out []Finding
 		for i := range t.Images() {
 			im := &t.Images()[i]
 			if im.Err != nil || AllowedImage(p, im) {
 				continue
 			}
-			out = append(out, Finding{Path: im.Path(), Container: im.OwnerName(),
-				Message: found(im.Owner()+" uses image "+strconv.Quote(im.Ref.Name())+", which no allowed pattern matches",
+			out.Add(Finding{Path: im.Path(), Container: im.OwnerName(),
+				Message: found(im.Owner()+" uses image "+quote(im.Ref.Name())+", which no allowed pattern matches",
 					"use an image matching one of "+patternList(p))})
 		}
-		return out
 	},
 }
 

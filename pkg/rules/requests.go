@@ -23,11 +23,10 @@ import (
 var requireRequests = Rule{
 	ID:   "resources.requireRequests",
 	Name: "Containers request the required resources",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.Resources == nil || len(p.Resources.RequireRequests) == 0 {
-			return nil
+			return
 		}
-		var out []Finding
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			if c.Kind == Ephemeral {
@@ -40,12 +39,11 @@ var requireRequests = Rule{
 				if _, ok := c.Resources.Limits[name]; ok {
 					continue // the request defaults to the limit
 				}
-				out = append(out, Finding{Path: resourcePath(c, "requests", name), Container: c.Name,
+				out.Add(Finding{Path: resourcePath(c, "requests", name), Container: c.Name,
 					Message: found(containerOwner(c)+" has no "+string(name)+" request",
 						"set resources.requests."+string(name)+"; every container must request "+quoteList(p.Resources.RequireRequests))})
 			}
 		}
-		return out
 	},
 }
 

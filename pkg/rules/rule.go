@@ -5,7 +5,9 @@ package rules
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sealgate/sealgate/pkg/policy"
 )
@@ -16,8 +18,8 @@ type Rule struct {
 	ID string
 	// Name is a short human description.
 	Name string
-	// Check returns the violations of p in t, nil if none. It must not keep t or p.
-	Check func(p *policy.Policy, t *Target) []Finding
+	// Check reports the violations of p in t to out. It must not keep p, t or out.
+	Check func(p *policy.Policy, t *Target, out *Findings)
 }
 
 // Finding is one violation found by a rule, before the engine adds the policy and mode.
@@ -65,17 +67,107 @@ func Default() *Registry {
 // Rules returns the registered rules in order.
 func (r *Registry) Rules() []Rule { return r.rules }
 
+// MaxValueBytes bounds each value of the pod quoted in a message (a name, an image, a capability):
+// past it the value is cut and marked with "…". The API server bounds most of these fields, but
+// `sealgate check` reads unvalidated input, and no valid Kubernetes name or label value is longer.
+const MaxValueBytes = 128
+
+// MaxListedValues is how many entries of an offending list a message quotes before "… (N more)".
+const MaxListedValues = 3
+
 // found builds the message of a finding: what was found, then what is allowed or how to fix it.
-// Every rule words its messages through this helper so that they read alike.
+// Every rule words its messages through these helpers so that they read alike.
 func found(what, fix string) string {
 	return what + "; " + fix
 }
 
-// quoteList renders names as "a", "b", "c".
+// quote renders a value of the pod in a message: quoted, and cut to MaxValueBytes.
+func quote(s string) string {
+	return strconv.Quote(Truncate(s, MaxValueBytes))
+}
+
+// quoteList renders a list of the policy as "a", "b", "c": every entry, each cut by quote. The
+// policy's lists are the fix a reader needs in full; a list of the pod goes through entries instead.
 func quoteList[S ~string](names []S) string {
 	q := make([]string, len(names))
 	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", string(n))
+		q[i] = quote(string(n))
 	}
 	return strings.Join(q, ", ")
+}
+
+// quoteEntries renders a list of the pod as "a", "b", "c", … (N more): at most MaxListedValues
+// entries, each cut by quote.
+func quoteEntries[S ~string](names []S) string {
+	var l entries
+	for i, n := range names {
+		l.add(i, string(n))
+	}
+	return l.values()
+}
+
+// count renders a number with its noun: "1 capability", "3 capabilities".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// Truncate cuts s to at most max bytes, on a rune boundary, ending it with "…" when it cut. The
+// mark is counted in max, so the result is never longer than max (max must be at least 3).
+func Truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const mark = "…"
+	n := max - len(mark)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + mark
+}
+
+// entries gathers the offending entries of one list field of the pod (capabilities.add, sysctls,
+// volumes, ...), so that a rule reports them as one finding however long the list: it counts them
+// all and keeps only the first few, which are substrings of the pod and cost no copy.
+type entries struct {
+	n int
+	// index is the position of the first entry in its list, for the path when it is the only one.
+	index int
+	first [MaxListedValues]string
+}
+
+func (l *entries) add(index int, value string) {
+	if l.n == 0 {
+		l.index = index
+	}
+	if l.n < len(l.first) {
+		l.first[l.n] = value
+	}
+	l.n++
+}
+
+// values renders the kept entries quoted, then how many were not shown: "X", "Y", "Z", … (5 more).
+func (l *entries) values() string { return l.join(quote) }
+
+// plain renders the kept entries as the rule wrote them (already quoted and bounded), then how many
+// were not shown: ports[0].hostPort=80, ports[1].hostPort=443.
+func (l *entries) plain() string { return l.join(func(s string) string { return s }) }
+
+// full reports whether the entries shown are all taken, so that a rule formats no more values.
+func (l *entries) full() bool { return l.n >= len(l.first) }
+
+func (l *entries) join(render func(string) string) string {
+	var b strings.Builder
+	for i := 0; i < l.n && i < len(l.first); i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(render(l.first[i]))
+	}
+	if more := l.n - len(l.first); more > 0 {
+		b.WriteString(", … (" + strconv.Itoa(more) + " more)")
+	}
+	return b.String()
 }

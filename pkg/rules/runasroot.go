@@ -20,12 +20,11 @@ import (
 var runAsRoot = Rule{
 	ID:   "containers.runAsRoot",
 	Name: "Containers run as a non-root user",
-	Check: func(p *policy.Policy, t *Target) []Finding {
+	Check: func(p *policy.Policy, t *Target, out *Findings) {
 		if p.Containers == nil || !p.Containers.RunAsRoot {
-			return nil
+			return
 		}
 		pod := t.Spec.SecurityContext
-		var out []Finding
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			sc := c.SecurityContext
@@ -47,7 +46,7 @@ var runAsRoot = Rule{
 				if uidFromPod {
 					path, what = t.Path("securityContext", "runAsUser"), containerOwner(c)+" runs as user 0 (root), set by the pod's securityContext.runAsUser"
 				}
-				out = append(out, Finding{Path: path, Container: c.Name,
+				out.Add(Finding{Path: path, Container: c.Name,
 					Message: found(what, "set runAsUser to a non-zero UID, or remove it and set runAsNonRoot: true")})
 			case nonRoot != nil && *nonRoot, uid != nil:
 				// Non-root by runAsNonRoot or by an explicit non-zero UID.
@@ -59,10 +58,9 @@ var runAsRoot = Rule{
 						what = containerOwner(c) + " has runAsNonRoot: false from the pod's securityContext and no runAsUser"
 					}
 				}
-				out = append(out, Finding{Path: c.Path("securityContext", "runAsNonRoot"), Container: c.Name,
+				out.Add(Finding{Path: c.Path("securityContext", "runAsNonRoot"), Container: c.Name,
 					Message: found(what, "set securityContext.runAsNonRoot: true on the container or the pod, or a non-zero runAsUser")})
 			}
 		}
-		return out
 	},
 }

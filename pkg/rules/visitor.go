@@ -87,9 +87,9 @@ func (im *Image) Path() string {
 // Owner names what uses the image in messages: `container "app"` or `image volume "data"`.
 func (im *Image) Owner() string {
 	if im.Container != nil {
-		return "container " + strconv.Quote(im.Container.Name)
+		return "container " + quote(im.Container.Name)
 	}
-	return "image volume " + strconv.Quote(im.Volume.Name)
+	return "image volume " + quote(im.Volume.Name)
 }
 
 // OwnerName is the container or volume name.
