@@ -18,6 +18,13 @@ const MaxReviewBytes = 7 << 20
 // errBadRequest marks errors that are the client's fault (HTTP 400).
 var errBadRequest = errors.New("bad request")
 
+// errBodyTooLarge and errBodyRead mark a body that was not read: over MaxReviewBytes, or cut off (the
+// client went away, or the server's read deadline passed). Both also wrap errBadRequest.
+var (
+	errBodyTooLarge = fmt.Errorf("body larger than %d bytes", MaxReviewBytes)
+	errBodyRead     = errors.New("reading body")
+)
+
 // readBody reads an AdmissionReview body from an HTTP request, bounded in size.
 func readBody(r *http.Request) ([]byte, error) {
 	if r.Method != http.MethodPost {
@@ -26,12 +33,25 @@ func readBody(r *http.Request) ([]byte, error) {
 	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != "application/json" {
 		return nil, fmt.Errorf("%w: content type %q, want application/json", errBadRequest, r.Header.Get("Content-Type"))
 	}
+	if r.ContentLength > MaxReviewBytes {
+		// Refused before a byte is read: the declared length alone says it is not from an API server.
+		return nil, fmt.Errorf("%w: %w (%d declared)", errBadRequest, errBodyTooLarge, r.ContentLength)
+	}
+	if r.ContentLength >= 0 {
+		// The API server always sends a Content-Length: one buffer of that size, rather than
+		// io.ReadAll's doublings, which peak near twice the body.
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, fmt.Errorf("%w: %w: %v", errBadRequest, errBodyRead, err)
+		}
+		return body, nil
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxReviewBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading body: %v", errBadRequest, err)
+		return nil, fmt.Errorf("%w: %w: %v", errBadRequest, errBodyRead, err)
 	}
 	if len(body) > MaxReviewBytes {
-		return nil, fmt.Errorf("%w: body larger than %d bytes", errBadRequest, MaxReviewBytes)
+		return nil, fmt.Errorf("%w: %w", errBadRequest, errBodyTooLarge)
 	}
 	return body, nil
 }

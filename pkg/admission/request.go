@@ -156,11 +156,11 @@ func (r *request) readObject(dec *jsontext.Decoder, raw *runtime.RawExtension, w
 }
 
 // members calls member for each name of the JSON object at the decoder's position; member must
-// consume the value. A repeated name is an error: the envelope is read strictly (the objects inside
-// take the last value of a repeated name, as the API server's decoder does).
+// consume the value. A repeated name is an error, however many names came before it: the envelope is
+// read strictly (the objects inside take the last value of a repeated name, as the API server's
+// decoder does).
 func members(dec *jsontext.Decoder, member func(name string) error) error {
-	var seen [16]string
-	n := 0
+	var names memberSet
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return err
@@ -185,17 +185,42 @@ func members(dec *jsontext.Decoder, member func(name string) error) error {
 			return err
 		}
 		name := memberName(raw)
-		if slices.Contains(seen[:n], name) {
+		if !names.add(name) {
 			return fmt.Errorf("duplicate member %q within %q", name, dec.StackPointer())
-		}
-		if n < len(seen) {
-			seen[n] = name
-			n++
 		}
 		if err := member(name); err != nil {
 			return err
 		}
 	}
+}
+
+// memberSet remembers the names of one JSON object. A real envelope has a dozen members, checked
+// against a small array without allocating; past that (only a crafted body has more) a map keeps
+// the check O(1), so that 100,000 unique names cost linear time, not quadratic.
+type memberSet struct {
+	small [16]string
+	n     int
+	more  map[string]struct{}
+}
+
+// add records name and reports whether it was new.
+func (s *memberSet) add(name string) bool {
+	if slices.Contains(s.small[:s.n], name) {
+		return false
+	}
+	if s.n < len(s.small) {
+		s.small[s.n] = name
+		s.n++
+		return true
+	}
+	if _, dup := s.more[name]; dup {
+		return false
+	}
+	if s.more == nil {
+		s.more = make(map[string]struct{})
+	}
+	s.more[name] = struct{}{}
+	return true
 }
 
 // workloads returns the decoded object and old object, decoding raw bytes kept by the fallback.

@@ -7,20 +7,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/sync/errgroup"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/sealgate/sealgate/pkg/admission"
 	"github.com/sealgate/sealgate/pkg/cluster"
@@ -28,25 +25,34 @@ import (
 	"github.com/sealgate/sealgate/pkg/metrics"
 	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/rules"
+	"github.com/sealgate/sealgate/pkg/server"
 	"github.com/sealgate/sealgate/pkg/verify"
 	"github.com/sealgate/sealgate/pkg/webhookconfig"
 )
 
 // serveOptions are the flags of `sealgate serve`.
 type serveOptions struct {
-	Host            string
-	Port            int
-	CertDir         string
-	PolicyFiles     []string
-	HealthAddr      string
-	MetricsAddr     string
-	TLSMinVersion   string
-	ShutdownDelay   time.Duration
-	ShutdownGrace   time.Duration
-	LogLevel        string
-	Cluster         clusterOptions
-	Verify          verify.Flags
-	tlsMinVersionID uint16
+	Host              string
+	Port              int
+	CertDir           string
+	PolicyFiles       []string
+	HealthAddr        string
+	MetricsAddr       string
+	MetricsSecure     bool
+	TLSMinVersion     string
+	ClientCAFile      string
+	ShutdownDelay     time.Duration
+	ShutdownGrace     time.Duration
+	MaxInFlight       int
+	MaxLargeInFlight  int
+	ReadTimeout       time.Duration
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+	LogLevel          string
+	Cluster           clusterOptions
+	Verify            verify.Flags
+	tlsMinVersionID   uint16
 }
 
 func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
@@ -54,11 +60,19 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Port, "port", 9443, "HTTPS port of the webhook (/validate)")
 	fs.StringVar(&o.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory with tls.crt and tls.key; reloaded when they change")
 	fs.StringArrayVar(&o.PolicyFiles, "policy-file", nil, "policy file or directory (repeatable); without it, policies come from ClusterAdmissionPolicy objects in the cluster")
-	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
-	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of /metrics (0 disables)")
-	fs.StringVar(&o.TLSMinVersion, "tls-min-version", "1.3", "minimum TLS version: 1.2 or 1.3")
-	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", 0, "on SIGTERM, keep serving this long so in-flight and late admissions finish")
+	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables)")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of /metrics (0 disables); loopback by default, see --metrics-secure")
+	fs.BoolVar(&o.MetricsSecure, "metrics-secure", false, "serve /metrics over HTTPS, to clients the API server authenticates and allows get on /metrics (cluster mode only)")
+	fs.StringVar(&o.TLSMinVersion, "tls-min-version", "1.3", "minimum TLS version: 1.2 or 1.3 (1.2 offers only ECDHE suites with AES-GCM or ChaCha20-Poly1305)")
+	fs.StringVar(&o.ClientCAFile, "client-ca-file", "", "PEM CA bundle; when set, clients must present a certificate it signed (the API server's, per its AdmissionConfiguration)")
+	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", 0, "on SIGTERM, keep serving this long with readiness failing and keep-alive off, so clients move to other replicas")
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 30*time.Second, "after the shutdown delay, how long in-flight requests may take to finish")
+	fs.IntVar(&o.MaxInFlight, "max-requests-in-flight", server.DefaultMaxInFlight, "admission requests read or evaluated at once; past it, HTTP 429 at once")
+	fs.IntVar(&o.MaxLargeInFlight, "max-large-requests-in-flight", server.DefaultMaxLargeInFlight, fmt.Sprintf("of those, requests with a body over %d bytes (or of unknown length); past it, HTTP 429 at once", server.LargeBodyBytes))
+	fs.DurationVar(&o.ReadTimeout, "read-timeout", server.DefaultReadTimeout, "deadline for reading one request, headers and body")
+	fs.DurationVar(&o.ReadHeaderTimeout, "read-header-timeout", server.DefaultReadHeaderTimeout, "deadline for reading one request's headers")
+	fs.DurationVar(&o.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "how long a keep-alive connection may stay idle (keep it above the API server's 90s)")
+	fs.IntVar(&o.MaxHeaderBytes, "max-header-bytes", server.DefaultMaxHeaderBytes, "largest request headers accepted")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, error")
 	o.Cluster.AddFlags(fs)
 	o.Verify.AddFlags(fs)
@@ -71,6 +85,8 @@ func (o *serveOptions) Validate() error {
 	}
 	if len(o.PolicyFiles) == 0 {
 		errs = append(errs, o.Cluster.Validate())
+	} else if o.MetricsSecure {
+		errs = append(errs, errors.New("--metrics-secure needs cluster mode (it asks the API server who may scrape); with --policy-file, keep --metrics-bind-address on loopback"))
 	}
 	if o.Port < 1 || o.Port > 65535 {
 		errs = append(errs, fmt.Errorf("--port %d: want 1-65535", o.Port))
@@ -83,14 +99,65 @@ func (o *serveOptions) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--tls-min-version %q: want 1.2 or 1.3", o.TLSMinVersion))
 	}
+	if o.ClientCAFile != "" {
+		if _, err := server.LoadClientCAs(o.ClientCAFile); err != nil {
+			errs = append(errs, fmt.Errorf("--client-ca-file: %w", err))
+		}
+	}
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
 	if o.ShutdownDelay < 0 {
 		errs = append(errs, errors.New("--shutdown-delay must not be negative"))
 	}
+	if o.ShutdownGrace <= 0 {
+		errs = append(errs, errors.New("--shutdown-grace must be positive"))
+	}
+	if o.MaxInFlight < 1 {
+		errs = append(errs, fmt.Errorf("--max-requests-in-flight %d: want at least 1", o.MaxInFlight))
+	}
+	if o.MaxLargeInFlight < 1 || o.MaxLargeInFlight > o.MaxInFlight {
+		errs = append(errs, fmt.Errorf("--max-large-requests-in-flight %d: want 1 to --max-requests-in-flight (%d)", o.MaxLargeInFlight, o.MaxInFlight))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--read-timeout", o.ReadTimeout}, {"--read-header-timeout", o.ReadHeaderTimeout}, {"--idle-timeout", o.IdleTimeout}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", d.name))
+		}
+	}
+	if o.ReadHeaderTimeout > o.ReadTimeout {
+		errs = append(errs, fmt.Errorf("--read-header-timeout %s: want at most --read-timeout (%s)", o.ReadHeaderTimeout, o.ReadTimeout))
+	}
+	if o.MaxHeaderBytes < 4<<10 {
+		errs = append(errs, fmt.Errorf("--max-header-bytes %d: want at least 4096", o.MaxHeaderBytes))
+	}
 	errs = append(errs, o.Verify.Validate())
 	return errors.Join(errs...)
+}
+
+// serverOptions are the options of the HTTPS server, the same in file and cluster mode.
+func (o *serveOptions) serverOptions(log logr.Logger, rec metrics.ServerRecorder) server.Options {
+	return server.Options{
+		Addr:              net.JoinHostPort(o.Host, strconv.Itoa(o.Port)),
+		CertDir:           o.CertDir,
+		TLSMinVersion:     o.tlsMinVersionID,
+		ClientCAFile:      o.ClientCAFile,
+		MaxInFlight:       o.MaxInFlight,
+		MaxLargeInFlight:  o.MaxLargeInFlight,
+		ReadTimeout:       o.ReadTimeout,
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    o.MaxHeaderBytes,
+		ShutdownDelay:     o.ShutdownDelay,
+		ShutdownGrace:     o.ShutdownGrace,
+		HealthAddr:        o.HealthAddr,
+		MetricsAddr:       o.MetricsAddr,
+		Gatherer:          ctrlmetrics.Registry,
+		Log:               log.WithName("server"),
+		Metrics:           rec,
+	}
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -124,8 +191,16 @@ func newServeCommand(stdio IO) *cobra.Command {
 
 func (o *serveOptions) run(ctx context.Context, stdio IO) error {
 	level, _ := parseLevel(o.LogLevel)
-	log := logr.FromSlogHandler(slog.NewJSONHandler(stdio.Err, &slog.HandlerOptions{Level: level}))
+	// One JSON handler for every line: sealgate's, controller-runtime's, client-go's (klog), the
+	// standard library's log package, and net/http's error log (set by the server).
+	logHandler := slog.NewJSONHandler(stdio.Err, &slog.HandlerOptions{Level: level})
+	log := logr.FromSlogHandler(logHandler)
 	ctrl.SetLogger(log)
+	klog.SetLogger(log)
+	slog.SetDefault(slog.New(logHandler))
+	if set, limit := server.SetMemoryLimit(); set > 0 {
+		log.Info("Go memory limit set from the container's", "goMemLimitBytes", set, "cgroupLimitBytes", limit)
+	}
 
 	var (
 		source admission.PolicySource
@@ -163,54 +238,17 @@ func (o *serveOptions) run(ctx context.Context, stdio IO) error {
 	if err := h.Defaults(); err != nil {
 		return err
 	}
-	srv := webhook.NewServer(webhook.Options{
-		Host: o.Host, Port: o.Port, CertDir: o.CertDir,
-		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
-			c.MinVersion = o.tlsMinVersionID
-			// HTTP/2 stays off: its rapid-reset and stream floods are not worth the API server's
-			// connection reuse for a webhook.
-			c.NextProtos = []string{"http/1.1"}
-		}},
-	})
-	srv.Register(webhookconfig.WorkloadPath, h)
-
-	// serveCtx outlives ctx by the shutdown delay, so that admissions routed here while endpoints
-	// update still get an answer.
-	serveCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	go func() {
-		<-ctx.Done()
-		if o.ShutdownDelay > 0 {
-			log.Info("shutting down after delay", "delay", o.ShutdownDelay.String())
-			time.Sleep(o.ShutdownDelay)
-		}
-		cancel()
-	}()
-
+	so := o.serverOptions(log, rec)
 	if store != nil {
-		return o.runCluster(serveCtx, log, h, srv, store)
+		return o.runCluster(ctx, log, h, so, store)
 	}
-	ready := srv.StartedChecker()
-	g, gctx := errgroup.WithContext(serveCtx)
-	g.Go(func() error { return srv.Start(gctx) })
-	g.Go(func() error {
-		mux := http.NewServeMux()
-		mux.Handle("/healthz", http.StripPrefix("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}))
-		mux.Handle("/readyz", http.StripPrefix("/readyz", &healthz.Handler{Checks: map[string]healthz.Checker{"webhook": ready}}))
-		return serveHTTP(gctx, o.HealthAddr, mux)
-	})
-	if o.MetricsAddr != "0" && o.MetricsAddr != "" {
-		g.Go(func() error {
-			mux := http.NewServeMux()
-			mux.Handle("/metrics", promhttp.HandlerFor(ctrlmetrics.Registry, promhttp.HandlerOpts{}))
-			return serveHTTP(gctx, o.MetricsAddr, mux)
-		})
-	}
-	err = g.Wait()
-	if err != nil && !errors.Is(err, context.Canceled) {
+	srv, err := server.New(so)
+	if err != nil {
 		return err
 	}
-	return nil
+	srv.Handle(webhookconfig.WorkloadPath, h)
+	log.Info("starting", "mode", "file")
+	return srv.Run(ctx)
 }
 
 // collectorScope registers collectors on a registry (controller-runtime's global one, which also
@@ -241,23 +279,4 @@ func (s *collectorScope) unregisterAll() {
 	for _, c := range s.registered {
 		s.Registerer.Unregister(c)
 	}
-}
-
-// serveHTTP serves plain HTTP until ctx ends.
-func serveHTTP(ctx context.Context, addr string, h http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	s := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(sctx)
-	}()
-	if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }

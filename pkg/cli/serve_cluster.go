@@ -19,13 +19,13 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/sealgate/sealgate/pkg/admission"
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/cluster"
+	"github.com/sealgate/sealgate/pkg/server"
 	"github.com/sealgate/sealgate/pkg/verify"
 	"github.com/sealgate/sealgate/pkg/webhookconfig"
 )
@@ -39,6 +39,9 @@ type clusterOptions struct {
 	WebhookConfig string
 	Service       string
 	CertDNSNames  []string
+	// LeaderElect elects one replica to write policy status; every replica still serves.
+	LeaderElect      bool
+	LeaderElectionID string
 }
 
 func (o *clusterOptions) AddFlags(fs *pflag.FlagSet) {
@@ -49,6 +52,8 @@ func (o *clusterOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.WebhookConfig, "webhook-config-name", "sealgate", "ValidatingWebhookConfiguration whose caBundle sealgate keeps current (self cert mode)")
 	fs.StringVar(&o.Service, "service-name", "sealgate", "Service in front of sealgate; its DNS names go into the serving certificate")
 	fs.StringArrayVar(&o.CertDNSNames, "cert-dns-name", nil, "extra DNS name for the serving certificate (repeatable), e.g. localhost")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "elect one replica (a Lease in --namespace) to write policy status; every replica serves either way")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", "sealgate", "name of the Lease for --leader-elect")
 }
 
 func (o *clusterOptions) Validate() error {
@@ -58,6 +63,9 @@ func (o *clusterOptions) Validate() error {
 	}
 	if o.Namespace == "" {
 		errs = append(errs, errors.New("--namespace must not be empty"))
+	}
+	if o.LeaderElect && o.LeaderElectionID == "" {
+		errs = append(errs, errors.New("--leader-election-id must not be empty with --leader-elect"))
 	}
 	return errors.Join(errs...)
 }
@@ -82,8 +90,10 @@ func (o *clusterOptions) dnsNames() []string {
 	return append([]string{base, base + ".cluster.local", o.Service + "." + o.Namespace, o.Service}, o.CertDNSNames...)
 }
 
-// runCluster serves with policies and namespaces from the cluster, under a controller-runtime manager.
-func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admission.Handler, srv webhook.Server, store *cluster.Store) error {
+// runCluster serves with policies and namespaces from the cluster. A controller-runtime manager runs
+// the informers and controllers; sealgate's own server (the same as in file mode) serves the webhooks,
+// health and metrics, and the manager stops only once the server has drained.
+func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admission.Handler, so server.Options, store *cluster.Store) error {
 	cfg, err := o.Cluster.restConfig()
 	if err != nil {
 		return usageError(fmt.Errorf("no cluster to talk to: %w", err))
@@ -95,16 +105,15 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	metricsAddr := o.MetricsAddr
-	if metricsAddr == "" {
-		metricsAddr = "0"
-	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  scheme,
-		Logger:                  log,
-		HealthProbeBindAddress:  o.HealthAddr,
-		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+		Scheme: scheme,
+		Logger: log,
+		// Probes and metrics are served by sealgate's server, as in file mode.
+		HealthProbeBindAddress:  "0",
+		Metrics:                 metricsserver.Options{BindAddress: "0"},
 		GracefulShutdownTimeout: &o.ShutdownGrace,
+		// No manager election: it would stop the process when the lease is lost. cluster.Elector
+		// elects the one replica that writes policy status, and never stops a serving replica.
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
@@ -114,8 +123,18 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		return err
 	}
 
-	rec := &cluster.PolicyReconciler{Client: mgr.GetClient(), Store: store, Log: log.WithName("policies"), WriteStatus: true}
-	if err := rec.SetupWithManager(mgr); err != nil {
+	leader := cluster.AlwaysLeader()
+	if o.Cluster.LeaderElect {
+		el, err := cluster.NewElector(cfg, o.Cluster.Namespace, o.Cluster.LeaderElectionID, log.WithName("leader"))
+		if err != nil {
+			return err
+		}
+		if err := mgr.Add(el); err != nil {
+			return err
+		}
+		leader = el
+	}
+	if err := cluster.SetupPolicies(mgr, store, leader, log.WithName("policies")); err != nil {
 		return err
 	}
 	// Register the namespace informer now, so the first admission does not wait for it to sync.
@@ -128,8 +147,6 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		// is not answered from the cache.
 		v.SetSecretReader(clusterSecrets{r: mgr.GetAPIReader()})
 	}
-	srv.Register(webhookconfig.PolicyPath, &admission.PolicyValidator{Log: log.WithName("policy-webhook")})
-
 	certsReady := make(chan struct{})
 	if o.Cluster.CertMode == "self" {
 		err := cluster.SetupCerts(ctx, mgr, live, cluster.CertOptions{
@@ -148,30 +165,62 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 
 	// The webhook server reads its certificate when it starts, so it starts once the certificate is
 	// in place; until then readiness keeps the Service from sending it traffic.
-	if err := mgr.Add(&afterReady{ready: certsReady, start: srv.Start}); err != nil {
+	so.CertsReady = certsReady
+	if o.MetricsSecure {
+		filter, err := filters.WithAuthenticationAndAuthorization(cfg, mgr.GetHTTPClient())
+		if err != nil {
+			return fmt.Errorf("metrics authentication: %w", err)
+		}
+		metricsLog := log.WithName("metrics")
+		so.MetricsFilter = func(h http.Handler) (http.Handler, error) { return filter(metricsLog, h) }
+	}
+	srv, err := server.New(so)
+	if err != nil {
 		return err
 	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return err
-	}
-	webhookStarted := srv.StartedChecker()
-	ready := func(req *http.Request) error {
+	srv.Handle(webhookconfig.WorkloadPath, h)
+	srv.Handle(webhookconfig.PolicyPath, &admission.PolicyValidator{Log: log.WithName("policy-webhook")})
+	srv.AddReadyCheck("certificates", server.CheckFunc(func() error {
 		select {
 		case <-certsReady:
+			return nil
 		default:
 			return errors.New("serving certificate not in place yet")
 		}
+	}))
+	srv.AddReadyCheck("policies", server.CheckFunc(func() error {
 		if !store.Loaded() {
 			return errors.New("policies not loaded yet")
 		}
-		return webhookStarted(req)
-	}
-	if err := mgr.AddReadyzCheck("webhook", ready); err != nil {
-		return err
-	}
+		return nil
+	}))
 	log.Info("starting", "mode", "cluster", "namespace", o.Cluster.Namespace, "certMode", o.Cluster.CertMode,
 		"dnsNames", strings.Join(o.Cluster.dnsNames(), ","))
-	return mgr.Start(ctx)
+	return runBoth(ctx, srv, mgr)
+}
+
+// runBoth runs the server and the manager. The manager outlives ctx until the server has drained, so
+// that admissions answered during the shutdown delay still see current policies and namespaces; if
+// the manager fails, the server shuts down too.
+func runBoth(ctx context.Context, srv *server.Server, mgr ctrl.Manager) error {
+	mgrCtx, stopMgr := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMgr()
+	srvCtx, stopSrv := context.WithCancel(ctx)
+	defer stopSrv()
+	mgrDone, srvDone := make(chan error, 1), make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(mgrCtx) }()
+	go func() { srvDone <- srv.Run(srvCtx) }()
+	select {
+	case err := <-srvDone:
+		stopMgr()
+		return errors.Join(err, <-mgrDone)
+	case err := <-mgrDone:
+		if err == nil {
+			err = errors.New("the manager stopped")
+		}
+		stopSrv()
+		return errors.Join(fmt.Errorf("manager: %w", err), <-srvDone)
+	}
 }
 
 // clusterSecrets implements verify.SecretReader with the API server.
@@ -212,20 +261,3 @@ func (c clusterSecrets) ServiceAccountPullSecrets(ctx context.Context, ns, name 
 	}
 	return out, nil
 }
-
-// afterReady starts a runnable once a channel closes. Every replica runs it (no leader election).
-type afterReady struct {
-	ready <-chan struct{}
-	start func(context.Context) error
-}
-
-func (a *afterReady) Start(ctx context.Context) error {
-	select {
-	case <-a.ready:
-		return a.start(ctx)
-	case <-ctx.Done():
-		return nil
-	}
-}
-
-func (a *afterReady) NeedLeaderElection() bool { return false }

@@ -31,6 +31,18 @@ type SignatureRecorder interface {
 	RegistryRequest(outcome string, elapsed time.Duration)
 }
 
+// ServerRecorder receives the HTTP server's events: requests turned away before they were evaluated,
+// and panics recovered while serving one. It is separate from Recorder for the same reason as
+// SignatureRecorder; Nop and Prometheus implement it.
+type ServerRecorder interface {
+	// Rejected counts one request answered without an evaluation, by reason: "in_flight" or
+	// "large_in_flight" (no slot free, HTTP 429), "body_too_large" or "body_read" (the body was over
+	// the size limit, or could not be read before the read deadline).
+	Rejected(reason string)
+	// Panic counts one panic recovered while serving a request.
+	Panic()
+}
+
 // Nop records nothing.
 type Nop struct{}
 
@@ -42,6 +54,12 @@ func (Nop) SignatureCache(bool) {}
 
 // RegistryRequest implements SignatureRecorder.
 func (Nop) RegistryRequest(string, time.Duration) {}
+
+// Rejected implements ServerRecorder.
+func (Nop) Rejected(string) {}
+
+// Panic implements ServerRecorder.
+func (Nop) Panic() {}
 
 // Violation implements Recorder.
 func (Nop) Violation(string, string, string, string) {}
@@ -58,6 +76,9 @@ type Prometheus struct {
 	verifications *prometheus.HistogramVec
 	cacheLookups  *prometheus.CounterVec
 	registry      *prometheus.HistogramVec
+
+	rejected *prometheus.CounterVec
+	panics   prometheus.Counter
 }
 
 // NewPrometheus creates the collectors and registers them with reg.
@@ -90,8 +111,16 @@ func NewPrometheus(reg prometheus.Registerer) (*Prometheus, error) {
 			Help:    "HTTP round trips to image registries for signature verification, by outcome (2xx, 3xx, 4xx, 5xx, error).",
 			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3},
 		}, []string{"outcome"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealgate_admission_rejected_total",
+			Help: "Requests answered without an evaluation, by reason (in_flight, large_in_flight: HTTP 429; body_too_large, body_read: HTTP 400).",
+		}, []string{"reason"}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sealgate_admission_panics_total",
+			Help: "Panics recovered while serving a request; each request got an HTTP 500.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{p.violations, p.decisions, p.latency, p.verifications, p.cacheLookups, p.registry} {
+	for _, c := range []prometheus.Collector{p.violations, p.decisions, p.latency, p.verifications, p.cacheLookups, p.registry, p.rejected, p.panics} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -128,3 +157,9 @@ func (p *Prometheus) SignatureCache(hit bool) {
 func (p *Prometheus) RegistryRequest(outcome string, elapsed time.Duration) {
 	p.registry.WithLabelValues(outcome).Observe(elapsed.Seconds())
 }
+
+// Rejected implements ServerRecorder.
+func (p *Prometheus) Rejected(reason string) { p.rejected.WithLabelValues(reason).Inc() }
+
+// Panic implements ServerRecorder.
+func (p *Prometheus) Panic() { p.panics.Inc() }

@@ -41,3 +41,30 @@ sealgate_admission_decisions_total{decision="denied"} 1
 		t.Fatal("registering twice must fail")
 	}
 }
+
+func TestPrometheusServerRecorder(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	p, err := NewPrometheus(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec ServerRecorder = p
+	rec.Rejected("in_flight")
+	rec.Rejected("in_flight")
+	rec.Rejected("large_in_flight")
+	rec.Panic()
+
+	want := `
+# HELP sealgate_admission_rejected_total Requests answered without an evaluation, by reason (in_flight, large_in_flight: HTTP 429; body_too_large, body_read: HTTP 400).
+# TYPE sealgate_admission_rejected_total counter
+sealgate_admission_rejected_total{reason="in_flight"} 2
+sealgate_admission_rejected_total{reason="large_in_flight"} 1
+# HELP sealgate_admission_panics_total Panics recovered while serving a request; each request got an HTTP 500.
+# TYPE sealgate_admission_panics_total counter
+sealgate_admission_panics_total 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sealgate_admission_rejected_total", "sealgate_admission_panics_total"); err != nil {
+		t.Fatal(err)
+	}
+	var _ ServerRecorder = Nop{}
+}

@@ -1,0 +1,259 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// testCA is a self-signed CA that issues serving and client certificates for 127.0.0.1.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "server test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
+func (ca *testCA) pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.cert)
+	return p
+}
+
+// issue returns a certificate and key in PEM for 127.0.0.1, for serving or for a client.
+func (ca *testCA) issue(t *testing.T, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "sealgate.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+}
+
+// writeServing writes tls.crt and tls.key signed by ca into dir.
+func (ca *testCA) writeServing(t *testing.T, dir string) {
+	t.Helper()
+	c, k := ca.issue(t, x509.ExtKeyUsageServerAuth)
+	if err := os.WriteFile(filepath.Join(dir, "tls.key"), k, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tls.crt"), c, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// freeAddr returns a free loopback address (released before the server binds it).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent log writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// countingRecorder is a metrics.ServerRecorder that counts.
+type countingRecorder struct {
+	mu       sync.Mutex
+	rejected map[string]int
+	panics   int
+}
+
+func (r *countingRecorder) Rejected(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rejected == nil {
+		r.rejected = map[string]int{}
+	}
+	r.rejected[reason]++
+}
+
+func (r *countingRecorder) Panic() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.panics++
+}
+
+func (r *countingRecorder) get(reason string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rejected[reason]
+}
+
+// testServer is a Server running in the test, with the options it was started with.
+type testServer struct {
+	*Server
+	opts   Options
+	ca     *testCA
+	logs   *syncBuffer
+	rec    *countingRecorder
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// startServer runs a Server on loopback with h at /validate. edit adjusts the options first.
+func startServer(t *testing.T, h http.Handler, edit func(*Options)) *testServer {
+	t.Helper()
+	ca, dir := newTestCA(t), t.TempDir()
+	ca.writeServing(t, dir)
+	ts := &testServer{ca: ca, logs: &syncBuffer{}, rec: &countingRecorder{}, done: make(chan struct{})}
+	ts.opts = Options{Addr: freeAddr(t), CertDir: dir, HealthAddr: freeAddr(t), MetricsAddr: "0",
+		ShutdownGrace: 5 * time.Second, Log: logr.FromSlogHandler(slog.NewJSONHandler(ts.logs, nil)), Metrics: ts.rec,
+		Gatherer: prometheus.NewRegistry()}
+	if edit != nil {
+		edit(&ts.opts)
+	}
+	s, err := New(ts.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Handle("/validate", h)
+	ts.Server = s
+	ctx, cancel := context.WithCancel(context.Background())
+	ts.cancel = cancel
+	go func() {
+		defer close(ts.done)
+		ts.err = s.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-ts.done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("server did not stop within 30s of cancel")
+		}
+	})
+	if ts.opts.CertsReady == nil {
+		ts.waitReady(t)
+	}
+	return ts
+}
+
+// waitReady waits until /readyz answers 200.
+func (ts *testServer) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if code := ts.readyz(); code == http.StatusOK {
+			return
+		}
+		select {
+		case <-ts.done:
+			t.Fatalf("server stopped before it was ready: %v\n%s", ts.err, ts.logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not ready within 15s:\n%s", ts.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (ts *testServer) readyz() int {
+	c := &http.Client{Timeout: 2 * time.Second}
+	r, err := c.Get("http://" + ts.opts.HealthAddr + "/readyz")
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, r.Body)
+	r.Body.Close()
+	return r.StatusCode
+}
+
+// stop cancels the server's context and returns Run's error.
+func (ts *testServer) stop(t *testing.T) error {
+	t.Helper()
+	ts.cancel()
+	select {
+	case <-ts.done:
+		return ts.err
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not stop within 30s of cancel")
+		return nil
+	}
+}
+
+func (ts *testServer) url() string { return "https://" + ts.opts.Addr + "/validate" }
+
+// client returns an HTTPS client that trusts the server's CA.
+func (ts *testServer) client(conns int) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: ts.ca.pool()}, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
+}
+
+// readAll is a handler that reads the whole body and answers with its length.
+func readAll(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	_, _ = io.WriteString(w, "read "+itoa(len(b)))
+}
+
+func itoa(n int) string { return big.NewInt(int64(n)).String() }
