@@ -3,45 +3,52 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
-	"github.com/sealgate/sealgate/pkg/policy"
 )
 
-// Condition type and reasons written to ClusterAdmissionPolicy status.
-const (
-	ConditionReady = "Ready"
-	ReasonInForce  = "InForce"
-	ReasonInvalid  = "Invalid"
-)
-
-// PolicyReconciler compiles each ClusterAdmissionPolicy into the Store and reports in its status
-// whether it is in force. An invalid update keeps the last valid generation in force (the webhook
-// for policies normally rejects it first), so a typo never switches a policy off.
+// PolicyReconciler puts in force, in this replica's Store, the generation of each
+// ClusterAdmissionPolicy that Decide picks, and, on the elected replica only, writes it to status.
+// Every replica runs it, because every replica serves admissions from its own Store.
 type PolicyReconciler struct {
 	Client client.Client
 	Store  *Store
 	Log    logr.Logger
-	// WriteStatus is false for replicas that should not write status (all replicas may; writes are
-	// idempotent).
-	WriteStatus bool
+	// Leader says whether this replica may write status now. One writer means replicas never
+	// rewrite each other's status; nil never writes.
+	Leader Leadership
 }
 
-// SetupWithManager registers the reconciler and the start-up load.
+// SetupPolicies registers, on mgr, the start-up load, the reconciler that feeds store, and the
+// status writer of the leading replica.
+func SetupPolicies(mgr ctrl.Manager, store *Store, leader Leadership, log logr.Logger) error {
+	r := &PolicyReconciler{Client: mgr.GetClient(), Store: store, Log: log, Leader: leader}
+	return r.SetupWithManager(mgr)
+}
+
+// SetupWithManager registers the reconciler, the start-up load and the sweep on election.
 func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(&initialLoad{r: r, reader: mgr.GetClient(), cache: mgr.GetCache()}); err != nil {
 		return err
 	}
+	sweep := make(chan event.GenericEvent)
+	if err := mgr.Add(&sweepOnElection{log: r.Log, leader: r.Leader, reader: mgr.GetClient(), cache: mgr.GetCache(), events: sweep}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.ClusterAdmissionPolicy{}).
+		For(&v1alpha1.ClusterAdmissionPolicy{}, builder.WithPredicates(reconcileOn)).
+		WatchesRawSource(source.Channel(sweep, &handler.EnqueueRequestForObject{})).
 		Named("clusteradmissionpolicy").
 		WithOptions(controllerOptions()).
 		Complete(r)
@@ -58,56 +65,66 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		}
 		return reconcile.Result{}, err
 	}
-	return reconcile.Result{}, r.apply(ctx, &obj)
+	d := r.apply(&obj)
+	return reconcile.Result{}, r.writeStatus(ctx, &obj, d)
 }
 
-func (r *PolicyReconciler) apply(ctx context.Context, obj *v1alpha1.ClusterAdmissionPolicy) error {
-	cond := metav1.Condition{Type: ConditionReady, ObservedGeneration: obj.Generation}
-	compiled, err := policy.Compile(obj)
-	if err != nil {
-		cond.Status, cond.Reason = metav1.ConditionFalse, ReasonInvalid
-		cond.Message = err.Error()
-		if prev, ok := r.Store.Get(obj.Name); ok {
-			cond.Message += fmt.Sprintf("; generation %d stays in force", prev.Generation)
-		} else {
-			cond.Message += "; the policy is not in force"
-		}
-		r.Log.Info("invalid policy", "policy", obj.Name, "generation", obj.Generation, "error", err.Error())
+// apply puts in force what Decide picks for obj, and takes the policy out of force when it picks
+// nothing: what this replica enforced before never counts.
+func (r *PolicyReconciler) apply(obj *v1alpha1.ClusterAdmissionPolicy) InForce {
+	d := Decide(obj)
+	if d.Policy != nil {
+		r.Store.Put(d.Policy)
 	} else {
-		r.Store.Put(compiled)
-		cond.Status, cond.Reason = metav1.ConditionTrue, ReasonInForce
-		cond.Message = fmt.Sprintf("generation %d is in force in %s mode", obj.Generation, compiled.Mode)
-		r.Log.Info("policy in force", "policy", obj.Name, "generation", obj.Generation, "mode", compiled.Mode)
+		r.Store.Delete(obj.Name)
 	}
-	if !r.WriteStatus {
-		return nil
+	switch {
+	case d.Invalid == nil:
+		r.Log.Info("policy in force", "policy", obj.Name, "generation", obj.Generation, "mode", d.Policy.Mode)
+	case d.Policy != nil:
+		r.Log.Info("invalid policy; the recorded generation stays in force", "policy", obj.Name,
+			"generation", obj.Generation, "inForce", d.Policy.Generation, "error", d.Invalid.Error())
+	default:
+		r.Log.Info("invalid policy; not in force", "policy", obj.Name, "generation", obj.Generation,
+			"error", d.Invalid.Error())
 	}
-	return r.writeStatus(ctx, obj, cond)
+	return d
 }
 
-func (r *PolicyReconciler) writeStatus(ctx context.Context, obj *v1alpha1.ClusterAdmissionPolicy, cond metav1.Condition) error {
-	if old := meta.FindStatusCondition(obj.Status.Conditions, ConditionReady); old != nil &&
-		old.Status == cond.Status && old.Reason == cond.Reason && old.Message == cond.Message &&
-		old.ObservedGeneration == cond.ObservedGeneration && obj.Status.ObservedGeneration == obj.Generation {
+func (r *PolicyReconciler) elected() bool {
+	return r.Leader != nil && r.Leader.Leading()
+}
+
+// writeStatus writes d into obj's status on the elected replica, and only when it differs from what
+// is there, so that each change settles after a bounded number of writes.
+func (r *PolicyReconciler) writeStatus(ctx context.Context, obj *v1alpha1.ClusterAdmissionPolicy, d InForce) error {
+	if !r.elected() {
 		return nil
 	}
-	patch := client.MergeFrom(obj.DeepCopy())
-	meta.SetStatusCondition(&obj.Status.Conditions, cond)
-	obj.Status.ObservedGeneration = obj.Generation
+	want := desiredStatus(obj, d)
+	if statusEqual(obj.Status, want) {
+		return nil
+	}
+	// The optimistic lock ties the record to the object version it was decided from: a write based
+	// on a stale cache fails with a conflict and is decided again.
+	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	obj.Status = want
 	if err := r.Client.Status().Patch(ctx, obj, patch); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("writing status of policy %q: %w", obj.Name, err)
 	}
 	return nil
 }
 
-// initialLoad compiles every policy that exists at start-up before the store reports loaded, so that
-// the webhook never answers with a partial policy set.
+// initialLoad puts in force every policy that exists at start-up before the store reports loaded,
+// so that the webhook never answers with a partial policy set. It decides as the reconciler does.
 type initialLoad struct {
 	r      *PolicyReconciler
 	reader client.Reader
-	cache  interface {
-		WaitForCacheSync(context.Context) bool
-	}
+	cache  cacheSyncer
+}
+
+type cacheSyncer interface {
+	WaitForCacheSync(context.Context) bool
 }
 
 func (l *initialLoad) Start(ctx context.Context) error {
@@ -119,8 +136,8 @@ func (l *initialLoad) Start(ctx context.Context) error {
 		return fmt.Errorf("listing policies: %w", err)
 	}
 	for i := range list.Items {
-		if p, err := policy.Compile(&list.Items[i]); err == nil {
-			l.r.Store.Put(p)
+		if d := Decide(&list.Items[i]); d.Policy != nil {
+			l.r.Store.Put(d.Policy)
 		}
 	}
 	l.r.Store.MarkLoaded()
@@ -130,3 +147,61 @@ func (l *initialLoad) Start(ctx context.Context) error {
 
 // NeedLeaderElection: every replica serves admissions, so every replica loads policies.
 func (l *initialLoad) NeedLeaderElection() bool { return false }
+
+// sweepOnElection enqueues every policy each time this replica becomes the leader. Status is written
+// only on a change, so a status left stale (a change made while no replica led, or a leader that
+// stopped between putting a policy in force and writing it) is written by the next leader.
+type sweepOnElection struct {
+	log    logr.Logger
+	leader Leadership
+	reader client.Reader
+	cache  cacheSyncer
+	events chan<- event.GenericEvent
+}
+
+func (s *sweepOnElection) Start(ctx context.Context) error {
+	if s.leader == nil {
+		return nil
+	}
+	if !s.cache.WaitForCacheSync(ctx) {
+		return nil // stopping
+	}
+	for {
+		select {
+		case <-s.leader.Gained():
+		case <-ctx.Done():
+			return nil
+		}
+		// A failed list is retried, never returned: an error would stop the manager, and with it a
+		// replica that serves admissions.
+		for err := s.sweep(ctx); err != nil; err = s.sweep(ctx) {
+			s.log.Error(err, "listing policies after the election; retrying")
+			select {
+			case <-time.After(retryPeriod):
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+}
+
+func (s *sweepOnElection) sweep(ctx context.Context) error {
+	var list v1alpha1.ClusterAdmissionPolicyList
+	if err := s.reader.List(ctx, &list); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	for i := range list.Items {
+		select {
+		case s.events <- event.GenericEvent{Object: &list.Items[i]}:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+// NeedLeaderElection: it follows the elector itself, so that it runs on every replica.
+func (s *sweepOnElection) NeedLeaderElection() bool { return false }

@@ -133,6 +133,7 @@ type Sealgate struct {
 	// Log is sealgate's stdout and stderr; safe to read while sealgate writes.
 	Log  *LogBuffer
 	done chan error
+	stop sync.Once
 }
 
 // LogBuffer collects a process's output. Reads may run while the process writes to it.
@@ -159,12 +160,10 @@ func (l *LogBuffer) String() string {
 // self-managed certificates, registers the webhook at https://localhost:<port>, and waits until
 // sealgate is ready and the API server trusts it.
 func (c *Cluster) StartSealgate(ctx context.Context, binary string, extraArgs ...string) (*Sealgate, error) {
-	ports, err := freePorts(3)
+	s, err := newSealgate()
 	if err != nil {
 		return nil, err
 	}
-	s := &Sealgate{Port: ports[0], HealthAddr: "127.0.0.1:" + strconv.Itoa(ports[1]),
-		MetricsAddr: "127.0.0.1:" + strconv.Itoa(ports[2]), Log: &LogBuffer{}, done: make(chan error, 1)}
 	vwc, err := webhookconfig.Validating(webhookconfig.Options{Namespace: Namespace, URL: "https://localhost:" + strconv.Itoa(s.Port), TimeoutSeconds: 10})
 	if err != nil {
 		return nil, err
@@ -172,9 +171,33 @@ func (c *Cluster) StartSealgate(ctx context.Context, binary string, extraArgs ..
 	if err := c.Client.Create(ctx, vwc); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("registering the webhook: %w", err)
 	}
+	return c.serve(ctx, s, binary, filepath.Join(c.Dir, "certs"), vwc.Name, extraArgs)
+}
+
+// StartReplica runs one more `sealgate serve` against the cluster, as another replica of the one
+// StartSealgate started: its own ports and cert dir, the same certificate Secret and Lease, and no
+// webhook registration, so the API server keeps calling the first; tests reach this one at Port.
+func (c *Cluster) StartReplica(ctx context.Context, binary, name string, extraArgs ...string) (*Sealgate, error) {
+	s, err := newSealgate()
+	if err != nil {
+		return nil, err
+	}
+	return c.serve(ctx, s, binary, filepath.Join(c.Dir, "certs-"+name), "sealgate", extraArgs)
+}
+
+func newSealgate() (*Sealgate, error) {
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	return &Sealgate{Port: ports[0], HealthAddr: "127.0.0.1:" + strconv.Itoa(ports[1]),
+		MetricsAddr: "127.0.0.1:" + strconv.Itoa(ports[2]), Log: &LogBuffer{}, done: make(chan error, 1)}, nil
+}
+
+func (c *Cluster) serve(ctx context.Context, s *Sealgate, binary, certDir, vwcName string, extraArgs []string) (*Sealgate, error) {
 	args := append([]string{"serve",
 		"--kubeconfig", c.Kubeconfig, "--namespace", Namespace,
-		"--host", "127.0.0.1", "--port", strconv.Itoa(s.Port), "--cert-dir", filepath.Join(c.Dir, "certs"),
+		"--host", "127.0.0.1", "--port", strconv.Itoa(s.Port), "--cert-dir", certDir,
 		"--cert-dns-name", "localhost",
 		"--health-probe-bind-address", s.HealthAddr, "--metrics-bind-address", s.MetricsAddr,
 	}, extraArgs...)
@@ -184,7 +207,7 @@ func (c *Cluster) StartSealgate(ctx context.Context, binary string, extraArgs ..
 		return nil, fmt.Errorf("starting %s: %w", binary, err)
 	}
 	go func() { s.done <- s.Cmd.Wait() }()
-	if err := c.waitReady(ctx, s, vwc.Name); err != nil {
+	if err := c.waitReady(ctx, s, vwcName); err != nil {
 		_ = s.Stop()
 		return nil, fmt.Errorf("%w\nsealgate log:\n%s", err, s.Log.String())
 	}
@@ -226,18 +249,20 @@ func (c *Cluster) waitReady(ctx context.Context, s *Sealgate, vwcName string) er
 	}
 }
 
-// Stop terminates sealgate and waits for it to exit.
+// Stop terminates sealgate and waits for it to exit. Later calls do nothing.
 func (s *Sealgate) Stop() error {
 	if s.Cmd.Process == nil {
 		return nil
 	}
-	_ = s.Cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(15 * time.Second):
-		_ = s.Cmd.Process.Kill()
-		<-s.done
-	}
+	s.stop.Do(func() {
+		_ = s.Cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-s.done:
+		case <-time.After(15 * time.Second):
+			_ = s.Cmd.Process.Kill()
+			<-s.done
+		}
+	})
 	return nil
 }
 

@@ -27,6 +27,7 @@ type faultProxy struct {
 	partitioned bool
 	inflight    map[*int]context.CancelFunc
 	refused     atomic.Int64
+	leasesCut   atomic.Bool
 }
 
 func startFaultProxy(cfg *rest.Config) (*faultProxy, error) {
@@ -76,6 +77,13 @@ func namespaceRead(r *http.Request) bool {
 }
 
 func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/apis/coordination.k8s.io/") && p.leasesCut.Load() {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",`+
+			`"message":"leases are partitioned by the integration test","reason":"ServiceUnavailable","code":503}`)
+		return
+	}
 	if namespaceRead(r) {
 		p.mu.Lock()
 		if p.partitioned {
@@ -121,6 +129,10 @@ func (p *faultProxy) Heal() {
 	defer p.mu.Unlock()
 	p.partitioned = false
 }
+
+// CutLeases refuses every Lease request (the leader election's) while cut is true: a leader behind
+// the proxy cannot renew its Lease, as in an API server or etcd outage.
+func (p *faultProxy) CutLeases(cut bool) { p.leasesCut.Store(cut) }
 
 // Refused counts the namespace reads refused so far.
 func (p *faultProxy) Refused() int64 { return p.refused.Load() }

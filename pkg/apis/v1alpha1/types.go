@@ -291,9 +291,22 @@ type PolicyStatus struct {
 	// ObservedGeneration is the generation the conditions describe.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// InForce records the last generation that compiled, with its spec. When the current spec does
+	// not compile, every replica enforces this record, so replicas agree whatever their history;
+	// without a record the policy is not in force. Written by sealgate only.
+	// +optional
+	InForce *InForceRecord `json:"inForce,omitempty"`
 	// Conditions: Ready is True when the policy is in force.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// InForceRecord is a generation of a policy that compiled, and the defaulted spec it compiled from.
+type InForceRecord struct {
+	// Generation is the metadata.generation that compiled.
+	Generation int64 `json:"generation"`
+	// Spec is that generation's spec, with defaults applied.
+	Spec PolicySpec `json:"spec"`
 }
