@@ -134,9 +134,6 @@ func TestDeploymentAgreesWithChart(t *testing.T) {
 			if got := portOf(t, r.args["--health-probe-bind-address"]); got != itoa(r.port(t, "health")) {
 				t.Errorf("health address port %s, container port health %d", got, r.port(t, "health"))
 			}
-			if got := portOf(t, r.args["--metrics-bind-address"]); got != itoa(r.port(t, "metrics")) {
-				t.Errorf("metrics address port %s, container port metrics %d", got, r.port(t, "metrics"))
-			}
 			svcPorts := map[string]corev1.ServicePort{}
 			for _, p := range r.service.Spec.Ports {
 				svcPorts[p.Name] = p
@@ -144,9 +141,7 @@ func TestDeploymentAgreesWithChart(t *testing.T) {
 			if p := svcPorts["https"]; p.Port != 443 || p.TargetPort != intstr.FromString("https") {
 				t.Errorf("Service port https = %+v, want 443 -> https", p)
 			}
-			if p := svcPorts["metrics"]; p.TargetPort != intstr.FromString("metrics") {
-				t.Errorf("Service port metrics = %+v, want -> metrics", p)
-			}
+			checkMetricsExposure(t, r)
 			for k, v := range r.service.Spec.Selector {
 				if r.deploy.Spec.Template.Labels[k] != v {
 					t.Errorf("Service selector %s=%s does not match the pods", k, v)
@@ -172,9 +167,16 @@ func TestDeploymentAgreesWithChart(t *testing.T) {
 			if sig, err := time.ParseDuration(r.args["--signature-timeout"]); err != nil || sig >= timeout {
 				t.Errorf("--signature-timeout=%s, want below the webhook timeout %s", r.args["--signature-timeout"], timeout)
 			}
+			// Drained before the kubelet's SIGKILL.
+			if g, err := time.ParseDuration(r.args["--shutdown-grace"]); err != nil || g <= 0 || delay+g > grace {
+				t.Errorf("--shutdown-grace=%s with delay %s, grace period %s: want positive and delay + it <= the grace period",
+					r.args["--shutdown-grace"], delay, grace)
+			}
 			// Files sealgate is pointed at are mounted.
-			if f, ok := r.args["--registry-ca-file"]; ok {
-				r.volumeFor(t, filepath.Dir(f))
+			for _, flag := range []string{"--registry-ca-file", "--client-ca-file"} {
+				if f, ok := r.args[flag]; ok {
+					r.volumeFor(t, filepath.Dir(f))
+				}
 			}
 			for _, e := range r.container.Env {
 				if e.Name == "DOCKER_CONFIG" {
@@ -195,6 +197,7 @@ func TestDeploymentAgreesWithChart(t *testing.T) {
 				}
 			}
 			checkSigningRole(t, r, sa.Name)
+			checkLeaderElectionRole(t, r)
 			certs := r.volumeFor(t, r.args["--cert-dir"])
 			switch r.args["--cert-mode"] {
 			case "self":
@@ -286,8 +289,16 @@ func checkExternalCerts(t *testing.T, r *rendered, s scenario, certs corev1.Volu
 		t.Error("external certificates but neither a caBundle nor a CA injection annotation")
 	}
 	for _, k := range r.m.kinds() {
-		if strings.HasPrefix(k, "Role/") && k != "Role/"+r.deploy.Name+"-signing" {
-			t.Errorf("%s rendered: external certificates need no access to Secrets beyond the signing material", k)
+		name, ok := strings.CutPrefix(k, "Role/")
+		if !ok || name == r.deploy.Name+"-signing" {
+			continue
+		}
+		var role rbacv1.Role
+		r.m.named(t, "Role", name, &role)
+		for _, rule := range role.Rules {
+			if slices.Contains(rule.Resources, "secrets") {
+				t.Errorf("Role %s grants %+v: external certificates need no access to Secrets beyond the signing material", name, rule)
+			}
 		}
 	}
 	for _, rule := range r.clusterRole.Rules {

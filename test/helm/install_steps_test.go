@@ -1,6 +1,7 @@
 package helm
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -21,8 +22,12 @@ func (r *release) audit(t *testing.T, sg *localSealgate) {
 	if code != 0 {
 		t.Fatalf("Audit mode must admit: exit %d\n%s%s", code, out, errOut)
 	}
+	code, text := sg.scrape(t, r.metricsToken(t))
+	if code != http.StatusOK {
+		t.Fatalf("scraping with a token bound to %s-metrics-reader: HTTP %d: %s", r.name, code, text)
+	}
 	var line string
-	for _, l := range strings.Split(sg.metricsText(t), "\n") {
+	for _, l := range strings.Split(text, "\n") {
 		if strings.HasPrefix(l, "sealgate_violations_total{") && strings.Contains(l, `decision="audited"`) &&
 			strings.Contains(l, `policy="baseline"`) && strings.Contains(l, `rule="podSecurity.privileged"`) {
 			line = l
@@ -96,6 +101,18 @@ func (r *release) rbac(t *testing.T) {
 		{[]string{"list", "namespaces"}, "yes"},
 		{[]string{"update", "namespaces"}, "no"},
 		{[]string{"create", "pods", "-n", "apps"}, "no"},
+		// Leader election: the Lease named after the release, in the release namespace; no Events.
+		{[]string{"create", "leases.coordination.k8s.io", "-n", r.ns}, "yes"},
+		{[]string{"update", "leases.coordination.k8s.io/sealgate", "-n", r.ns}, "yes"},
+		{[]string{"update", "leases.coordination.k8s.io/someone-elses", "-n", r.ns}, "no"},
+		{[]string{"delete", "leases.coordination.k8s.io/sealgate", "-n", r.ns}, "no"},
+		{[]string{"create", "leases.coordination.k8s.io", "-n", "apps"}, "no"},
+		{[]string{"create", "events", "-n", r.ns}, "no"},
+		{[]string{"create", "events.events.k8s.io", "-n", r.ns}, "no"},
+		// Secure metrics: sealgate asks the API server about scrapers, and may not scrape itself.
+		{[]string{"create", "tokenreviews.authentication.k8s.io"}, "yes"},
+		{[]string{"create", "subjectaccessreviews.authorization.k8s.io"}, "yes"},
+		{[]string{"get", "/metrics"}, "no"},
 	} {
 		out, _, _ := r.kubectl(t, "", append([]string{"auth", "can-i", as}, c.args...)...)
 		if got := strings.TrimSpace(out); got != c.want {
@@ -130,7 +147,7 @@ func (r *release) uninstall(t *testing.T) {
 		{"get", "validatingwebhookconfigurations", "-o", "name"},
 		{"get", "clusteradmissionpolicies", "-o", "name"},
 		{"get", "clusterroles,clusterrolebindings", "-l", "app.kubernetes.io/instance=" + r.name, "-o", "name"},
-		{"get", "all,secrets,serviceaccounts,roles,rolebindings,poddisruptionbudgets", "-n", r.ns, "-l", "app.kubernetes.io/instance=" + r.name, "-o", "name"},
+		{"get", "all,secrets,configmaps,serviceaccounts,roles,rolebindings,poddisruptionbudgets,networkpolicies", "-n", r.ns, "-l", "app.kubernetes.io/instance=" + r.name, "-o", "name"},
 		{"get", "secret", "sealgate-webhook-cert", "-n", r.ns, "--ignore-not-found", "-o", "name"},
 	} {
 		if out := r.mustKubectl(t, "", args...); strings.TrimSpace(out) != "" {

@@ -2,6 +2,7 @@ package helm
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -34,7 +35,8 @@ const (
 type release struct {
 	c        *cluster.Cluster
 	name, ns string
-	port     int // where webhook.url points: the locally running sealgate
+	port     int    // where webhook.url points: the locally running sealgate
+	scraper  string // a token allowed to get /metrics (metricsToken)
 }
 
 func (r *release) helm(t *testing.T, args ...string) string {
@@ -112,6 +114,8 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		run  func(*testing.T)
 	}{
 		{"audit", func(t *testing.T) { r.audit(t, sg) }},
+		{"metrics", func(t *testing.T) { r.metrics(t, sg) }},
+		{"leader-election", r.leaderElection},
 		{"enforce", r.enforce},
 		{"rbac", r.rbac},
 		{"break-glass", func(t *testing.T) { sg.stop(); r.breakGlass(t) }},
@@ -136,18 +140,35 @@ type localSealgate struct {
 	stopOnce sync.Once
 }
 
-// startSealgate runs sealgate with the arguments of the chart's Deployment, as the chart's
-// ServiceAccount, changing only what differs outside a pod: the kubeconfig, loopback addresses, a cert
-// dir, and localhost in the serving certificate.
+// startSealgate runs sealgate with the arguments of the release's Deployment (see startLocal).
 func (r *release) startSealgate(t *testing.T) *localSealgate {
 	t.Helper()
+	return startLocal(t, localTarget{env: r.c.Env, client: r.c.Client, dir: r.c.Dir, ns: r.ns, vwc: r.name, port: r.port},
+		r.helm(t, "get", "manifest", r.name))
+}
+
+// localTarget is what a sealgate run outside the cluster needs from the control plane it serves.
+type localTarget struct {
+	env    *envtest.Environment // adds the ServiceAccount's user
+	client client.Client        // an administrator's, to see the CA bundle injected
+	dir    string
+	ns     string // the release namespace
+	vwc    string // the release's webhook configuration
+	port   int    // where webhook.url points
+}
+
+// startLocal runs sealgate with the arguments of the Deployment in a release's manifest, as the chart's
+// ServiceAccount, changing only what differs outside a pod: the kubeconfig, loopback addresses, a cert
+// dir, localhost in the serving certificate, and extraArgs (files the pod would mount).
+func startLocal(t *testing.T, tg localTarget, manifest string, extraArgs ...string) *localSealgate {
+	t.Helper()
 	var deploy appsv1.Deployment
-	parse(t, r.helm(t, "get", "manifest", r.name)).one(t, "Deployment", &deploy)
+	parse(t, manifest).one(t, "Deployment", &deploy)
 	args := deploy.Spec.Template.Spec.Containers[0].Args
 	sa := deploy.Spec.Template.Spec.ServiceAccountName
 
-	user, err := r.c.Env.AddUser(envtest.User{Name: "system:serviceaccount:" + r.ns + ":" + sa,
-		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + r.ns, "system:authenticated"}}, nil)
+	user, err := tg.env.AddUser(envtest.User{Name: "system:serviceaccount:" + tg.ns + ":" + sa,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + tg.ns, "system:authenticated"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,16 +176,18 @@ func (r *release) startSealgate(t *testing.T) *localSealgate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kcPath := filepath.Join(r.c.Dir, "serviceaccount.kubeconfig")
+	kcPath := filepath.Join(tg.dir, "serviceaccount.kubeconfig")
 	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := &localSealgate{health: "127.0.0.1:" + strconv.Itoa(freePort(t)), metrics: "127.0.0.1:" + strconv.Itoa(freePort(t)),
 		log: &lockedBuffer{}, done: make(chan error, 1)}
-	// pflag: the last value of a flag wins, so these override the chart's.
-	args = append(args, "--kubeconfig="+kcPath, "--host=127.0.0.1", "--port="+strconv.Itoa(r.port),
-		"--cert-dir="+filepath.Join(r.c.Dir, "certs"), "--cert-dns-name=localhost",
+	// pflag: the last value of a flag wins, so these override the chart's. The chart's
+	// --metrics-secure stays: /metrics is HTTPS here too, checked with this API server.
+	args = append(args, "--kubeconfig="+kcPath, "--host=127.0.0.1", "--port="+strconv.Itoa(tg.port),
+		"--cert-dir="+filepath.Join(tg.dir, "certs"), "--cert-dns-name=localhost",
 		"--health-probe-bind-address="+s.health, "--metrics-bind-address="+s.metrics, "--shutdown-delay=1s")
+	args = append(args, extraArgs...)
 	s.cmd = exec.Command(sealgate, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
@@ -173,7 +196,7 @@ func (r *release) startSealgate(t *testing.T) *localSealgate {
 	go func() { s.done <- s.cmd.Wait() }()
 	t.Cleanup(s.stop)
 
-	vwcName := r.name
+	vwcName := tg.vwc
 	eventually(t, readyTimeout, "sealgate ready and its CA bundle in the webhook configuration", func() (bool, string) {
 		select {
 		case err := <-s.done:
@@ -191,7 +214,7 @@ func (r *release) startSealgate(t *testing.T) *localSealgate {
 			return false, string(body)
 		}
 		vwc := webhookconfig.Empty()
-		if err := r.c.Client.Get(t.Context(), client.ObjectKey{Name: vwcName}, vwc); err != nil {
+		if err := tg.client.Get(t.Context(), client.ObjectKey{Name: vwcName}, vwc); err != nil {
 			return false, err.Error()
 		}
 		return webhookconfig.Injected(vwc), "ready, CA bundle not injected yet"
@@ -211,18 +234,29 @@ func (s *localSealgate) stop() {
 	})
 }
 
-func (s *localSealgate) metricsText(t *testing.T) string {
+// scrape gets /metrics over HTTPS, as the chart's ServiceMonitor does: with a bearer token (none if
+// empty) and without verifying sealgate's self-signed metrics certificate.
+func (s *localSealgate) scrape(t *testing.T, token string) (int, string) {
 	t.Helper()
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + s.metrics + "/metrics")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://"+s.metrics+"/metrics", nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the ServiceMonitor's insecureSkipVerify
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("scraping https://%s/metrics: %v", s.metrics, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	return resp.StatusCode, string(b)
 }
 
 // lockedBuffer collects a process's output; safe to read while the process writes.

@@ -37,10 +37,13 @@ func TestScenarioObjects(t *testing.T) {
 	common := []string{"ClusterRole/sealgate", "ClusterRoleBinding/sealgate", "Deployment/sealgate",
 		"PodDisruptionBudget/sealgate", "Service/sealgate", "ServiceAccount/sealgate",
 		"Role/sealgate-signing", "RoleBinding/sealgate-signing",
+		"Role/sealgate-leader-election", "RoleBinding/sealgate-leader-election", "NetworkPolicy/sealgate",
+		"ClusterRole/sealgate-metrics-auth", "ClusterRoleBinding/sealgate-metrics-auth", "ClusterRole/sealgate-metrics-reader",
 		"ValidatingWebhookConfiguration/sealgate", "ClusterAdmissionPolicy/baseline"}
 	self := []string{"Role/sealgate", "RoleBinding/sealgate", "Secret/sealgate-webhook-cert"}
 	want := map[string][]string{
 		"default":          concat(common, self),
+		"hardened":         concat(common, self, []string{"ConfigMap/sealgate-client-ca"}),
 		"local":            concat(common, self),
 		"monitoring":       concat(common, self, []string{"ServiceMonitor/sealgate", "PrometheusRule/sealgate"}),
 		"enforce-policies": concat(common, self, []string{"ClusterAdmissionPolicy/production", "ClusterAdmissionPolicy/warn-latest"}),
@@ -52,6 +55,7 @@ func TestScenarioObjects(t *testing.T) {
 			"ValidatingWebhookConfiguration/admission-gate", "ClusterAdmissionPolicy/baseline",
 			"Role/admission-gate", "RoleBinding/admission-gate", "Secret/admission-gate-webhook-cert",
 			"Role/admission-gate-signing", "RoleBinding/admission-gate-signing",
+			"Role/admission-gate-leader-election", "RoleBinding/admission-gate-leader-election",
 			"ClusterRole/admission-gate-pull-secrets", "ClusterRoleBinding/admission-gate-pull-secrets",
 			"ConfigMap/admission-gate-registry-ca"},
 	}

@@ -23,6 +23,7 @@ func webhookCases(t *testing.T) map[string]webhookCase {
 	service := webhookconfig.Options{Name: "sealgate", Namespace: releaseNS, Service: "sealgate", Port: 443}
 	return map[string]webhookCase{
 		"default":          {opts: service},
+		"hardened":         {opts: service},
 		"cert-manager":     {opts: service},
 		"enforce-policies": {opts: service},
 		"monitoring":       {opts: service},

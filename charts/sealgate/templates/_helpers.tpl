@@ -65,10 +65,51 @@ app.kubernetes.io/part-of: sealgate
 /var/run/sealgate/certs
 {{- end }}
 
-{{/* Ports inside the pod. */}}
+{{/* Ports inside the pod. metricsPort serves HTTPS (metrics.secure); without it, /metrics stays on
+loopback at localMetricsAddress. */}}
 {{- define "sealgate.webhookPort" -}}9443{{- end }}
-{{- define "sealgate.metricsPort" -}}8080{{- end }}
+{{- define "sealgate.metricsPort" -}}8443{{- end }}
+{{- define "sealgate.localMetricsAddress" -}}127.0.0.1:8080{{- end }}
 {{- define "sealgate.healthPort" -}}8081{{- end }}
+
+{{/* Where the client CA bundle (webhook.clientAuth.caBundle) is mounted. */}}
+{{- define "sealgate.clientCADir" -}}/var/run/sealgate/client-ca{{- end }}
+
+{{/*
+Values this chart reads that an older chart did not have. `helm upgrade --reuse-values` renders with
+the previous chart's defaults, so they would be missing (a nil pointer, or a silent choice). Included
+by the templates that dereference them and by the Deployment; one failure stops the whole render.
+*/}}
+{{- define "sealgate.checkValuesComplete" -}}
+{{- $v := .Values.AsMap -}}
+{{- $m := "<missing>" -}}
+{{- range $got := list
+    (dig "networkPolicy" "enabled" $m $v) (dig "networkPolicy" "webhook" "from" $m $v)
+    (dig "networkPolicy" "metrics" "from" $m $v) (dig "metrics" "secure" $m $v)
+    (dig "webhook" "clientAuth" "caBundle" $m $v) -}}
+{{- if eq (toString $got) $m -}}
+{{- fail "values lack networkPolicy, metrics.secure or webhook.clientAuth, which this chart version adds: helm upgrade --reuse-values keeps the previous chart's defaults; upgrade with --reset-then-reuse-values (Helm 3.14 or later) instead" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Combinations of values the schema cannot reject, refused with what to change. Rendered (empty) by the
+Deployment, so every install and upgrade runs it.
+*/}}
+{{- define "sealgate.checkMetrics" -}}
+{{- $np := .Values.networkPolicy -}}
+{{- if not .Values.metrics.secure -}}
+{{- if .Values.metrics.serviceMonitor.enabled -}}
+{{- fail "metrics.serviceMonitor.enabled needs metrics.secure=true: with metrics.secure=false, /metrics listens on the pod's loopback only, where Prometheus cannot reach it" -}}
+{{- end -}}
+{{- if and $np.enabled $np.metrics.from -}}
+{{- fail "networkPolicy.metrics.from opens the metrics port, but metrics.secure=false keeps /metrics on the pod's loopback: set metrics.secure=true or remove the peers" -}}
+{{- end -}}
+{{- else if and .Values.metrics.serviceMonitor.enabled $np.enabled (not $np.metrics.from) -}}
+{{- fail "metrics.serviceMonitor.enabled with networkPolicy.enabled: name Prometheus's pods in networkPolicy.metrics.from, or the network policy drops every scrape" -}}
+{{- end -}}
+{{- end -}}
 
 {{/* clientConfig of one webhook: the URL (webhook.url) or the Service, plus the CA bundle if given. */}}
 {{- define "sealgate.clientConfig" -}}
