@@ -135,7 +135,8 @@ type SignatureRule struct {
 	// Images lists the image patterns (same syntax as allowedRegistries) this rule covers.
 	// +kubebuilder:validation:MinItems=1
 	Images []string `json:"images"`
-	// Threshold is how many distinct attestors must verify. Defaults to 1.
+	// Threshold is how many distinct signers among the attestors must verify: attestors that hold
+	// the same key count once. Defaults to 1.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	Threshold int `json:"threshold,omitempty"`
@@ -174,7 +175,8 @@ type AttestationRule struct {
 type Attestor struct {
 	// Name identifies the attestor in messages; unique within the rule.
 	Name string `json:"name"`
-	// PublicKey is a PEM public key (ECDSA P-256/P-384, RSA, Ed25519).
+	// PublicKey is one PEM PUBLIC KEY block: ECDSA P-256, P-384 or P-521, RSA of 2048 bits or more,
+	// or Ed25519.
 	// +optional
 	PublicKey string `json:"publicKey,omitempty"`
 	// SecretRef names a Secret key holding a PEM public key.
