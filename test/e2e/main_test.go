@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package e2e drives sealgate end to end: the real sealgate binary registered as a webhook with a
 // real TLS handshake and CA bundle, in front of a real kube-apiserver and etcd, exercised with the
 // real kubectl.

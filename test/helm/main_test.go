@@ -1,3 +1,5 @@
+//go:build helm
+
 // Package helm tests the Helm chart in charts/sealgate with the real helm (built from its Go module at
 // the version pinned in hack/tools.sh): lint, rendered output against golden files, the values schema,
 // the rendered webhook configuration against pkg/webhookconfig, the rendered manifests against the

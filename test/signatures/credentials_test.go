@@ -1,3 +1,5 @@
+//go:build signatures
+
 package signatures
 
 import (

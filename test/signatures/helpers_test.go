@@ -1,3 +1,5 @@
+//go:build signatures
+
 // Package signatures tests signature verification end to end with real parts: the real cosign and
 // crane CLIs from ./bin, a real OCI registry (go-containerregistry's) served over TLS on loopback,
 // and sealgate's own `check` command and admission handler.
