@@ -78,7 +78,7 @@ func (r *release) rbac(t *testing.T) {
 		want string
 	}{
 		{[]string{"update", "validatingwebhookconfigurations/sealgate"}, "yes"},
-		{[]string{"list", "validatingwebhookconfigurations"}, "yes"},
+		{[]string{"list", "validatingwebhookconfigurations"}, "no"},
 		{[]string{"update", "validatingwebhookconfigurations/someone-elses"}, "no"},
 		{[]string{"delete", "validatingwebhookconfigurations/sealgate"}, "no"},
 		{[]string{"create", "validatingwebhookconfigurations"}, "no"},
