@@ -34,9 +34,13 @@ dev-cluster: build ## Run kube-apiserver, etcd and sealgate with the example pol
 	@$(BIN)/devcluster --mode dev --sealgate $(SEALGATE)
 
 .PHONY: test
-test: tools-test verify test-unit test-integration test-e2e test-signatures test-helm ## Build and pass every test tier (what CI runs).
+test: tools-test verify test-unit test-integration test-e2e test-signatures test-helm test-faults ## Build and pass every test tier (what CI runs).
 
 ##@ Tests
+
+# The tiers that need tools carry a build tag each, so that `go test ./...` on a fresh clone runs the
+# unit tier only; these targets install the tools and pass the tag.
+TIER_TAGS := integration,e2e,signatures,helm,faults
 
 # Every tool a test tier runs, installed (or found cached) before any test starts.
 TEST_TOOLS := controller-gen kube-apiserver kubectl etcd cosign crane helm
@@ -46,29 +50,35 @@ tools-test:
 	@hack/tools.sh $(TEST_TOOLS)
 
 .PHONY: test-unit
-test-unit: ## Unit tests with the race detector: rules, engine, decoders, CLI, webhook server on loopback.
+test-unit: ## Unit tests with the race detector: rules, engine, decoders, CLI, webhook server on loopback (= go test ./...).
 	go test -race -count=1 ./pkg/... ./cmd/... ./hack/...
 
 .PHONY: test-integration
 test-integration: tools-test ## Integration tests against a real kube-apiserver and etcd (certificates, lookup failures).
-	go test -count=1 ./test/integration/...
+	go test -tags integration -count=1 ./test/integration/...
 
 .PHONY: test-e2e
 test-e2e: tools-test ## End-to-end: the real sealgate binary as the webhook of a real API server, driven with kubectl.
-	go test -count=1 ./test/e2e/...
+	go test -tags e2e -count=1 ./test/e2e/...
 
 .PHONY: test-signatures
 test-signatures: tools-test ## Signatures made by the real cosign CLI, on a real OCI registry served over TLS on loopback.
-	go test -count=1 ./test/signatures/...
+	go test -tags signatures -count=1 ./test/signatures/...
 
 .PHONY: test-helm
 test-helm: tools-test ## The Helm chart: lint, golden renders, values schema, webhook parity, install/upgrade/uninstall on a real API server.
-	go test -count=1 ./test/helm/...
+	go test -tags helm -count=1 ./test/helm/...
+
+.PHONY: test-faults
+test-faults: tools-test ## Fault suite: huge pods, held bodies, killed replicas, rolling restarts, control-plane and certificate restarts under load (docs/reliability.md).
+	@echo "fault suite: real API server, etcd and sealgate replicas under load; about 2-4 minutes"
+	go test -tags faults -count=1 -timeout 20m ./test/faults/...
 
 .PHONY: verify
 verify: generate ## gofmt, go vet, and generated files up to date.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./pkg/... ./cmd/... ./hack/... ./test/...
+	go vet -tags $(TIER_TAGS) ./test/...
 	@if [ -n "$$(git status --porcelain -- config/crd pkg/apis charts/sealgate/crds)" ]; then \
 		echo "generated files are out of date; run 'make generate' and commit:"; git status --short -- config/crd pkg/apis charts/sealgate/crds; exit 1; fi
 
@@ -78,6 +88,7 @@ fuzz: ## Short fuzz runs of every decoder of untrusted input (FUZZTIME=20s each)
 	go test -run '^$$' -fuzz '^FuzzDecodeReview$$' -fuzztime $(FUZZTIME) ./pkg/admission/
 	go test -run '^$$' -fuzz '^FuzzWorkloadDecode$$' -fuzztime $(FUZZTIME) ./pkg/workload/
 	go test -run '^$$' -fuzz '^FuzzDecodeMatchesAPIMachinery$$' -fuzztime $(FUZZTIME) ./pkg/workload/
+	go test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./pkg/manifest/
 
 .PHONY: bench
 bench: ## Benchmarks; writes docs/performance.md with the machine and date.

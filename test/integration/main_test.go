@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package integration tests sealgate's cluster machinery against a real kube-apiserver and etcd:
 // self-managed certificate regeneration and CA re-injection, and failing closed when the API server
 // cannot answer a namespace lookup. sealgate reaches the API server through a loopback proxy that
