@@ -51,7 +51,7 @@ tools-test:
 
 .PHONY: test-unit
 test-unit: ## Unit tests with the race detector: rules, engine, decoders, CLI, webhook server on loopback (= go test ./...).
-	go test -race -count=1 ./pkg/... ./cmd/... ./hack/...
+	go test -race -count=1 ./pkg/... ./cmd/... ./hack/... ./internal/...
 
 .PHONY: test-integration
 test-integration: tools-test ## Integration tests against a real kube-apiserver and etcd (certificates, lookup failures).
@@ -77,7 +77,7 @@ test-faults: tools-test ## Fault suite: huge pods, held bodies, killed replicas,
 .PHONY: verify
 verify: generate ## gofmt, go vet, and generated files up to date.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	go vet ./pkg/... ./cmd/... ./hack/... ./test/...
+	go vet ./pkg/... ./cmd/... ./hack/... ./internal/... ./test/...
 	go vet -tags $(TIER_TAGS) ./test/...
 	@if [ -n "$$(git status --porcelain -- config/crd pkg/apis charts/sealgate/crds)" ]; then \
 		echo "generated files are out of date; run 'make generate' and commit:"; git status --short -- config/crd pkg/apis charts/sealgate/crds; exit 1; fi

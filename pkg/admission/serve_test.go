@@ -1,7 +1,6 @@
 package admission
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sealgate/sealgate/internal/syncbuf"
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -55,7 +56,7 @@ func (r *serverRecorder) Panic() {
 // internal-error denial carrying its uid, the panic is counted, and the server keeps serving.
 func TestServeRecoversPanic(t *testing.T) {
 	rec := &serverRecorder{}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	h := &Handler{Engine: &engine.Engine{Rules: rules.Default()}, Policies: panickingPolicies{}, Metrics: rec,
 		Log: logr.FromSlogHandler(slog.NewJSONHandler(&logs, nil))}
 	if err := h.Defaults(); err != nil {
@@ -103,7 +104,7 @@ func TestServeRecoversPanic(t *testing.T) {
 // An error that quotes the request (a 6 MB apiVersion) is cut to MaxErrorTextBytes in the log and in
 // the 400 body, and says so.
 func TestServeCapsErrorText(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	rec := &serverRecorder{}
 	h := &Handler{Engine: &engine.Engine{Rules: rules.Default()}, Policies: testPolicies(t), Metrics: rec,
 		Log: logr.FromSlogHandler(slog.NewJSONHandler(&logs, nil))}
@@ -167,22 +168,4 @@ func tail(s string) string {
 		return s[len(s)-80:]
 	}
 	return s
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent log writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -21,9 +21,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sealgate/sealgate/internal/syncbuf"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -206,13 +207,13 @@ type serveProcess struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	code   int
-	stderr *serveSyncBuffer
+	stderr *syncbuf.Buffer
 }
 
 func startServe(t *testing.T, args []string) *serveProcess {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	s := &serveProcess{cancel: cancel, done: make(chan struct{}), stderr: &serveSyncBuffer{}}
+	s := &serveProcess{cancel: cancel, done: make(chan struct{}), stderr: &syncbuf.Buffer{}}
 	go func() {
 		defer close(s.done)
 		s.code = Execute(ctx, args, IO{In: strings.NewReader(""), Out: io.Discard, Err: s.stderr})
@@ -263,24 +264,6 @@ func (s *serveProcess) stop(t *testing.T, timeout time.Duration) int {
 		t.Fatalf("serve did not return within %s of cancel", timeout)
 		return -1
 	}
-}
-
-// serveSyncBuffer is a bytes.Buffer safe for serve's concurrent log writers.
-type serveSyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *serveSyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *serveSyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // serveFreeAddr returns a free loopback address. The port is released before serve binds it, which

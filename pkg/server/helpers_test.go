@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sealgate/sealgate/internal/syncbuf"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,24 +99,6 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent log writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // countingRecorder is a metrics.ServerRecorder that counts.
 type countingRecorder struct {
 	mu       sync.Mutex
@@ -149,7 +132,7 @@ type testServer struct {
 	*Server
 	opts   Options
 	ca     *testCA
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	rec    *countingRecorder
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -161,7 +144,7 @@ func startServer(t *testing.T, h http.Handler, edit func(*Options)) *testServer 
 	t.Helper()
 	ca, dir := newTestCA(t), t.TempDir()
 	ca.writeServing(t, dir)
-	ts := &testServer{ca: ca, logs: &syncBuffer{}, rec: &countingRecorder{}, done: make(chan struct{})}
+	ts := &testServer{ca: ca, logs: &syncbuf.Buffer{}, rec: &countingRecorder{}, done: make(chan struct{})}
 	ts.opts = Options{Addr: freeAddr(t), CertDir: dir, HealthAddr: freeAddr(t), MetricsAddr: "0",
 		ShutdownGrace: 5 * time.Second, Log: logr.FromSlogHandler(slog.NewJSONHandler(ts.logs, nil)), Metrics: ts.rec,
 		Gatherer: prometheus.NewRegistry()}

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sealgate/sealgate/internal/syncbuf"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -137,24 +139,7 @@ type Sealgate struct {
 }
 
 // LogBuffer collects a process's output. Reads may run while the process writes to it.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (l *LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type LogBuffer = syncbuf.Buffer
 
 // StartSealgate builds nothing: it runs binary (bin/sealgate) with policies from the cluster and
 // self-managed certificates, registers the webhook at https://localhost:<port>, and waits until
