@@ -17,11 +17,24 @@ import (
 // `kubectl apply` with every wrong field, using the same validation as policy files.
 type PolicyValidator struct {
 	Log logr.Logger
+	// Server counts the panics and rejected requests of this webhook, as of the workload webhook;
+	// nil counts nothing. Its admission decisions are not counted: those metrics are workloads'.
+	Server metrics.ServerRecorder
 }
+
+// serverOnly records a ServerRecorder's events and drops admission decisions and violations.
+type serverOnly struct{ metrics.ServerRecorder }
+
+func (serverOnly) Decision(string, time.Duration)           {}
+func (serverOnly) Violation(string, string, string, string) {}
 
 // ServeHTTP implements http.Handler.
 func (v *PolicyValidator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	serve(w, r, v.Log, metrics.Nop{}, time.Now, func(ctx context.Context, body []byte) (*admissionv1.AdmissionResponse, string, error) {
+	var rec metrics.Recorder = metrics.Nop{}
+	if v.Server != nil {
+		rec = serverOnly{v.Server}
+	}
+	serve(w, r, v.Log, rec, time.Now, func(ctx context.Context, body []byte) (*admissionv1.AdmissionResponse, string, error) {
 		rv, err := DecodeReview(body)
 		if err != nil {
 			return nil, "", err

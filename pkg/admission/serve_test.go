@@ -169,3 +169,32 @@ func tail(s string) string {
 	}
 	return s
 }
+
+// The policy webhook counts its rejected requests like the workload webhook, and no admission
+// decisions: those count workloads.
+func TestPolicyValidatorCountsRejections(t *testing.T) {
+	rec := &serverRecorder{}
+	v := &PolicyValidator{Log: logr.Discard(), Server: rec}
+	big := httptest.NewRequest(http.MethodPost, "/validate-policy", strings.NewReader("{}"))
+	big.Header.Set("Content-Type", "application/json")
+	big.ContentLength = MaxReviewBytes + 1
+	w := httptest.NewRecorder()
+	v.ServeHTTP(w, big)
+	if w.Code != http.StatusBadRequest {
+		t.Fatalf("HTTP %d, want 400", w.Code)
+	}
+	ok := httptest.NewRequest(http.MethodPost, "/validate-policy", strings.NewReader(
+		`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","operation":"DELETE",`+
+			`"kind":{"group":"sealgate.dev","version":"v1alpha1","kind":"ClusterAdmissionPolicy"}}}`))
+	ok.Header.Set("Content-Type", "application/json")
+	w = httptest.NewRecorder()
+	v.ServeHTTP(w, ok)
+	if w.Code != http.StatusOK {
+		t.Fatalf("HTTP %d, want 200: %s", w.Code, w.Body)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if strings.Join(rec.rejected, ",") != "body_too_large" || len(rec.decided) != 0 {
+		t.Errorf("rejected %v, decided %v; want [body_too_large] and no decisions", rec.rejected, rec.decided)
+	}
+}

@@ -179,7 +179,7 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		return err
 	}
 	srv.Handle(webhookconfig.WorkloadPath, h)
-	srv.Handle(webhookconfig.PolicyPath, &admission.PolicyValidator{Log: log.WithName("policy-webhook")})
+	srv.Handle(webhookconfig.PolicyPath, &admission.PolicyValidator{Log: log.WithName("policy-webhook"), Server: so.Metrics})
 	srv.AddReadyCheck("certificates", server.CheckFunc(func() error {
 		select {
 		case <-certsReady:
