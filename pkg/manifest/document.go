@@ -47,6 +47,9 @@ func (s *stream) yamlDocument(chunk []byte, first, line int) error {
 	if jsonSize(tree, s.lim.document) > s.lim.document {
 		return s.fail(line, fmt.Errorf("%w once YAML aliases are expanded", ErrDocumentTooLarge))
 	}
+	if err := ambiguousKeys(tree); err != nil {
+		return s.fail(line, err)
+	}
 	var warns []Warning
 	js, err := yaml.YAMLToJSONStrict(chunk)
 	if err != nil {
@@ -260,4 +263,65 @@ func jsonSize(v any, budget int) int {
 	}
 	walk(v)
 	return n
+}
+
+// ambiguousKeys finds a mapping whose distinct YAML keys become one JSON key (8 and "8", 010 and 8,
+// true and "true"). sigs.k8s.io/yaml, and so kubectl, keeps one of them chosen by Go's map order, at
+// random: such a document has no one meaning, so it is refused rather than read one way here and
+// another way by the cluster. It runs after jsonSize, so it walks a bounded tree.
+func ambiguousKeys(v any) error {
+	switch v := v.(type) {
+	case map[any]any:
+		byJSON := make(map[string]any, len(v))
+		for k, e := range v {
+			js := jsonKey(k)
+			if other, dup := byJSON[js]; dup {
+				a, b := fmt.Sprintf("%#v", other), fmt.Sprintf("%#v", k)
+				if a > b {
+					a, b = b, a
+				}
+				return fmt.Errorf("the keys %s and %s of one mapping are both the JSON key %q, and kubectl keeps one "+
+					"of them at random: write the key once", a, b, js)
+			}
+			byJSON[js] = k
+			if err := ambiguousKeys(e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if err := ambiguousKeys(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// jsonKey is the JSON name sigs.k8s.io/yaml gives a YAML key (its convertToJSONableObject).
+func jsonKey(k any) string {
+	switch k := k.(type) {
+	case string:
+		return k
+	case int:
+		return strconv.Itoa(k)
+	case int64:
+		return strconv.FormatInt(k, 10)
+	case uint64:
+		return strconv.FormatUint(k, 10)
+	case float64:
+		switch s := strconv.FormatFloat(k, 'g', -1, 32); s {
+		case "+Inf":
+			return ".inf"
+		case "-Inf":
+			return "-.inf"
+		case "NaN":
+			return ".nan"
+		default:
+			return s
+		}
+	case bool:
+		return strconv.FormatBool(k)
+	}
+	return fmt.Sprintf("%T %v", k, k) // a key sigs.k8s.io/yaml refuses anyway
 }

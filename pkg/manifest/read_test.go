@@ -117,6 +117,9 @@ func TestReadErrors(t *testing.T) {
 			`in: document 2: line 1: not a Kubernetes object: the document is a number, not an object`},
 		{"a string", `"x"`, `in: document 1: line 1: not a Kubernetes object: the document is a string, not an object`},
 		{"no kind", "apiVersion: v1\nmetadata: {}\n", `in: document 1: line 1: not a Kubernetes object: apiVersion and kind are required`},
+		// sigs.k8s.io/yaml would keep one of the two at random (a fuzzer found it): no one meaning.
+		{"two YAML keys that are one JSON key", "apiVersion: v1\nkind: A\nmetadata:\n  labels:\n    8: a\n    \"8\": b\n",
+			`in: document 1: line 1: the keys "8" and 8 of one mapping are both the JSON key "8", and kubectl keeps one of them at random: write the key once`},
 		{"List item without kind", "---\napiVersion: v1\nkind: List\nitems: [{apiVersion: v1}]\n",
 			`in: document 1, item 1: line 2: not a Kubernetes object: apiVersion and kind are required`},
 	}
