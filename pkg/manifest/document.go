@@ -12,31 +12,41 @@ import (
 
 	yamlv2 "go.yaml.in/yaml/v2"
 	kjson "sigs.k8s.io/json"
-	"sigs.k8s.io/yaml"
 )
 
 // maxWarningsPerDocument bounds the warnings of one document; the last one counts the rest.
 const maxWarningsPerDocument = 5
 
-// yamlDocument converts one YAML document to JSON as kubectl does (sigs.k8s.io/yaml, the last of
-// repeated keys winning), after checking what that conversion lets through silently: yaml.v2 reads
-// only the first YAML document of its input, so `{...}{...}` or a second document after "..." would
-// be dropped; and aliases can expand a small document into gigabytes of JSON.
+// yamlDocument converts one YAML document to JSON as kubectl does (sigs.k8s.io/yaml's YAMLToJSON:
+// yaml.v2, the last of repeated keys winning, keys written as strings), after checking what that
+// conversion lets through silently: yaml.v2 reads only the first YAML document of its input, so
+// `{...}{...}` or a second document after "..." would be dropped; aliases can expand a small
+// document into gigabytes of JSON; and two keys can become one JSON key. The document is parsed
+// once, strictly, which names every repeated key with its line; a strict parse keeps the first value
+// of a repeated key, so only a document that has one is parsed again, leniently, for the last.
 func (s *stream) yamlDocument(chunk []byte, first, line int) error {
 	// yaml.v2 can name the line after the last, for a value missing at the end.
 	last := first + bytes.Count(chunk, []byte("\n")) - 1
 	dec := yamlv2.NewDecoder(bytes.NewReader(chunk))
-	var tree any
+	dec.SetStrict(true)
+	var (
+		tree  any
+		warns []Warning
+	)
 	if err := dec.Decode(&tree); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil // only markers such as "...": an empty document
 		}
-		return s.yamlFail(err, first, line, last)
+		var ok bool
+		if warns, ok = s.yamlDuplicates(err, first, last); !ok {
+			return s.yamlFail(err, first, line, last)
+		}
 	}
 	if err := dec.Decode(new(any)); !errors.Is(err, io.EOF) {
 		// yaml.v2 names the line before the second document, or none.
 		at := line
-		if err != nil {
+		var dup *yamlv2.TypeError
+		if err != nil && !errors.As(err, &dup) {
 			at = max(yamlErrorLine(err, first, line, last), line)
 		}
 		if s.jsonErr != nil {
@@ -44,22 +54,22 @@ func (s *stream) yamlDocument(chunk []byte, first, line int) error {
 		}
 		return s.fail(at, errors.New(`more than one YAML document or object in one document: separate them with a line "---"`))
 	}
+	if len(warns) > 0 {
+		tree = nil
+		if err := yamlv2.Unmarshal(chunk, &tree); err != nil {
+			return s.yamlFail(err, first, line, last)
+		}
+	}
 	if jsonSize(tree, s.lim.document) > s.lim.document {
 		return s.fail(line, fmt.Errorf("%w once YAML aliases are expanded", ErrDocumentTooLarge))
 	}
-	if err := ambiguousKeys(tree); err != nil {
+	obj, err := jsonValue(tree)
+	if err != nil {
 		return s.fail(line, err)
 	}
-	var warns []Warning
-	js, err := yaml.YAMLToJSONStrict(chunk)
+	js, err := json.Marshal(obj)
 	if err != nil {
-		var ok bool
-		if warns, ok = s.yamlDuplicates(err, first, last); !ok {
-			return s.yamlFail(err, first, line, last)
-		}
-		if js, err = yaml.YAMLToJSON(chunk); err != nil {
-			return s.yamlFail(err, first, line, last)
-		}
+		return s.fail(line, fmt.Errorf("yaml: %w", err))
 	}
 	if len(js) > s.lim.document {
 		return s.fail(line, fmt.Errorf("%w as JSON", ErrDocumentTooLarge))
@@ -265,63 +275,71 @@ func jsonSize(v any, budget int) int {
 	return n
 }
 
-// ambiguousKeys finds a mapping whose distinct YAML keys become one JSON key (8 and "8", 010 and 8,
-// true and "true"). sigs.k8s.io/yaml, and so kubectl, keeps one of them chosen by Go's map order, at
-// random: such a document has no one meaning, so it is refused rather than read one way here and
-// another way by the cluster. It runs after jsonSize, so it walks a bounded tree.
-func ambiguousKeys(v any) error {
+// jsonValue turns what yaml.v2 decoded into what encoding/json writes, as sigs.k8s.io/yaml's
+// YAMLToJSON does (its convertToJSONableObject without a target type): mapping keys become strings,
+// everything else stays. Unlike it, two distinct YAML keys that become one JSON key (8 and "8", 010
+// and 8, true and "true") are an error: YAMLToJSON, and so kubectl, keeps one of them chosen by Go's
+// map order, at random, so such a document has no one meaning, and it is refused rather than read one
+// way here and another way by the cluster. It runs after jsonSize, so it walks a bounded tree.
+func jsonValue(v any) (any, error) {
 	switch v := v.(type) {
 	case map[any]any:
-		byJSON := make(map[string]any, len(v))
+		out := make(map[string]any, len(v))
+		keys := make(map[string]any, len(v))
 		for k, e := range v {
-			js := jsonKey(k)
-			if other, dup := byJSON[js]; dup {
+			js, err := jsonKey(k)
+			if err != nil {
+				return nil, err
+			}
+			if other, dup := keys[js]; dup {
 				a, b := fmt.Sprintf("%#v", other), fmt.Sprintf("%#v", k)
 				if a > b {
 					a, b = b, a
 				}
-				return fmt.Errorf("the keys %s and %s of one mapping are both the JSON key %q, and kubectl keeps one "+
+				return nil, fmt.Errorf("the keys %s and %s of one mapping are both the JSON key %q, and kubectl keeps one "+
 					"of them at random: write the key once", a, b, js)
 			}
-			byJSON[js] = k
-			if err := ambiguousKeys(e); err != nil {
-				return err
+			keys[js] = k
+			if out[js], err = jsonValue(e); err != nil {
+				return nil, err
 			}
 		}
+		return out, nil
 	case []any:
-		for _, e := range v {
-			if err := ambiguousKeys(e); err != nil {
-				return err
+		out := make([]any, len(v))
+		for i, e := range v {
+			var err error
+			if out[i], err = jsonValue(e); err != nil {
+				return nil, err
 			}
 		}
+		return out, nil
 	}
-	return nil
+	return v, nil
 }
 
-// jsonKey is the JSON name sigs.k8s.io/yaml gives a YAML key (its convertToJSONableObject).
-func jsonKey(k any) string {
+// jsonKey is the JSON name sigs.k8s.io/yaml gives a YAML key, or its error for a key it refuses.
+func jsonKey(k any) (string, error) {
 	switch k := k.(type) {
 	case string:
-		return k
+		return k, nil
 	case int:
-		return strconv.Itoa(k)
+		return strconv.Itoa(k), nil
 	case int64:
-		return strconv.FormatInt(k, 10)
-	case uint64:
-		return strconv.FormatUint(k, 10)
+		return strconv.FormatInt(k, 10), nil
 	case float64:
 		switch s := strconv.FormatFloat(k, 'g', -1, 32); s {
 		case "+Inf":
-			return ".inf"
+			return ".inf", nil
 		case "-Inf":
-			return "-.inf"
+			return "-.inf", nil
 		case "NaN":
-			return ".nan"
+			return ".nan", nil
 		default:
-			return s
+			return s, nil
 		}
 	case bool:
-		return strconv.FormatBool(k)
+		return strconv.FormatBool(k), nil
 	}
-	return fmt.Sprintf("%T %v", k, k) // a key sigs.k8s.io/yaml refuses anyway
+	return "", fmt.Errorf("yaml: unsupported map key of type %T, key %#v: JSON keys are strings", k, k)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
 )
 
 // obj is a one-line JSON object of kind k, the unit of the streams below.
@@ -187,5 +188,30 @@ func TestReadDuplicateKeys(t *testing.T) {
 				t.Errorf("warnings (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestReadYAMLAsKubectl: a YAML document reads as sigs.k8s.io/yaml, which kubectl uses, converts
+// it: keys of every YAML type written as strings, YAML 1.1 booleans, anchors and merges, and the
+// last value of a repeated key.
+func TestReadYAMLAsKubectl(t *testing.T) {
+	for _, in := range []string{
+		"apiVersion: v1\nkind: A\nmetadata: {labels: {a: yes, b: no, c: on, d: '1', e: 1.50, f: 0x1F, g: 017, h: ~}}\n",
+		"apiVersion: v1\nkind: A\ndata: {1: a, 2.5: b, true: c, 1e3: d, .inf: e, -.inf: f, .nan: g, 9223372036854775807: h}\n",
+		"apiVersion: v1\nkind: A\nbase: &b {x: 1, y: [1, 2]}\nmerged: {<<: *b, y: 3}\nlist: [*b, *b]\n",
+		"apiVersion: v1\nkind: A\nspec: {x: 1, x: 2, y: {z: a, z: b}}\nspec: {x: 3}\n",
+		"apiVersion: v1\nkind: A\ntext: |\n  line 1\n  line 2\nfolded: >\n  a\n  b\nwhen: 2026-11-30T12:00:00Z\nbin: !!binary aGVsbG8=\n",
+	} {
+		docs, _, err := Read("in", strings.NewReader(in))
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		want, err := yaml.YAMLToJSON([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(docs) != 1 || !jsonEqual(docs[0].JSON, want) {
+			t.Errorf("%q:\n read %s\n want %s", in, docs[0].JSON, want)
+		}
 	}
 }
