@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/internal/testca"
 	"github.com/spf13/pflag"
 )
 
@@ -23,7 +24,7 @@ import (
 // waits until it is ready.
 type hardenedServe struct {
 	*serveProcess
-	ca                  *serveCA
+	ca                  *testca.CA
 	webhook, health, mx string
 }
 
@@ -33,8 +34,8 @@ func startHardenedServe(t *testing.T, extra ...string) *hardenedServe {
 	if err := os.WriteFile(filepath.Join(policyDir, "policies.yaml"), []byte(servePolicies), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ca := newServeCA(t, "sealgate hardening CA")
-	ca.issue(t, certDir)
+	ca := testca.New(t, "sealgate hardening CA")
+	ca.WriteServing(t, certDir)
 	h := &hardenedServe{ca: ca, webhook: serveFreeAddr(t), health: serveFreeAddr(t), mx: serveFreeAddr(t)}
 	_, port, _ := net.SplitHostPort(h.webhook)
 	args := append([]string{"serve", "--policy-file", policyDir, "--port", port, "--cert-dir", certDir, "--host", "127.0.0.1",
@@ -60,7 +61,7 @@ func (h *hardenedServe) ready() bool {
 // which it sends sent. The connection stays open until the test ends.
 func (h *hardenedServe) holdBody(t *testing.T, length, sent int) (*tls.Conn, error) {
 	t.Helper()
-	conn, err := tls.Dial("tcp", h.webhook, &tls.Config{RootCAs: h.ca.pool()})
+	conn, err := tls.Dial("tcp", h.webhook, &tls.Config{RootCAs: h.ca.Pool()})
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +116,7 @@ func TestServeFlags(t *testing.T) {
 func TestServeTLS12RefusesCBCSuites(t *testing.T) {
 	s := startHardenedServe(t, "--tls-min-version", "1.2")
 	dial := func(suite uint16) error {
-		c, err := tls.Dial("tcp", s.webhook, &tls.Config{RootCAs: s.ca.pool(), MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{suite}})
+		c, err := tls.Dial("tcp", s.webhook, &tls.Config{RootCAs: s.ca.Pool(), MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{suite}})
 		if err == nil {
 			c.Close()
 		}
@@ -163,7 +164,7 @@ func TestServeInFlightLimit(t *testing.T) {
 			t.Fatalf("holder %d: %v", i, err)
 		}
 	}
-	client := serveClient(s.ca.pool())
+	client := serveClient(s.ca.Pool())
 	defer client.CloseIdleConnections()
 	review := serveReview(t, serveContainer("app", "registry.example.com/team/app:1.2.3"))
 	// The holders reach the handler in their own time; once all have, the answer is a 429.
@@ -194,7 +195,7 @@ func TestServeInFlightLimit(t *testing.T) {
 // (the chart's limit is 256 MiB), and a normal admission still answers.
 func TestServeHeldLargeBodies(t *testing.T) {
 	s := startHardenedServe(t)
-	client := serveClient(s.ca.pool())
+	client := serveClient(s.ca.Pool())
 	defer client.CloseIdleConnections()
 	review := serveReview(t, serveContainer("app", "registry.example.com/team/app:1.2.3"))
 	postReview(t, client, s.url(), review) // warm up: the first admission's allocations are not the bodies'

@@ -27,7 +27,7 @@ func TestServeShutdownUnderLoad(t *testing.T) {
 	s := startHardenedServe(t, "--shutdown-delay", "4s", "--shutdown-grace", "10s")
 	const conns = 20
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: s.ca.pool()}, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
+		TLSClientConfig: &tls.Config{RootCAs: s.ca.Pool()}, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
 	defer client.CloseIdleConnections()
 	review := serveReview(t, serveContainer("app", "registry.example.com/team/app:1.2.3"))
 

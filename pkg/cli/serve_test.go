@@ -4,17 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sealgate/sealgate/internal/syncbuf"
+	"github.com/sealgate/sealgate/internal/testca"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -64,8 +59,8 @@ func TestServe(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(policyDir, "policies.yaml"), []byte(servePolicies), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ca := newServeCA(t, "sealgate test CA 1")
-	ca.issue(t, certDir)
+	ca := testca.New(t, "sealgate test CA 1")
+	ca.WriteServing(t, certDir)
 
 	webhookAddr, healthAddr, metricsAddr := serveFreeAddr(t), serveFreeAddr(t), serveFreeAddr(t)
 	_, port, _ := net.SplitHostPort(webhookAddr)
@@ -74,7 +69,7 @@ func TestServe(t *testing.T) {
 	s.waitReady(t, "http://"+healthAddr+"/readyz")
 
 	url := "https://" + webhookAddr + "/validate"
-	client := serveClient(ca.pool())
+	client := serveClient(ca.Pool())
 	defer client.CloseIdleConnections()
 	metricsURL := "http://" + metricsAddr + "/metrics"
 	before := scrapeServeMetrics(t, metricsURL)
@@ -137,7 +132,7 @@ func TestServe(t *testing.T) {
 			t.Errorf("TLS version %x, want 1.3", r.TLS.Version)
 		}
 		for _, v := range []uint16{tls.VersionTLS11, tls.VersionTLS12} {
-			conn, err := tls.Dial("tcp", webhookAddr, &tls.Config{RootCAs: ca.pool(), MinVersion: tls.VersionTLS10, MaxVersion: v})
+			conn, err := tls.Dial("tcp", webhookAddr, &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS10, MaxVersion: v})
 			if err == nil {
 				conn.Close()
 				t.Errorf("a client with TLS max version %s connected; --tls-min-version defaults to 1.3", tls.VersionName(v))
@@ -167,9 +162,9 @@ func TestServe(t *testing.T) {
 	})
 
 	t.Run("certificate rotation", func(t *testing.T) {
-		ca2 := newServeCA(t, "sealgate test CA 2")
-		ca2.issue(t, certDir)
-		client2 := serveClient(ca2.pool())
+		ca2 := testca.New(t, "sealgate test CA 2")
+		ca2.WriteServing(t, certDir)
+		client2 := serveClient(ca2.Pool())
 		defer client2.CloseIdleConnections()
 		review := serveReview(t, serveContainer("app", "registry.example.com/a:1"))
 		deadline := time.Now().Add(15 * time.Second)
@@ -189,7 +184,7 @@ func TestServe(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		// A new connection trusting only the old CA is now refused.
-		old := serveClient(ca.pool())
+		old := serveClient(ca.Pool())
 		if r, err := old.Post(url, "application/json", bytes.NewReader(review)); err == nil {
 			r.Body.Close()
 			t.Error("a client trusting only the old CA still connects after rotation")
@@ -283,76 +278,6 @@ func serveClient(roots *x509.CertPool) *http.Client {
 		TLSClientConfig:   &tls.Config{RootCAs: roots},
 		ForceAttemptHTTP2: true, // the server must refuse it
 	}}
-}
-
-// serveCA is a self-signed test CA.
-type serveCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-func newServeCA(t *testing.T, name string) *serveCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &serveCA{cert: cert, key: key}
-}
-
-func (ca *serveCA) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.cert)
-	return p
-}
-
-// issue writes tls.crt and tls.key for 127.0.0.1, signed by ca, into dir (the key first, so that a
-// reader that catches the pair between the two writes fails and reads again on the next event).
-func (ca *serveCA) issue(t *testing.T, dir string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: "sealgate.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []struct {
-		name, typ string
-		der       []byte
-	}{{"tls.key", "PRIVATE KEY", keyDER}, {"tls.crt", "CERTIFICATE", der}} {
-		if err := os.WriteFile(filepath.Join(dir, f.name), pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func serveContainer(name, image string) corev1.Container {

@@ -2,91 +2,22 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sealgate/sealgate/internal/syncbuf"
+	"github.com/sealgate/sealgate/internal/testca"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// testCA is a self-signed CA that issues serving and client certificates for 127.0.0.1.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "server test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-func (ca *testCA) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.cert)
-	return p
-}
-
-// issue returns a certificate and key in PEM for 127.0.0.1, for serving or for a client.
-func (ca *testCA) issue(t *testing.T, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "sealgate.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-}
-
-// writeServing writes tls.crt and tls.key signed by ca into dir.
-func (ca *testCA) writeServing(t *testing.T, dir string) {
-	t.Helper()
-	c, k := ca.issue(t, x509.ExtKeyUsageServerAuth)
-	if err := os.WriteFile(filepath.Join(dir, "tls.key"), k, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tls.crt"), c, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // freeAddr returns a free loopback address (released before the server binds it).
 func freeAddr(t *testing.T) string {
@@ -131,7 +62,7 @@ func (r *countingRecorder) get(reason string) int {
 type testServer struct {
 	*Server
 	opts   Options
-	ca     *testCA
+	ca     *testca.CA
 	logs   *syncbuf.Buffer
 	rec    *countingRecorder
 	cancel context.CancelFunc
@@ -142,8 +73,8 @@ type testServer struct {
 // startServer runs a Server on loopback with h at /validate. edit adjusts the options first.
 func startServer(t *testing.T, h http.Handler, edit func(*Options)) *testServer {
 	t.Helper()
-	ca, dir := newTestCA(t), t.TempDir()
-	ca.writeServing(t, dir)
+	ca, dir := testca.New(t, "server test CA"), t.TempDir()
+	ca.WriteServing(t, dir)
 	ts := &testServer{ca: ca, logs: &syncbuf.Buffer{}, rec: &countingRecorder{}, done: make(chan struct{})}
 	ts.opts = Options{Addr: freeAddr(t), CertDir: dir, HealthAddr: freeAddr(t), MetricsAddr: "0",
 		ShutdownGrace: 5 * time.Second, Log: logr.FromSlogHandler(slog.NewJSONHandler(ts.logs, nil)), Metrics: ts.rec,
@@ -226,7 +157,7 @@ func (ts *testServer) url() string { return "https://" + ts.opts.Addr + "/valida
 // client returns an HTTPS client that trusts the server's CA.
 func (ts *testServer) client(conns int) *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: ts.ca.pool()}, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
+		TLSClientConfig: &tls.Config{RootCAs: ts.ca.Pool()}, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
 }
 
 // readAll is a handler that reads the whole body and answers with its length.

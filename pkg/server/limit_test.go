@@ -22,7 +22,7 @@ type holder struct {
 // hold sends a POST with the given Content-Length (-1: chunked) and the first byte of its body.
 func hold(t *testing.T, ts *testServer, length int) *holder {
 	t.Helper()
-	conn, err := tls.Dial("tcp", ts.opts.Addr, &tls.Config{RootCAs: ts.ca.pool()})
+	conn, err := tls.Dial("tcp", ts.opts.Addr, &tls.Config{RootCAs: ts.ca.Pool()})
 	if err != nil {
 		t.Fatal(err)
 	}

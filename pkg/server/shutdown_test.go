@@ -101,7 +101,7 @@ func TestCertsReadyHoldsTheWebhookBack(t *testing.T) {
 	if r.StatusCode == http.StatusOK || !strings.Contains(string(body), "[-]webhook failed") {
 		t.Errorf("readyz before the certificate: HTTP %d %s", r.StatusCode, body)
 	}
-	if c, err := tls.Dial("tcp", ts.opts.Addr, &tls.Config{RootCAs: ts.ca.pool()}); err == nil {
+	if c, err := tls.Dial("tcp", ts.opts.Addr, &tls.Config{RootCAs: ts.ca.Pool()}); err == nil {
 		c.Close()
 		t.Error("the webhook accepted a connection before the certificate was in place")
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealgate/sealgate/internal/testca"
 )
 
 // With TLS 1.2 allowed, only ECDHE suites with AES-GCM or ChaCha20-Poly1305 are offered; the CBC
@@ -19,7 +21,7 @@ func TestTLS12OffersOnlyAEADSuites(t *testing.T) {
 	ts := startServer(t, http.HandlerFunc(readAll), func(o *Options) { o.TLSMinVersion = tls.VersionTLS12 })
 	dial := func(suite uint16, alpn ...string) (*tls.Conn, error) {
 		d := &net.Dialer{Timeout: 5 * time.Second}
-		return tls.DialWithDialer(d, "tcp", ts.opts.Addr, &tls.Config{RootCAs: ts.ca.pool(),
+		return tls.DialWithDialer(d, "tcp", ts.opts.Addr, &tls.Config{RootCAs: ts.ca.Pool(),
 			MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{suite}, NextProtos: alpn})
 	}
 	for _, suite := range []uint16{
@@ -51,7 +53,7 @@ func TestTLS12OffersOnlyAEADSuites(t *testing.T) {
 // The default minimum is TLS 1.3.
 func TestTLSDefaultsTo13(t *testing.T) {
 	ts := startServer(t, http.HandlerFunc(readAll), nil)
-	c, err := tls.Dial("tcp", ts.opts.Addr, &tls.Config{RootCAs: ts.ca.pool(), MaxVersion: tls.VersionTLS12})
+	c, err := tls.Dial("tcp", ts.opts.Addr, &tls.Config{RootCAs: ts.ca.Pool(), MaxVersion: tls.VersionTLS12})
 	if err == nil {
 		c.Close()
 		t.Fatal("a TLS 1.2 client connected; the default minimum is 1.3")
@@ -88,14 +90,14 @@ func TestHandshakeErrorLogIsJSON(t *testing.T) {
 
 // With a client CA file, a client must present a certificate that CA signed.
 func TestClientCertificateRequired(t *testing.T) {
-	clientCA := newTestCA(t)
+	clientCA := testca.New(t, "server test CA")
 	caFile := filepath.Join(t.TempDir(), "client-ca.crt")
-	if err := os.WriteFile(caFile, clientCA.pem, 0o600); err != nil {
+	if err := os.WriteFile(caFile, clientCA.PEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ts := startServer(t, http.HandlerFunc(readAll), func(o *Options) { o.ClientCAFile = caFile })
 	post := func(cfg *tls.Config) error {
-		cfg.RootCAs = ts.ca.pool()
+		cfg.RootCAs = ts.ca.Pool()
 		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
 		defer c.CloseIdleConnections()
 		r, err := c.Post(ts.url(), "application/json", strings.NewReader("{}"))
@@ -108,39 +110,29 @@ func TestClientCertificateRequired(t *testing.T) {
 	if err := post(&tls.Config{}); err == nil {
 		t.Error("a client without a certificate was served")
 	}
-	other := newTestCA(t)
-	if err := post(&tls.Config{Certificates: []tls.Certificate{clientCert(t, other)}}); err == nil {
+	other := testca.New(t, "server test CA")
+	if err := post(&tls.Config{Certificates: []tls.Certificate{*other.TLS(t, "sealgate.test", x509.ExtKeyUsageClientAuth)}}); err == nil {
 		t.Error("a client with a certificate from another CA was served")
 	}
-	if err := post(&tls.Config{Certificates: []tls.Certificate{clientCert(t, clientCA)}}); err != nil {
+	if err := post(&tls.Config{Certificates: []tls.Certificate{*clientCA.TLS(t, "sealgate.test", x509.ExtKeyUsageClientAuth)}}); err != nil {
 		t.Errorf("a client with a certificate from the client CA was refused: %v", err)
 	}
-}
-
-func clientCert(t *testing.T, ca *testCA) tls.Certificate {
-	t.Helper()
-	c, k := ca.issue(t, x509.ExtKeyUsageClientAuth)
-	cert, err := tls.X509KeyPair(c, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
 }
 
 // The client CA bundle is read again when its file changes; a file that no longer parses keeps the
 // previous bundle in force.
 func TestClientCAReload(t *testing.T) {
-	first, second := newTestCA(t), newTestCA(t)
+	first, second := testca.New(t, "server test CA"), testca.New(t, "server test CA")
 	path := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(path, first.pem, 0o600); err != nil {
+	if err := os.WriteFile(path, first.PEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cas := &clientCAs{path: path}
 	if err := cas.load(); err != nil {
 		t.Fatal(err)
 	}
-	verifies := func(ca *testCA) bool {
-		cert, err := x509.ParseCertificate(clientCert(t, ca).Certificate[0])
+	verifies := func(ca *testca.CA) bool {
+		cert, err := x509.ParseCertificate(ca.TLS(t, "sealgate.test", x509.ExtKeyUsageClientAuth).Certificate[0])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +142,7 @@ func TestClientCAReload(t *testing.T) {
 	if !verifies(first) || verifies(second) {
 		t.Fatal("initial bundle: want the first CA only")
 	}
-	if err := os.WriteFile(path, append(first.pem, second.pem...), 0o600); err != nil {
+	if err := os.WriteFile(path, append(first.PEM, second.PEM...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cas.checked = time.Time{} // as if the recheck interval had passed

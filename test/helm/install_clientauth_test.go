@@ -4,16 +4,10 @@ package helm
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -28,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/sealgate/sealgate/internal/testca"
 	"github.com/sealgate/sealgate/pkg/webhookconfig"
 )
 
@@ -41,13 +36,15 @@ func TestClientCertificateAuth(t *testing.T) {
 	port := freePort(t)
 	host := "localhost:" + strconv.Itoa(port) // how the API server names a webhook.url's host
 
-	caPEM, ca, caKey := newCA(t, "apiserver-client-ca")
-	apiServerCert := newClientCert(t, "kube-apiserver", ca, caKey)
-	_, otherCA, otherKey := newCA(t, "someone-else")
-	strangerCert := newClientCert(t, "stranger", otherCA, otherKey)
+	ca := testca.New(t, "apiserver-client-ca")
+	certPEM, keyPEM := ca.Issue(t, "kube-apiserver", x509.ExtKeyUsageClientAuth)
+	apiServerCert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	strangerCert := testca.New(t, "someone-else").TLS(t, "stranger", x509.ExtKeyUsageClientAuth)
 
 	// The two files of docs/install.md.
-	certPEM, keyPEM := pemOf(t, apiServerCert)
 	kubeconfig := write(t, dir, "admission-kubeconfig.yaml", fmt.Sprintf(`apiVersion: v1
 kind: Config
 users:
@@ -91,7 +88,7 @@ plugins:
 		"--kubeconfig", adminKubeconfig, "--timeout=60s",
 		"-f", filepath.Join(chartDir, "ci", "local-values.yaml"),
 		"--set", "webhook.url=https://"+host,
-		"--set-file", "webhook.clientAuth.caBundle="+write(t, dir, "client-ca.pem", string(caPEM)),
+		"--set-file", "webhook.clientAuth.caBundle="+write(t, dir, "client-ca.pem", string(ca.PEM)),
 		"--set", "policies.baseline.mode=Enforce")
 	if err != nil {
 		t.Fatalf("helm install: %v\n%s%s", err, out, errOut)
@@ -146,7 +143,7 @@ plugins:
 		name string
 		cert *tls.Certificate
 		ok   bool
-	}{{"no certificate", nil, false}, {"another CA's certificate", strangerCert, false}, {"the API server's certificate", apiServerCert, true}} {
+	}{{"no certificate", nil, false}, {"another CA's certificate", strangerCert, false}, {"the API server's certificate", &apiServerCert, true}} {
 		code, err := postReview(t, port, roots, c.cert)
 		switch {
 		case c.ok && err != nil:
@@ -175,53 +172,6 @@ func postReview(t *testing.T, port int, roots *x509.CertPool, cert *tls.Certific
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
-}
-
-func newCA(t *testing.T, cn string) ([]byte, *x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), cert, key
-}
-
-func newClientCert(t *testing.T, cn string, ca *x509.Certificate, caKey *ecdsa.PrivateKey) *tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-// pemOf is a client certificate and its key in PEM, as a kubeconfig holds them.
-func pemOf(t *testing.T, c *tls.Certificate) ([]byte, []byte) {
-	t.Helper()
-	der, err := x509.MarshalECPrivateKey(c.PrivateKey.(*ecdsa.PrivateKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
 }
 
 func write(t *testing.T, dir, name, content string) string {

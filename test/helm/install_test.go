@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/sealgate/sealgate/internal/syncbuf"
 	"github.com/sealgate/sealgate/pkg/webhookconfig"
 	"github.com/sealgate/sealgate/test/cluster"
 )
@@ -137,7 +138,7 @@ type localSealgate struct {
 	cmd      *exec.Cmd
 	health   string
 	metrics  string
-	log      *lockedBuffer
+	log      *syncbuf.Buffer
 	done     chan error
 	stopOnce sync.Once
 }
@@ -183,7 +184,7 @@ func startLocal(t *testing.T, tg localTarget, manifest string, extraArgs ...stri
 		t.Fatal(err)
 	}
 	s := &localSealgate{health: "127.0.0.1:" + strconv.Itoa(freePort(t)), metrics: "127.0.0.1:" + strconv.Itoa(freePort(t)),
-		log: &lockedBuffer{}, done: make(chan error, 1)}
+		log: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	// pflag: the last value of a flag wins, so these override the chart's. The chart's
 	// --metrics-secure stays: /metrics is HTTPS here too, checked with this API server.
 	args = append(args, "--kubeconfig="+kcPath, "--host=127.0.0.1", "--port="+strconv.Itoa(tg.port),
@@ -259,24 +260,6 @@ func (s *localSealgate) scrape(t *testing.T, token string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b)
-}
-
-// lockedBuffer collects a process's output; safe to read while the process writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func freePort(t *testing.T) int {
