@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealgate/sealgate/internal/syncbuf"
-
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
 
+	"github.com/sealgate/sealgate/internal/syncbuf"
 	"github.com/sealgate/sealgate/pkg/engine"
 	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/rules"

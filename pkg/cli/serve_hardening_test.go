@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealgate/sealgate/internal/testca"
 	"github.com/spf13/pflag"
+
+	"github.com/sealgate/sealgate/internal/testca"
 )
 
 // hardenedServe starts `sealgate serve` in file mode with the test policies and extra flags, and

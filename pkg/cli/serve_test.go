@@ -18,15 +18,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealgate/sealgate/internal/syncbuf"
-	"github.com/sealgate/sealgate/internal/testca"
-
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
+
+	"github.com/sealgate/sealgate/internal/syncbuf"
+	"github.com/sealgate/sealgate/internal/testca"
 )
 
 const servePolicies = `apiVersion: sealgate.dev/v1alpha1

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealgate/sealgate/internal/syncbuf"
-	"github.com/sealgate/sealgate/internal/testca"
-
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sealgate/sealgate/internal/syncbuf"
+	"github.com/sealgate/sealgate/internal/testca"
 )
 
 // freeAddr returns a free loopback address (released before the server binds it).
