@@ -32,6 +32,10 @@ import (
 	"github.com/sealgate/sealgate/pkg/webhookconfig"
 )
 
+// webhookConfigName is the name of the webhook configuration the harness registers (webhookconfig's
+// default).
+const webhookConfigName = "sealgate"
+
 // Namespace sealgate runs in; the webhook configuration excludes it.
 const Namespace = "sealgate-system"
 
@@ -166,7 +170,7 @@ func (c *Cluster) StartReplica(ctx context.Context, binary, name string, extraAr
 	if err != nil {
 		return nil, err
 	}
-	return c.serve(ctx, s, binary, filepath.Join(c.Dir, "certs-"+name), "sealgate", extraArgs)
+	return c.serve(ctx, s, binary, filepath.Join(c.Dir, "certs-"+name), webhookConfigName, extraArgs)
 }
 
 func newSealgate() (*Sealgate, error) {

@@ -3,15 +3,8 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,10 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/sealgate/sealgate/pkg/webhookconfig"
 )
 
 // 4. Warn admits with `Warning: sealgate:` lines; Audit admits silently and reports through the
@@ -112,46 +101,14 @@ func ptrTo[T any](v T) *T { return &v }
 // over TLS verified with the webhook configuration's CA bundle, and returns the response.
 func review(t *testing.T, ns string, obj runtime.Object) *admissionv1.AdmissionResponse {
 	t.Helper()
-	vwc := webhookconfig.Empty()
-	if err := env.Client.Get(t.Context(), client.ObjectKey{Name: "sealgate"}, vwc); err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(vwc.Webhooks[0].ClientConfig.CABundle) {
-		t.Fatal("the webhook configuration has no usable CA bundle")
-	}
-	raw, err := json.Marshal(obj)
+	hc, err := env.WebhookClient(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	gvk := obj.GetObjectKind().GroupVersionKind()
-	req := admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request: &admissionv1.AdmissionRequest{
-			UID:       types.UID("e2e-" + strconv.FormatInt(time.Now().UnixNano(), 10)),
-			Kind:      metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
-			Resource:  metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
-			Namespace: ns, Operation: admissionv1.Create,
-			Object: runtime.RawExtension{Raw: raw},
-		},
-	}
-	body, _ := json.Marshal(req)
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12},
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:"+strconv.Itoa(sg.Port))
-		}}}
-	resp, err := hc.Post("https://localhost:"+strconv.Itoa(sg.Port)+webhookconfig.WorkloadPath, "application/json", bytes.NewReader(body))
+	defer hc.CloseIdleConnections()
+	resp, err := sg.Review(hc, ns, obj)
 	if err != nil {
 		t.Fatalf("calling sealgate's webhook: %v", err)
 	}
-	defer resp.Body.Close()
-	var out admissionv1.AdmissionReview
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Response == nil {
-		t.Fatalf("decoding the AdmissionReview (HTTP %d): %v", resp.StatusCode, err)
-	}
-	if out.Response.UID != req.Request.UID {
-		t.Errorf("response UID %q, want %q", out.Response.UID, req.Request.UID)
-	}
-	return out.Response
+	return resp
 }

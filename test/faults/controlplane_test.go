@@ -121,7 +121,7 @@ func waitVerdicts(t *testing.T, f *fleet, when string, enforce bool, within time
 		if err := verdict(ctx, pod(nsEnforce, "priv", true)); !cluster.IsDenial(err) {
 			return false, fmt.Sprintf("privileged pod in %s: %v", nsEnforce, err)
 		}
-		c, err := newReplicaClient(ctx)
+		c, err := env.WebhookClient(ctx)
 		if err != nil {
 			return false, err.Error()
 		}

@@ -165,7 +165,7 @@ func TestHugePods(t *testing.T) {
 // nested 100,000 levels deep: a 400 at once, and the process carries on.
 func deepNesting(t *testing.T, s *cluster.Sealgate) {
 	const depth = 100_000
-	body, _, err := reviewOf(pod(nsEnforce, "deep", false))
+	body, _, err := podReview(pod(nsEnforce, "deep", false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func deepNesting(t *testing.T, s *cluster.Sealgate) {
 	nested := `"x":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + ","
 	body = append(body[:i:i], append([]byte(nested), body[i:]...)...)
 	start := time.Now()
-	code, out, err := postReview(replicaClient(t), s, body)
+	code, out, err := s.Post(replicaClient(t), body)
 	took := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
@@ -202,12 +202,12 @@ type directAnswer struct {
 // writes its audit annotation and log line (a dry run leaves no trace), and checks their bounds.
 func directHuge(t *testing.T, s *cluster.Sealgate, p *corev1.Pod) directAnswer {
 	t.Helper()
-	body, uid, err := reviewOf(p)
+	body, uid, err := podReview(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	code, out, err := postReview(replicaClient(t), s, body)
+	code, out, err := s.Post(replicaClient(t), body)
 	a := directAnswer{took: time.Since(start), response: len(out)}
 	if err != nil {
 		t.Fatal(err)

@@ -3,22 +3,14 @@
 package integration
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,54 +27,33 @@ import (
 	"github.com/sealgate/sealgate/test/cluster"
 )
 
-// reviewPod posts to one replica's /validate, over TLS verified with the CA in the certificate
-// Secret, the AdmissionReview the API server would send to create a pod whose container carries
+// reviewPod posts to one replica's /validate, over TLS verified with the CA bundle the API server
+// trusts, the AdmissionReview the API server would send to create a pod whose container carries
 // extra (JSON members), and returns the verdict.
 func reviewPod(t *testing.T, r *cluster.Sealgate, ns, name, extra string) (bool, string, error) {
 	t.Helper()
-	var s corev1.Secret
-	if err := env.Client.Get(t.Context(), certSecret, &s); err != nil {
-		return false, "", err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(s.Data["ca.crt"]) {
-		return false, "", fmt.Errorf("the certificate Secret has no usable CA")
-	}
 	if extra != "" {
 		extra = ", " + extra
 	}
-	pod := fmt.Sprintf(`{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": %q, "namespace": %q},
-		"spec": {"containers": [{"name": "c", "image": "busybox:1.37"%s}]}}`, name, ns, extra)
-	uid := types.UID("replicas-" + strconv.FormatInt(time.Now().UnixNano(), 10))
-	body, err := json.Marshal(&admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request: &admissionv1.AdmissionRequest{UID: uid,
-			Kind:     metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
-			Resource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
-			Name:     name, Namespace: ns, Operation: admissionv1.Create,
-			Object: runtime.RawExtension{Raw: []byte(pod)}},
-	})
+	var pod unstructured.Unstructured
+	if err := pod.UnmarshalJSON([]byte(fmt.Sprintf(`{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": %q, "namespace": %q},
+		"spec": {"containers": [{"name": "c", "image": "busybox:1.37"%s}]}}`, name, ns, extra))); err != nil {
+		return false, "", err
+	}
+	hc, err := env.WebhookClient(t.Context())
 	if err != nil {
 		return false, "", err
 	}
-	// The serving certificate names localhost; the replica listens on 127.0.0.1.
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}}}
 	defer hc.CloseIdleConnections()
-	resp, err := hc.Post("https://127.0.0.1:"+strconv.Itoa(r.Port)+webhookconfig.WorkloadPath, "application/json", bytes.NewReader(body))
+	resp, err := r.Review(hc, ns, &pod)
 	if err != nil {
 		return false, "", err
-	}
-	defer resp.Body.Close()
-	var out admissionv1.AdmissionReview
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Response == nil || out.Response.UID != uid {
-		return false, "", fmt.Errorf("HTTP %d: no response for the request (%v)", resp.StatusCode, err)
 	}
 	msg := ""
-	if out.Response.Result != nil {
-		msg = out.Response.Result.Message
+	if resp.Result != nil {
+		msg = resp.Result.Message
 	}
-	return out.Response.Allowed, msg, nil
+	return resp.Allowed, msg, nil
 }
 
 // withoutPolicyWebhook runs f with the policy webhook taken out of the webhook configuration, so an
