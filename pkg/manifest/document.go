@@ -241,7 +241,7 @@ func notObject(js []byte, err error) error {
 }
 
 // jsonSize is at most the size of v written as JSON, counted until it passes budget: enough to
-// refuse a document whose aliases expand it, before sigs.k8s.io/yaml writes the expansion out.
+// refuse a document whose aliases expand it, before its JSON is written out.
 func jsonSize(v any, budget int) int {
 	n := 0
 	var walk func(v any)
