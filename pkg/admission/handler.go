@@ -151,21 +151,19 @@ func unchanged(w, old *workload.Workload) bool {
 		equality.Semantic.DeepEqual(old.Template.Annotations, w.Template.Annotations)
 }
 
-// record counts each violation the result lists in the metrics (their labels are policy and rule
-// names, bounded by the policy set), and logs the Audit violations: at most engine.MaxLogViolations
-// of them in engine.MaxLogBytes, with the count of those not logged.
+// record counts every violation in the metrics, listed or only counted (their labels are policy
+// and rule names, bounded by the policy set), and logs the Audit violations: at most
+// engine.MaxLogViolations of them in engine.MaxLogBytes, with the count of those not logged.
 func (h *Handler) record(res *engine.Result, what string) {
 	var audited []engine.Violation
 	for _, v := range res.Violations {
-		action := "denied"
-		switch v.Mode {
-		case v1alpha1.ModeWarn:
-			action = "warned"
-		case v1alpha1.ModeAudit:
-			action = "audited"
+		if v.Mode == v1alpha1.ModeAudit {
 			audited = append(audited, v)
 		}
-		h.Metrics.Violation(v.Policy, v.Rule, string(v.Mode), action)
+		h.Metrics.Violation(v.Policy, v.Rule, string(v.Mode), caused(v.Mode), 1)
+	}
+	for _, o := range res.Omitted {
+		h.Metrics.Violation(o.Policy, o.Rule, string(o.Mode), caused(o.Mode), o.Count)
 	}
 	omitted := res.OmittedCount(v1alpha1.ModeAudit)
 	if len(audited) == 0 && omitted == 0 {
@@ -174,6 +172,17 @@ func (h *Handler) record(res *engine.Result, what string) {
 	logged, n := violationsJSON(audited, engine.MaxLogViolations, engine.MaxLogBytes)
 	h.Log.Info("audit violations", "object", what, "violations", json.RawMessage(logged),
 		"omitted", len(audited)+omitted-n)
+}
+
+// caused is what a violation of mode m does to the request, the metric's decision label.
+func caused(m v1alpha1.Mode) string {
+	switch m {
+	case v1alpha1.ModeWarn:
+		return "warned"
+	case v1alpha1.ModeAudit:
+		return "audited"
+	}
+	return "denied"
 }
 
 // describe names the object for messages: `Deployment "web" in namespace "prod"`.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -188,10 +189,31 @@ type fakeRecorder struct {
 	violations []string // policy/rule/mode/action
 }
 
-func (r *fakeRecorder) Violation(policy, rule, mode, action string) {
+func (r *fakeRecorder) Violation(policy, rule, mode, action string, n int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.violations = append(r.violations, policy+"/"+rule+"/"+mode+"/"+action)
+	v := policy + "/" + rule + "/" + mode + "/" + action
+	if n != 1 {
+		v += " x" + strconv.Itoa(n)
+	}
+	r.violations = append(r.violations, v)
+}
+
+// counted is the number of violations the recorder was told of.
+func (r *fakeRecorder) counted() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, v := range r.violations {
+		_, times, ok := strings.Cut(v, " x")
+		if !ok {
+			n++
+			continue
+		}
+		k, _ := strconv.Atoi(times)
+		n += k
+	}
+	return n
 }
 
 func (r *fakeRecorder) Decision(decision string, elapsed time.Duration) {

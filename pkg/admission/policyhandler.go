@@ -25,8 +25,8 @@ type PolicyValidator struct {
 // serverOnly records a ServerRecorder's events and drops admission decisions and violations.
 type serverOnly struct{ metrics.ServerRecorder }
 
-func (serverOnly) Decision(string, time.Duration)           {}
-func (serverOnly) Violation(string, string, string, string) {}
+func (serverOnly) Decision(string, time.Duration)                {}
+func (serverOnly) Violation(string, string, string, string, int) {}
 
 // ServeHTTP implements http.Handler.
 func (v *PolicyValidator) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -34,7 +34,7 @@ type serverRecorder struct {
 	decided  []string
 }
 
-func (r *serverRecorder) Violation(string, string, string, string) {}
+func (r *serverRecorder) Violation(string, string, string, string, int) {}
 func (r *serverRecorder) Decision(d string, _ time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

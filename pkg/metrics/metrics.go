@@ -9,10 +9,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Recorder receives one call per admission decision and one per violation.
+// Recorder receives one call per admission decision and one per violation listed (or per policy
+// and rule for those counted but not listed).
 type Recorder interface {
-	// Violation counts one violation; action is what it caused: "denied", "warned" or "audited".
-	Violation(policy, rule, mode, action string)
+	// Violation counts n violations of one policy and rule; action is what they caused: "denied",
+	// "warned" or "audited". n is more than 1 for violations a result counts but does not list.
+	Violation(policy, rule, mode, action string, n int)
 	// Decision counts an admission outcome ("allowed", "denied", "skipped", "error") and how long the
 	// evaluation took.
 	Decision(decision string, elapsed time.Duration)
@@ -62,7 +64,7 @@ func (Nop) Rejected(string) {}
 func (Nop) Panic() {}
 
 // Violation implements Recorder.
-func (Nop) Violation(string, string, string, string) {}
+func (Nop) Violation(string, string, string, string, int) {}
 
 // Decision implements Recorder.
 func (Nop) Decision(string, time.Duration) {}
@@ -129,8 +131,8 @@ func NewPrometheus(reg prometheus.Registerer) (*Prometheus, error) {
 }
 
 // Violation implements Recorder.
-func (p *Prometheus) Violation(policy, rule, mode, action string) {
-	p.violations.WithLabelValues(policy, rule, mode, action).Inc()
+func (p *Prometheus) Violation(policy, rule, mode, action string, n int) {
+	p.violations.WithLabelValues(policy, rule, mode, action).Add(float64(n))
 }
 
 // Decision implements Recorder.

@@ -15,9 +15,9 @@ func TestPrometheusRecorder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Violation("prod", "containers.privileged", "Enforce", "denied")
-	p.Violation("prod", "containers.privileged", "Enforce", "denied")
-	p.Violation("audit", "images.requireDigest", "Audit", "audited")
+	p.Violation("prod", "containers.privileged", "Enforce", "denied", 1)
+	p.Violation("prod", "containers.privileged", "Enforce", "denied", 1)
+	p.Violation("audit", "images.requireDigest", "Audit", "audited", 1)
 	p.Decision("denied", 30*time.Microsecond)
 	p.Decision("allowed", 20*time.Microsecond)
 
