@@ -1,0 +1,322 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/engine"
+	"github.com/sealgate/sealgate/pkg/policy"
+)
+
+// Limits of what one audit keeps. Counts are never cut: only the lists are.
+const (
+	// MaxFindingsPerEntry bounds the violations listed for one top-level object, its pods' included;
+	// the rest are counted in OmittedViolations.
+	MaxFindingsPerEntry = 3 * engine.MaxViolationsPerMode
+	// MaxCleanPerNamespace bounds the objects with no violation kept per namespace, for pass results.
+	MaxCleanPerNamespace = MaxResultsPerReport
+	// maxOwnerDepth bounds the walk up an owner chain (Pod, ReplicaSet, Deployment is three), so that
+	// a cycle of owner references cannot loop.
+	maxOwnerDepth = 8
+)
+
+// Auditor evaluates objects with the verdict the webhook would give them. It is safe for
+// concurrent use; each Result is not.
+type Auditor struct {
+	Engine   *engine.Engine
+	Policies []*policy.Policy
+	Scope    Scope
+}
+
+// AsEnforce returns the policies with every Warn and Audit policy switched to Enforce: what would be
+// denied if they were enforced.
+func AsEnforce(policies []*policy.Policy) []*policy.Policy {
+	out := make([]*policy.Policy, len(policies))
+	for i, p := range policies {
+		if p.Mode == v1alpha1.ModeEnforce {
+			out[i] = p
+			continue
+		}
+		q := *p
+		q.Mode = v1alpha1.ModeEnforce
+		out[i] = &q
+	}
+	return out
+}
+
+// Finding is a violation found on a top-level object or on one of its pods. Object names the pod
+// when the violation is on the pod only, as with a pod changed by a mutating webhook.
+type Finding struct {
+	engine.Violation
+	Object string `json:"object,omitempty"`
+}
+
+// Entry is the audit of one top-level object: a controller with every pod under it, or a pod that
+// nothing controls. Its fields are those of one `sealgate check` result, plus the pods.
+type Entry struct {
+	APIVersion string    `json:"apiVersion"`
+	Kind       string    `json:"kind"`
+	Namespace  string    `json:"namespace"`
+	Name       string    `json:"name"`
+	UID        types.UID `json:"uid,omitempty"`
+	// Source is where the object was found: "cluster", as `sealgate check` says which file.
+	Source string `json:"source"`
+	// Pods counts the pods under the object (1 for a pod that nothing controls).
+	Pods       int       `json:"pods"`
+	Allowed    bool      `json:"allowed"`
+	Policies   []string  `json:"policies"`
+	Violations []Finding `json:"violations"`
+	// OmittedViolations counts the violations found beyond the limits and not listed.
+	OmittedViolations int `json:"omittedViolations"`
+
+	// Omitted counts them per policy and rule; the counts are part of every total.
+	Omitted []engine.Omission `json:"-"`
+	key     groupKey
+}
+
+// groupKey names a top-level object within its namespace.
+type groupKey struct{ kind, name string }
+
+// Namespace is the audit of one namespace.
+type Namespace struct {
+	Name string
+	// InScope is false when the webhook never sees the namespace; nothing in it is evaluated.
+	InScope bool
+	// Objects counts the top-level objects audited, and Pods the pods among or under them.
+	Objects, Pods int
+	// Skipped counts objects the webhook's object selector leaves out.
+	Skipped int
+	// Entries are the objects with a violation, in the order first found.
+	Entries []*Entry
+	// Clean are objects that policies matched and found nothing wrong with, up to MaxCleanPerNamespace.
+	Clean []*Entry
+	// CleanOmitted counts the clean objects past MaxCleanPerNamespace, and CleanOmittedResults the
+	// pass results they would have (one per policy that matched).
+	CleanOmitted, CleanOmittedResults int
+
+	entries  map[groupKey]*Entry
+	groups   map[groupKey]int
+	owners   map[types.UID]*Ref
+	scopeErr error
+}
+
+// Result accumulates an audit, namespace by namespace. Objects of a namespace must be added
+// controllers first (the order of Kinds), so that a pod's owners are known when it comes.
+type Result struct {
+	Namespaces map[string]*Namespace
+	// OutOfScope counts the objects in namespaces the webhook never sees.
+	OutOfScope int
+}
+
+// NewResult returns an empty result.
+func NewResult() *Result { return &Result{Namespaces: map[string]*Namespace{}} }
+
+// Add audits one object.
+func (a *Auditor) Add(ctx context.Context, r *Result, o *Object) {
+	ns := r.namespace(ctx, a, o.Namespace)
+	if !ns.InScope {
+		r.OutOfScope++
+		return
+	}
+	ns.add(ctx, a, o)
+}
+
+// AddNamespace audits every object of one namespace into a fresh Namespace, replacing what r had
+// for it: the background audit recomputes a namespace at a time.
+func (a *Auditor) AddNamespace(ctx context.Context, r *Result, name string, objects []*Object) *Namespace {
+	delete(r.Namespaces, name)
+	ns := r.namespace(ctx, a, name)
+	for _, o := range objects {
+		if !ns.InScope {
+			r.OutOfScope++
+			continue
+		}
+		ns.add(ctx, a, o)
+	}
+	return ns
+}
+
+func (r *Result) namespace(ctx context.Context, a *Auditor, name string) *Namespace {
+	if ns, ok := r.Namespaces[name]; ok {
+		return ns
+	}
+	ns := &Namespace{Name: name, InScope: true, entries: map[groupKey]*Entry{}, groups: map[groupKey]int{},
+		owners: map[types.UID]*Ref{}}
+	if a.Scope.Namespaces != nil {
+		l, err := a.namespaceLabels(ctx, name)
+		if err != nil {
+			// A namespace whose labels cannot be read is audited: the engine reports the failed
+			// lookup for every policy with a namespace selector, as admission would.
+			ns.scopeErr = err
+		} else {
+			ns.InScope = a.Scope.namespaceIn(l)
+		}
+	}
+	r.Namespaces[name] = ns
+	return ns
+}
+
+func (a *Auditor) namespaceLabels(ctx context.Context, name string) (map[string]string, error) {
+	if a.Engine.Namespaces == nil {
+		return map[string]string{"kubernetes.io/metadata.name": name}, nil
+	}
+	return a.Engine.Namespaces.Labels(ctx, name)
+}
+
+func (ns *Namespace) add(ctx context.Context, a *Auditor, o *Object) {
+	if !a.Scope.objectIn(o.Workload.Object.Labels) {
+		ns.Skipped++
+		return
+	}
+	if o.Owner != nil && !o.IsPod() {
+		// A ReplicaSet of a Deployment, a Job of a CronJob: its pods are audited under the owner at
+		// the top, and the owner's template is the one a change must pass.
+		ns.owners[o.UID] = o.Owner
+		return
+	}
+	top := ns.top(o)
+	key := groupKey{top.Kind, top.Name}
+	pods, seen := ns.groups[key]
+	if !seen {
+		ns.Objects++
+	}
+	if o.IsPod() {
+		ns.Pods++
+		pods++
+	}
+	ns.groups[key] = pods
+
+	res := a.Engine.Evaluate(ctx, a.Policies, o.Workload, ns.Name)
+	if len(res.Violations) == 0 && len(res.Omitted) == 0 {
+		if o.Owner == nil && len(res.Matched) > 0 {
+			ns.clean(o, res.Matched)
+		}
+		return
+	}
+	e := ns.entries[key]
+	if e == nil {
+		e = &Entry{APIVersion: top.APIVersion, Kind: top.Kind, Namespace: ns.Name, Name: top.Name, UID: top.UID,
+			Source: "cluster", Allowed: true, Policies: []string{}, Violations: []Finding{}, key: key}
+		ns.entries[key] = e
+		ns.Entries = append(ns.Entries, e)
+	}
+	e.merge(o, res)
+}
+
+// top returns the object at the top of o's owner chain: o itself when nothing controls it, else the
+// highest owner known. An owner that is not a pod-bearing kind (a custom controller) is the top.
+func (ns *Namespace) top(o *Object) Ref {
+	if o.Owner == nil {
+		apiVersion, kind := o.GroupVersionKind().ToAPIVersionAndKind()
+		return Ref{APIVersion: apiVersion, Kind: kind, Name: o.Name, UID: o.UID}
+	}
+	ref := o.Owner
+	for range maxOwnerDepth {
+		up, ok := ns.owners[ref.UID]
+		if !ok || ref.UID == "" {
+			break
+		}
+		ref = up
+	}
+	return *ref
+}
+
+func (ns *Namespace) clean(o *Object, matched []string) {
+	if len(ns.Clean) >= MaxCleanPerNamespace {
+		ns.CleanOmitted++
+		ns.CleanOmittedResults += len(matched)
+		return
+	}
+	apiVersion, kind := o.GroupVersionKind().ToAPIVersionAndKind()
+	ns.Clean = append(ns.Clean, &Entry{APIVersion: apiVersion, Kind: kind, Namespace: ns.Name, Name: o.Name,
+		UID: o.UID, Source: "cluster", Allowed: true, Policies: matched, Violations: []Finding{}, key: groupKey{kind, o.Name}})
+}
+
+// merge adds what res found on o to the entry. The top object's own violations come first; a pod
+// adds only what its owner's template does not already show, naming the pod.
+func (e *Entry) merge(o *Object, res *engine.Result) {
+	e.Allowed = e.Allowed && res.Allowed()
+	for _, p := range res.Matched {
+		if !slices.Contains(e.Policies, p) {
+			e.Policies = append(e.Policies, p)
+		}
+	}
+	var object string
+	if o.Owner != nil {
+		object = fmt.Sprintf("%s/%s", o.Kind, o.Name)
+	}
+	for _, v := range res.Violations {
+		if object != "" && e.shows(v) {
+			continue
+		}
+		if len(e.Violations) >= MaxFindingsPerEntry {
+			e.omit(engine.Omission{Policy: v.Policy, Rule: v.Rule, Mode: v.Mode, Count: 1})
+			continue
+		}
+		e.Violations = append(e.Violations, Finding{Violation: v, Object: object})
+	}
+	for _, om := range res.Omitted {
+		if object != "" && e.hasRule(om.Policy, om.Rule) {
+			// The owner's template already shows this rule failing.
+			continue
+		}
+		e.omit(om)
+	}
+}
+
+// hasRule reports whether the entry lists or counts a violation of a policy's rule.
+func (e *Entry) hasRule(policy, rule string) bool {
+	for i := range e.Violations {
+		if v := &e.Violations[i]; v.Policy == policy && v.Rule == rule && v.Object == "" {
+			return true
+		}
+	}
+	for i := range e.Omitted {
+		if e.Omitted[i].Policy == policy && e.Omitted[i].Rule == rule {
+			return true
+		}
+	}
+	return false
+}
+
+// shows reports whether the entry already lists a violation that says the same as v.
+func (e *Entry) shows(v engine.Violation) bool {
+	for i := range e.Violations {
+		w := &e.Violations[i].Violation
+		if w.Policy == v.Policy && w.Rule == v.Rule && w.Container == v.Container && w.Message == v.Message {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Entry) omit(om engine.Omission) {
+	e.OmittedViolations += om.Count
+	for i := range e.Omitted {
+		if e.Omitted[i].Policy == om.Policy && e.Omitted[i].Rule == om.Rule {
+			e.Omitted[i].Count += om.Count
+			return
+		}
+	}
+	e.Omitted = append(e.Omitted, om)
+}
+
+// finish fills in what is known only once every object of the namespace is in: pods per entry, and
+// the clean list without the objects a pod of theirs turned out to violate.
+func (ns *Namespace) finish() {
+	for _, e := range ns.Entries {
+		e.Pods = ns.groups[e.key]
+	}
+	kept := ns.Clean[:0]
+	for _, c := range ns.Clean {
+		if _, bad := ns.entries[c.key]; !bad {
+			c.Pods = ns.groups[c.key]
+			kept = append(kept, c)
+		}
+	}
+	ns.Clean = kept
+}

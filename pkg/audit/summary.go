@@ -1,0 +1,208 @@
+package audit
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+)
+
+// Summary totals an audit: by policy and rule, and by namespace, each worst first.
+type Summary struct {
+	// Objects counts the top-level objects audited, Pods the pods among and under them.
+	Objects int `json:"objects"`
+	Pods    int `json:"pods"`
+	// Denied, Warned and Audited count the objects with a violation of an Enforce, Warn or Audit
+	// policy; an object may count in several.
+	Denied  int `json:"denied"`
+	Warned  int `json:"warned"`
+	Audited int `json:"audited"`
+	// OutOfScope counts objects in namespaces the webhook never sees, Skipped those its object
+	// selector leaves out.
+	OutOfScope int `json:"outOfScope"`
+	Skipped    int `json:"skipped"`
+
+	Policies   []PolicyTotal    `json:"policies"`
+	Namespaces []NamespaceTotal `json:"namespaces"`
+}
+
+// PolicyTotal counts the objects that violate one policy.
+type PolicyTotal struct {
+	Policy string        `json:"policy"`
+	Mode   v1alpha1.Mode `json:"mode"`
+	Totals
+	Rules []RuleTotal `json:"rules"`
+}
+
+// RuleTotal counts the objects that violate one rule of a policy.
+type RuleTotal struct {
+	Rule string `json:"rule"`
+	Totals
+}
+
+// Totals counts violating objects, the pods under them and where they are.
+type Totals struct {
+	Objects int `json:"objects"`
+	Pods    int `json:"pods"`
+	// Namespaces lists the namespaces with a violating object, most objects first.
+	Namespaces []NamespaceCount `json:"namespaces"`
+}
+
+// NamespaceCount is how many violating objects one namespace has.
+type NamespaceCount struct {
+	Namespace string `json:"namespace"`
+	Objects   int    `json:"objects"`
+}
+
+// NamespaceTotal is the audit of one namespace in numbers.
+type NamespaceTotal struct {
+	Namespace string `json:"namespace"`
+	Objects   int    `json:"objects"`
+	Pods      int    `json:"pods"`
+	Denied    int    `json:"denied"`
+	Warned    int    `json:"warned"`
+	Audited   int    `json:"audited"`
+}
+
+// Finish completes every namespace and returns the entries, namespace by namespace in name order,
+// and the totals. Call it once, after the last Add.
+func (r *Result) Finish() ([]*Entry, *Summary) {
+	s := &Summary{OutOfScope: r.OutOfScope, Policies: []PolicyTotal{}, Namespaces: []NamespaceTotal{}}
+	names := make([]string, 0, len(r.Namespaces))
+	for name := range r.Namespaces {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var entries []*Entry
+	policies := map[string]*policyCount{}
+	for _, name := range names {
+		ns := r.Namespaces[name]
+		if !ns.InScope {
+			continue
+		}
+		ns.finish()
+		s.Objects += ns.Objects
+		s.Pods += ns.Pods
+		s.Skipped += ns.Skipped
+		nt := NamespaceTotal{Namespace: name, Objects: ns.Objects, Pods: ns.Pods}
+		for _, e := range ns.Entries {
+			entries = append(entries, e)
+			modes := e.modes()
+			for m := range modes {
+				switch m {
+				case v1alpha1.ModeEnforce:
+					nt.Denied++
+				case v1alpha1.ModeWarn:
+					nt.Warned++
+				default:
+					nt.Audited++
+				}
+			}
+			for pr, mode := range e.rules() {
+				pc := policies[pr.policy]
+				if pc == nil {
+					pc = &policyCount{mode: mode, rules: map[string]*count{}}
+					policies[pr.policy] = pc
+				}
+				rc := pc.rules[pr.rule]
+				if rc == nil {
+					rc = &count{ns: map[string]int{}}
+					pc.rules[pr.rule] = rc
+				}
+				rc.add(e)
+			}
+			for p := range e.policiesViolated() {
+				policies[p].add(e)
+			}
+		}
+		s.Denied += nt.Denied
+		s.Warned += nt.Warned
+		s.Audited += nt.Audited
+		s.Namespaces = append(s.Namespaces, nt)
+	}
+	slices.SortStableFunc(s.Namespaces, func(a, b NamespaceTotal) int {
+		return cmp.Or(cmp.Compare(b.Denied+b.Warned+b.Audited, a.Denied+a.Warned+a.Audited), cmp.Compare(a.Namespace, b.Namespace))
+	})
+	for name, pc := range policies {
+		pt := PolicyTotal{Policy: name, Mode: pc.mode, Totals: pc.totals()}
+		for rule, rc := range pc.rules {
+			pt.Rules = append(pt.Rules, RuleTotal{Rule: rule, Totals: rc.totals()})
+		}
+		slices.SortFunc(pt.Rules, func(a, b RuleTotal) int {
+			return cmp.Or(cmp.Compare(b.Objects, a.Objects), cmp.Compare(a.Rule, b.Rule))
+		})
+		s.Policies = append(s.Policies, pt)
+	}
+	slices.SortFunc(s.Policies, func(a, b PolicyTotal) int {
+		return cmp.Or(cmp.Compare(b.Objects, a.Objects), cmp.Compare(a.Policy, b.Policy))
+	})
+	return entries, s
+}
+
+type policyRule struct{ policy, rule string }
+
+type count struct {
+	objects, pods int
+	ns            map[string]int
+}
+
+func (c *count) add(e *Entry) {
+	c.objects++
+	c.pods += e.Pods
+	c.ns[e.Namespace]++
+}
+
+func (c *count) totals() Totals {
+	t := Totals{Objects: c.objects, Pods: c.pods, Namespaces: make([]NamespaceCount, 0, len(c.ns))}
+	for ns, n := range c.ns {
+		t.Namespaces = append(t.Namespaces, NamespaceCount{Namespace: ns, Objects: n})
+	}
+	slices.SortFunc(t.Namespaces, func(a, b NamespaceCount) int {
+		return cmp.Or(cmp.Compare(b.Objects, a.Objects), cmp.Compare(a.Namespace, b.Namespace))
+	})
+	return t
+}
+
+type policyCount struct {
+	mode v1alpha1.Mode
+	count
+	rules map[string]*count
+}
+
+func (p *policyCount) add(e *Entry) {
+	if p.ns == nil {
+		p.ns = map[string]int{}
+	}
+	p.count.add(e)
+}
+
+// rules returns the policy rules the entry violates, listed or omitted, with the policy's mode.
+func (e *Entry) rules() map[policyRule]v1alpha1.Mode {
+	out := map[policyRule]v1alpha1.Mode{}
+	for i := range e.Violations {
+		v := &e.Violations[i]
+		out[policyRule{v.Policy, v.Rule}] = v.Mode
+	}
+	for _, o := range e.Omitted {
+		out[policyRule{o.Policy, o.Rule}] = o.Mode
+	}
+	return out
+}
+
+// policiesViolated returns the policies the entry violates.
+func (e *Entry) policiesViolated() map[string]bool {
+	out := map[string]bool{}
+	for pr := range e.rules() {
+		out[pr.policy] = true
+	}
+	return out
+}
+
+// modes returns the modes of the policies the entry violates.
+func (e *Entry) modes() map[v1alpha1.Mode]bool {
+	out := map[v1alpha1.Mode]bool{}
+	for _, m := range e.rules() {
+		out[m] = true
+	}
+	return out
+}
