@@ -17,6 +17,8 @@ import (
 var (
 	env *cluster.Cluster
 	sg  *cluster.Sealgate
+	// sealgateBinary is the binary under test, for the commands the suite runs itself.
+	sealgateBinary string
 )
 
 func TestMain(m *testing.M) {
@@ -35,6 +37,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	sealgateBinary = bin
 	env, err = cluster.Start(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)

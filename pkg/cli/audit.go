@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/sealgate/sealgate/pkg/audit"
+	"github.com/sealgate/sealgate/pkg/engine"
+	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/rules"
+	"github.com/sealgate/sealgate/pkg/verify"
+)
+
+// auditOptions are the flags of `sealgate audit`.
+type auditOptions struct {
+	Kubeconfig        string
+	Context           string
+	Namespace         string
+	AllNamespaces     bool
+	Policies          []string
+	AsEnforce         bool
+	Output            string
+	ReportAPI         string
+	SkipSignatures    bool
+	PageSize          int64
+	WebhookConfig     string
+	SealgateNamespace string
+	Verify            verify.Flags
+}
+
+func (o *auditOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)")
+	fs.StringVar(&o.Context, "context", "", "kubeconfig context to use")
+	fs.StringVarP(&o.Namespace, "namespace", "n", "", "audit this namespace only (default: every namespace)")
+	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "audit every namespace (the default when -n is not given)")
+	fs.StringArrayVar(&o.Policies, "policy", nil, "policy file or directory to audit with instead of the cluster's policies (repeatable): what a policy would find before it is installed")
+	fs.BoolVar(&o.AsEnforce, "as-enforce", false, "evaluate Warn and Audit policies as if they were Enforce: what switching them would deny")
+	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text, json or report (the report objects as YAML)")
+	fs.StringVar(&o.ReportAPI, "report-api", audit.APIOpenReports, "API of the report objects of -o report: "+audit.APIOpenReports+" or "+audit.APIPolicyWG)
+	fs.BoolVar(&o.SkipSignatures, "skip-signatures", false, "do not verify image signatures; the output says they were skipped")
+	fs.Int64Var(&o.PageSize, "page-size", 500, "objects per list request; memory stays bounded by a page")
+	fs.StringVar(&o.WebhookConfig, "webhook-config-name", "sealgate", "ValidatingWebhookConfiguration whose selectors say which namespaces and objects the webhook sees")
+	fs.StringVar(&o.SealgateNamespace, "sealgate-namespace", "sealgate-system", "namespace sealgate runs in, excluded with kube-system when the webhook configuration is not installed")
+	o.Verify.AddFlags(fs)
+}
+
+func (o *auditOptions) Validate() error {
+	var errs []error
+	if o.Namespace != "" && o.AllNamespaces {
+		errs = append(errs, errors.New("-n and --all-namespaces cannot be used together"))
+	}
+	if slices.Contains(o.Policies, "") {
+		errs = append(errs, errors.New("--policy must not be empty"))
+	}
+	if !slices.Contains([]string{"text", "json", "report"}, o.Output) {
+		errs = append(errs, fmt.Errorf("-o %q: want text, json or report", o.Output))
+	}
+	if !slices.Contains(audit.ReportAPIs, o.ReportAPI) {
+		errs = append(errs, fmt.Errorf("--report-api %q: want %s or %s", o.ReportAPI, audit.APIOpenReports, audit.APIPolicyWG))
+	}
+	if o.PageSize < 1 {
+		errs = append(errs, fmt.Errorf("--page-size %d: want at least 1", o.PageSize))
+	}
+	if o.WebhookConfig == "" || o.SealgateNamespace == "" {
+		errs = append(errs, errors.New("--webhook-config-name and --sealgate-namespace must not be empty"))
+	}
+	errs = append(errs, o.Verify.Validate())
+	return errors.Join(errs...)
+}
+
+func newAuditCommand(stdio IO) *cobra.Command {
+	o := &auditOptions{}
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Audit what is running in a cluster with the verdict admission would give it",
+		Long: `audit lists every pod-bearing object in a cluster, page by page, and evaluates it with the same
+engine, namespace selectors and exclusions as the webhook. A pod that a controller owns is reported
+once, through the controller at the top of its owner chain, with the number of its pods.
+
+Policies come from the cluster (those in force), or from --policy files: what a policy would find
+before it is installed. --as-enforce evaluates Warn and Audit policies as if they were Enforce.
+
+Exit status: 0 when nothing running would be denied, 1 when something would, 2 on a usage error or a
+failure to read the cluster.`,
+		Example: `  sealgate audit
+  sealgate audit --policy restricted.yaml --as-enforce -n prod
+  sealgate audit -o report | kubectl apply -f -`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return usageError(err)
+			}
+			out, err := o.run(cmd.Context(), stdio)
+			if err != nil {
+				return usageError(err)
+			}
+			if err := out.write(stdio.Out, o.Output, o.ReportAPI); err != nil {
+				return usageError(err)
+			}
+			if !out.allowed() {
+				return &exitError{code: ExitDenied}
+			}
+			return nil
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// restConfig loads the connection the way kubectl does.
+func (o *auditOptions) restConfig() (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = o.Kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
+		&clientcmd.ConfigOverrides{CurrentContext: o.Context}).ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.UserAgent = "sealgate-audit"
+	// Lists are paged and few; client-go's default of 5 per second would only slow a large cluster.
+	cfg.QPS, cfg.Burst = 50, 100
+	return cfg, nil
+}
+
+func (o *auditOptions) run(ctx context.Context, stdio IO) (*auditOutput, error) {
+	cfg, err := o.restConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no cluster to talk to: %w", err)
+	}
+	counter := &requestCounter{}
+	cfg.Wrap(counter.wrap)
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	out := &auditOutput{SignaturesSkipped: o.SkipSignatures, AsEnforce: o.AsEnforce, started: time.Now()}
+
+	policies, err := o.policies(ctx, cs, out)
+	if err != nil {
+		return nil, err
+	}
+	if o.AsEnforce {
+		policies = audit.AsEnforce(policies)
+	}
+	out.policies = policies
+	l := &lister{cs: cs, namespace: o.Namespace, pageSize: o.PageSize, progress: newProgress(stdio.Err)}
+	namespaces, err := l.namespaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := o.scope(ctx, cs, stdio)
+	if err != nil {
+		return nil, err
+	}
+	out.Scope = scope.Source
+	eng := &engine.Engine{Rules: rules.Default(), Namespaces: namespaces, SkipSignatures: o.SkipSignatures}
+	if !o.SkipSignatures && needsSignatures(policies) {
+		vo, err := o.Verify.Options(nil)
+		if err != nil {
+			return nil, err
+		}
+		v := verify.New(vo)
+		v.SetSecretReader(clientsetSecrets{cs})
+		eng.Signatures = v
+	}
+	a := &audit.Auditor{Engine: eng, Policies: policies, Scope: scope}
+	res := audit.NewResult()
+	if err := l.each(ctx, func(obj *audit.Object) { a.Add(ctx, res, obj) }); err != nil {
+		return nil, err
+	}
+	out.result = res
+	out.Results, out.Summary = res.Finish()
+	out.Listed = l.listed
+	out.APIRequests = counter.n.Load()
+	return out, nil
+}
+
+// policies are those in force in the cluster, decided as every replica decides them, or those of
+// --policy.
+func (o *auditOptions) policies(ctx context.Context, cs kubernetes.Interface, out *auditOutput) ([]*policy.Policy, error) {
+	if len(o.Policies) > 0 {
+		ps, err := policy.LoadPaths(o.Policies, nil)
+		if err != nil {
+			return nil, err
+		}
+		out.PolicySource = "files"
+		return ps, nil
+	}
+	ps, err := clusterPolicies(ctx, cs)
+	if err != nil {
+		return nil, err
+	}
+	out.PolicySource = "cluster"
+	return ps, nil
+}
+
+// scope reads the workload webhook's selectors from its configuration; when it is not installed,
+// the audit assumes sealgate's default one and says so.
+func (o *auditOptions) scope(ctx context.Context, cs kubernetes.Interface, stdio IO) (audit.Scope, error) {
+	vwc, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, o.WebhookConfig, getOptions)
+	if err == nil {
+		return audit.ScopeFromWebhook(vwc)
+	}
+	if !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+		return audit.Scope{}, fmt.Errorf("reading ValidatingWebhookConfiguration %s: %w", o.WebhookConfig, err)
+	}
+	fmt.Fprintf(stdio.Err, "note: cannot read ValidatingWebhookConfiguration %s (%v); assuming the default scope "+
+		"(kube-system and %s excluded)\n", o.WebhookConfig, reason(err), o.SealgateNamespace)
+	return audit.DefaultScope(o.SealgateNamespace)
+}
+
+func reason(err error) string {
+	if apierrors.IsNotFound(err) {
+		return "not found"
+	}
+	return "forbidden"
+}
+
+func needsSignatures(policies []*policy.Policy) bool {
+	for _, p := range policies {
+		if len(p.Signatures) > 0 {
+			return true
+		}
+	}
+	return false
+}
