@@ -2,8 +2,9 @@
 // loopback (test/cluster, the harness the end-to-end suite uses), bin/sealgate registered as the
 // webhook, the example policies and namespaces applied with the real kubectl.
 //
-//	devcluster --mode demo   apply each example workload, print kubectl's answer and a verdict;
-//	                         exit 1 if a verdict differs from what the example intends (make demo)
+//	devcluster --mode demo   apply each example workload, print kubectl's answer and a verdict,
+//	                         then audit what was running before the policies; exit 1 if a verdict
+//	                         differs from what the examples intend (make demo)
 //	devcluster --mode dev    print the kubeconfig and metrics URL, run until Ctrl-C (make dev-cluster)
 //
 // --sealgate names the binary to run (default bin/sealgate). Everything it starts (sealgate,
@@ -41,8 +42,10 @@ import (
 )
 
 const (
-	policiesDir   = "examples/policies"
-	workloadsDir  = "examples/workloads"
+	policiesDir  = "examples/policies"
+	workloadsDir = "examples/workloads"
+	// runningDir holds workloads created before sealgate and its policies: what the audit finds.
+	runningDir    = "examples/running"
 	namespaceFile = "examples/workloads/00-namespaces.yaml"
 )
 
@@ -66,6 +69,10 @@ var intended = map[string]verdict{
 	"report-cronjob.yaml":       denied,
 	"node-agent-daemonset.yaml": denied,
 }
+
+// intendedAudit is what `sealgate audit` is written to find among what was running before the
+// policies: each object the policies would deny today, through its top owner.
+var intendedAudit = []string{"Deployment dev/legacy-agent (0 pods): DENIED", "Pod prod/old-api (1 pod): DENIED"}
 
 func main() { os.Exit(run()) }
 
@@ -181,6 +188,14 @@ func (d *devCluster) up(ctx context.Context) error {
 	}
 	done(t, "%s", strings.Join(nss, ", "))
 
+	// Workloads from before sealgate: admitted unchecked, as in a cluster that adopts it.
+	t = step("running")
+	out, err = d.kubectl(ctx, "apply", "-f", runningDir, "-o", "name")
+	if err != nil {
+		return lineErr(fmt.Errorf("kubectl apply -f %s: %v\n%s", runningDir, err, out))
+	}
+	done(t, "%s, created before any policy", strings.Join(strings.Fields(out), ", "))
+
 	t = step("sealgate")
 	if d.sg, err = d.c.StartSealgate(ctx, d.sealgateBin); err != nil {
 		return lineErr(err)
@@ -188,7 +203,8 @@ func (d *devCluster) up(ctx context.Context) error {
 	done(t, "webhook at https://localhost:%d, CA bundle injected", d.sg.Port)
 
 	t = step("policies")
-	if out, err := d.kubectl(ctx, "apply", "-f", policiesDir); err != nil {
+	out, err = d.kubectl(ctx, "apply", "-f", policiesDir)
+	if err != nil {
 		return lineErr(fmt.Errorf("kubectl apply -f %s: %v\n%s", policiesDir, err, out))
 	}
 	pols, err := d.waitPolicies(ctx)
@@ -196,6 +212,12 @@ func (d *devCluster) up(ctx context.Context) error {
 		return lineErr(err)
 	}
 	done(t, "%s", pols)
+	// The policy webhook's what-if: what each new policy would deny among what is running.
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "Warning: ") {
+			fmt.Printf("   %-14s %s\n", "", line)
+		}
+	}
 	fmt.Println()
 	return nil
 }
@@ -281,6 +303,7 @@ func (d *devCluster) demo(ctx context.Context) error {
 			wrong = append(wrong, fmt.Sprintf("%s/%s: intended %s, but the file is missing", workloadsDir, name, intended[name]))
 		}
 	}
+	wrong = append(wrong, d.audit(ctx)...)
 	total := counts[admitted] + counts[admittedWarn] + counts[denied] + counts[failed]
 	summary := fmt.Sprintf("%d workloads: %d admitted, %d admitted with warnings, %d denied", total,
 		counts[admitted], counts[admittedWarn], counts[denied])
@@ -297,6 +320,28 @@ func (d *devCluster) demo(ctx context.Context) error {
 	}
 	fmt.Println("   every verdict is the one the examples intend")
 	return nil
+}
+
+// audit runs `sealgate audit` against the cluster: what the policies would deny among what is
+// running, the objects created before them above all. It returns what differs from intendedAudit.
+func (d *devCluster) audit(ctx context.Context) []string {
+	fmt.Printf("\n== What the policies find among what is already running\n\n$ sealgate audit\n")
+	cmd := exec.CommandContext(ctx, d.sealgateBin, "audit", "--kubeconfig", d.c.Kubeconfig, "--sealgate-namespace", cluster.Namespace)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	fmt.Print(out.String())
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		return []string{fmt.Sprintf("sealgate audit: want exit status 1 (something running would be denied), got %v", err)}
+	}
+	var wrong []string
+	for _, want := range intendedAudit {
+		if !strings.Contains(out.String(), want) {
+			wrong = append(wrong, fmt.Sprintf("sealgate audit: does not report %q", want))
+		}
+	}
+	return wrong
 }
 
 // classify reads kubectl's exit status and combined output.

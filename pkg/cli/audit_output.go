@@ -112,6 +112,8 @@ func (o *auditOutput) namespaceNames() []string {
 	return names
 }
 
+var modeRank = map[v1alpha1.Mode]int{v1alpha1.ModeEnforce: 0, v1alpha1.ModeWarn: 1, v1alpha1.ModeAudit: 2}
+
 var verbs = map[v1alpha1.Mode]string{v1alpha1.ModeEnforce: "would deny", v1alpha1.ModeWarn: "would warn on",
 	v1alpha1.ModeAudit: "would report"}
 
@@ -144,7 +146,10 @@ func (o *auditOutput) text() string {
 			verdict = "DENIED"
 		}
 		fmt.Fprintf(&b, "%s %s/%s (%d %s): %s\n", e.Kind, e.Namespace, e.Name, e.Pods, plural(e.Pods, "pod", "pods"), verdict)
-		for _, f := range e.Violations {
+		// What would deny first, then what would warn, then what is only reported.
+		byMode := slices.Clone(e.Violations)
+		slices.SortStableFunc(byMode, func(a, b audit.Finding) int { return modeRank[a.Mode] - modeRank[b.Mode] })
+		for _, f := range byMode {
 			on := ""
 			if f.Object != "" {
 				on = f.Object + ": "
