@@ -258,7 +258,8 @@ func checkSelfCerts(t *testing.T, r *rendered, certs corev1.Volume) {
 }
 
 // checkExternalCerts: the Secret cert-manager or the user provides is mounted read-only, and sealgate
-// gets no access to Secrets or webhook configurations.
+// gets no access to Secrets and may only get its own webhook configuration (the audit reads its
+// selectors), never update one.
 func checkExternalCerts(t *testing.T, r *rendered, s scenario, certs corev1.Volume) {
 	t.Helper()
 	if certs.Secret == nil {
@@ -304,8 +305,12 @@ func checkExternalCerts(t *testing.T, r *rendered, s scenario, certs corev1.Volu
 		}
 	}
 	for _, rule := range r.clusterRole.Rules {
-		if slices.Contains(rule.Resources, "validatingwebhookconfigurations") || slices.Contains(rule.Resources, "secrets") {
+		if slices.Contains(rule.Resources, "secrets") {
 			t.Errorf("ClusterRole grants %+v; external certificates need none", rule)
+		}
+		if slices.Contains(rule.Resources, "validatingwebhookconfigurations") &&
+			(!slices.Equal(rule.Verbs, []string{"get"}) || !slices.Equal(rule.ResourceNames, []string{r.vwc.Name})) {
+			t.Errorf("ClusterRole grants %+v; external certificates need get on %s only", rule, r.vwc.Name)
 		}
 	}
 }

@@ -326,31 +326,38 @@ func scenarioNamed(t *testing.T, name string) scenario {
 // TestReuseValuesFromOlderChart: `helm upgrade --reuse-values` renders with the previous chart's
 // defaults, which lack the values this chart adds; the chart stops with the fix instead of a nil
 // pointer, or instead of silently choosing an exposure. The previous defaults are simulated by a copy
-// of the chart whose values.yaml lacks the new keys.
+// of the chart whose values.yaml lacks one of the new keys.
 func TestReuseValuesFromOlderChart(t *testing.T) {
-	old := filepath.Join(t.TempDir(), "sealgate")
-	if err := os.CopyFS(old, os.DirFS(chartDir)); err != nil {
-		t.Fatal(err)
-	}
-	var values map[string]any
-	b, err := os.ReadFile(filepath.Join(old, "values.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(b, &values); err != nil {
-		t.Fatal(err)
-	}
-	delete(values, "networkPolicy")
-	delete(values["metrics"].(map[string]any), "secure")
-	delete(values["webhook"].(map[string]any), "clientAuth")
-	if b, err = yaml.Marshal(values); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(old, "values.yaml"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, errOut, err := helm(t.Context(), "template", "sealgate", old, "--namespace", releaseNS)
-	if err == nil || !strings.Contains(errOut, "upgrade with --reset-then-reuse-values") {
-		t.Errorf("rendering without the new values: err %v, want the --reset-then-reuse-values advice:\n%s%.300s", err, errOut, out)
+	for _, key := range [][]string{{"networkPolicy"}, {"metrics", "secure"}, {"webhook", "clientAuth"},
+		{"audit"}, {"audit", "reportAPI"}, {"audit", "installReportCRDs"}} {
+		t.Run(strings.Join(key, "."), func(t *testing.T) {
+			old := filepath.Join(t.TempDir(), "sealgate")
+			if err := os.CopyFS(old, os.DirFS(chartDir)); err != nil {
+				t.Fatal(err)
+			}
+			var values map[string]any
+			b, err := os.ReadFile(filepath.Join(old, "values.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := yaml.Unmarshal(b, &values); err != nil {
+				t.Fatal(err)
+			}
+			parent := values
+			for _, k := range key[:len(key)-1] {
+				parent = parent[k].(map[string]any)
+			}
+			delete(parent, key[len(key)-1])
+			if b, err = yaml.Marshal(values); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(old, "values.yaml"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, err := helm(t.Context(), "template", "sealgate", old, "--namespace", releaseNS)
+			if err == nil || !strings.Contains(errOut, "upgrade with --reset-then-reuse-values") {
+				t.Errorf("rendering without %s: err %v, want the --reset-then-reuse-values advice:\n%s%.300s", strings.Join(key, "."), err, errOut, out)
+			}
+		})
 	}
 }

@@ -103,6 +103,18 @@ func (r *release) rbac(t *testing.T) {
 		{[]string{"list", "namespaces"}, "yes"},
 		{[]string{"update", "namespaces"}, "no"},
 		{[]string{"create", "pods", "-n", "apps"}, "no"},
+		// The audit: its own webhook configuration's selectors, the pod-bearing kinds read only, reports.
+		{[]string{"get", "validatingwebhookconfigurations/sealgate"}, "yes"},
+		{[]string{"get", "validatingwebhookconfigurations/someone-elses"}, "no"},
+		{[]string{"watch", "pods", "--all-namespaces"}, "yes"},
+		{[]string{"list", "deployments.apps", "--all-namespaces"}, "yes"},
+		{[]string{"watch", "cronjobs.batch", "--all-namespaces"}, "yes"},
+		{[]string{"get", "pods/any", "-n", "apps"}, "no"},
+		{[]string{"update", "deployments.apps/any", "-n", "apps"}, "no"},
+		{[]string{"delete", "pods/any", "-n", "apps"}, "no"},
+		{[]string{"create", "reports.openreports.io", "-n", "apps"}, "yes"},
+		{[]string{"delete", "clusterreports.openreports.io/sealgate-summary"}, "yes"},
+		{[]string{"patch", "policyreports.wgpolicyk8s.io", "-n", "apps"}, "yes"},
 		// Leader election: the Lease named after the release, in the release namespace; no Events.
 		{[]string{"create", "leases.coordination.k8s.io", "-n", r.ns}, "yes"},
 		{[]string{"update", "leases.coordination.k8s.io/sealgate", "-n", r.ns}, "yes"},

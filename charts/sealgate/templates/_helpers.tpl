@@ -86,9 +86,10 @@ by the templates that dereference them and by the Deployment; one failure stops 
 {{- range $got := list
     (dig "networkPolicy" "enabled" $m $v) (dig "networkPolicy" "webhook" "from" $m $v)
     (dig "networkPolicy" "metrics" "from" $m $v) (dig "metrics" "secure" $m $v)
-    (dig "webhook" "clientAuth" "caBundle" $m $v) -}}
+    (dig "webhook" "clientAuth" "caBundle" $m $v) (dig "audit" "enabled" $m $v)
+    (dig "audit" "reportAPI" $m $v) (dig "audit" "installReportCRDs" $m $v) -}}
 {{- if eq (toString $got) $m -}}
-{{- fail "values lack networkPolicy, metrics.secure or webhook.clientAuth, which this chart version adds: helm upgrade --reuse-values keeps the previous chart's defaults; upgrade with --reset-then-reuse-values (Helm 3.14 or later) instead" -}}
+{{- fail "values lack networkPolicy, metrics.secure, webhook.clientAuth or audit, which this chart version adds: helm upgrade --reuse-values keeps the previous chart's defaults; upgrade with --reset-then-reuse-values (Helm 3.14 or later) instead" -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -125,4 +126,20 @@ service:
 {{- with .caBundle }}
 caBundle: {{ . }}
 {{- end }}
+{{- end -}}
+
+{{/*
+"true" when obj (a live object from lookup) belongs to this release by Helm's own rule: the managed-by
+label and the release name and namespace annotations. Helm adopts such an object; any other existing
+object makes the install fail, so the chart must not render it.
+*/}}
+{{- define "sealgate.ownedByRelease" -}}
+{{- $meta := .obj.metadata | default dict -}}
+{{- $labels := $meta.labels | default dict -}}
+{{- $annotations := $meta.annotations | default dict -}}
+{{- if and (eq (get $labels "app.kubernetes.io/managed-by") "Helm")
+    (eq (get $annotations "meta.helm.sh/release-name") .root.Release.Name)
+    (eq (get $annotations "meta.helm.sh/release-namespace") .root.Release.Namespace) -}}
+true
+{{- end -}}
 {{- end -}}

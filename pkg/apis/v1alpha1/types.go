@@ -48,6 +48,7 @@ const (
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Violations",type=integer,JSONPath=`.status.audit.violatingObjects`,description="Running objects (top owners) the policy finds a violation in, at the last audit"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ClusterAdmissionPolicy struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -303,6 +304,42 @@ type PolicyStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Audit is what the background audit found among the objects already in the cluster. Written by
+	// sealgate only; absent until the first scan.
+	// +optional
+	Audit *AuditStatus `json:"audit,omitempty"`
+}
+
+// AuditStatus is what the background audit found for this policy: the running objects it finds a
+// violation in, counted by their top owner, so that a Deployment's pods count once.
+type AuditStatus struct {
+	// LastScanTime is when the counts were last computed.
+	LastScanTime metav1.Time `json:"lastScanTime"`
+	// Mode is the mode the counts were evaluated in: the policy's mode at that scan.
+	Mode Mode `json:"mode"`
+	// ViolatingObjects counts top-level objects (owners) with a violation.
+	// +kubebuilder:validation:Minimum=0
+	ViolatingObjects int32 `json:"violatingObjects"`
+	// ViolatingPods counts the pods of those objects.
+	// +kubebuilder:validation:Minimum=0
+	ViolatingPods int32 `json:"violatingPods"`
+	// Namespaces counts the namespaces with a violating object.
+	// +kubebuilder:validation:Minimum=0
+	Namespaces int32 `json:"namespaces"`
+	// Rules counts violating objects per rule, worst first; at most 64 rules, the rest left out.
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	Rules []RuleCount `json:"rules,omitempty"`
+}
+
+// RuleCount is the number of violating objects one rule finds.
+type RuleCount struct {
+	// Rule is the rule ID.
+	// +kubebuilder:validation:MaxLength=128
+	Rule string `json:"rule"`
+	// Objects counts the top-level objects the rule finds a violation in.
+	// +kubebuilder:validation:Minimum=0
+	Objects int32 `json:"objects"`
 }
 
 // InForceRecord is a generation of a policy that compiled, and the defaulted spec it compiled from.
