@@ -1,15 +1,18 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/engine"
 	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/workload"
 )
 
 // Limits of what one audit keeps. Counts are never cut: only the lists are.
@@ -88,8 +91,9 @@ type Namespace struct {
 	InScope bool
 	// Objects counts the top-level objects audited, and Pods the pods among or under them.
 	Objects, Pods int
-	// Skipped counts objects the webhook's object selector leaves out.
-	Skipped int
+	// Skipped counts objects the webhook's object selector leaves out, and OutOfScope all the
+	// objects of a namespace the webhook never sees.
+	Skipped, OutOfScope int
 	// Entries are the objects with a violation, in the order first found.
 	Entries []*Entry
 	// Clean are objects that policies matched and found nothing wrong with, up to MaxCleanPerNamespace.
@@ -104,12 +108,22 @@ type Namespace struct {
 	scopeErr error
 }
 
-// Result accumulates an audit, namespace by namespace. Objects of a namespace must be added
-// controllers first (the order of Kinds), so that a pod's owners are known when it comes.
+// Result accumulates an audit, namespace by namespace. Add must be given the objects of a namespace
+// in KindOrder, so that a pod's owners are known when it comes; AddNamespace sorts them itself.
 type Result struct {
 	Namespaces map[string]*Namespace
-	// OutOfScope counts the objects in namespaces the webhook never sees.
-	OutOfScope int
+}
+
+// KindOrder is the order objects are added in: every controller before what it owns, pods last.
+// Listing kind by kind in this order (as `sealgate audit` does) meets Add's requirement.
+var KindOrder = []string{"CronJob", "Deployment", "StatefulSet", "DaemonSet", "ReplicationController",
+	"PodTemplate", "Job", "ReplicaSet", "Pod"}
+
+func kindRank(kind string) int {
+	if i := slices.Index(KindOrder, kind); i >= 0 {
+		return i
+	}
+	return len(KindOrder)
 }
 
 // NewResult returns an empty result.
@@ -119,24 +133,31 @@ func NewResult() *Result { return &Result{Namespaces: map[string]*Namespace{}} }
 func (a *Auditor) Add(ctx context.Context, r *Result, o *Object) {
 	ns := r.namespace(ctx, a, o.Namespace)
 	if !ns.InScope {
-		r.OutOfScope++
+		ns.OutOfScope++
 		return
 	}
 	ns.add(ctx, a, o)
 }
 
-// AddNamespace audits every object of one namespace into a fresh Namespace, replacing what r had
-// for it: the background audit recomputes a namespace at a time.
+// AddNamespace audits every object of one namespace, in any order, into a fresh, finished
+// Namespace that replaces what r had for it: the background audit recomputes a namespace at a time
+// from informer stores, which keep no order. The same objects give the same Namespace whatever
+// their order, so that an unchanged namespace gives an unchanged report.
 func (a *Auditor) AddNamespace(ctx context.Context, r *Result, name string, objects []*Object) *Namespace {
 	delete(r.Namespaces, name)
 	ns := r.namespace(ctx, a, name)
-	for _, o := range objects {
+	sorted := slices.Clone(objects)
+	slices.SortFunc(sorted, func(x, y *Object) int {
+		return cmp.Or(cmp.Compare(kindRank(x.Kind), kindRank(y.Kind)), cmp.Compare(x.Name, y.Name))
+	})
+	for _, o := range sorted {
 		if !ns.InScope {
-			r.OutOfScope++
+			ns.OutOfScope++
 			continue
 		}
 		ns.add(ctx, a, o)
 	}
+	ns.finish()
 	return ns
 }
 
@@ -173,10 +194,13 @@ func (ns *Namespace) add(ctx context.Context, a *Auditor, o *Object) {
 		return
 	}
 	if o.Owner != nil && !o.IsPod() {
-		// A ReplicaSet of a Deployment, a Job of a CronJob: its pods are audited under the owner at
-		// the top, and the owner's template is the one a change must pass.
 		ns.owners[o.UID] = o.Owner
-		return
+		if podBearing(o.Owner) {
+			// A ReplicaSet of a Deployment, a Job of a CronJob: its pods are audited under the owner
+			// at the top, and the owner's template is the one a change must pass.
+			return
+		}
+		// A Deployment an operator made: audited, and reported through the operator's object.
 	}
 	top := ns.top(o)
 	key := groupKey{top.Kind, top.Name}
@@ -205,6 +229,16 @@ func (ns *Namespace) add(ctx context.Context, a *Auditor, o *Object) {
 		ns.Entries = append(ns.Entries, e)
 	}
 	e.merge(o, res)
+}
+
+// podBearing reports whether a reference names a pod-bearing kind, whose template the audit reads.
+func podBearing(r *Ref) bool {
+	gv, err := schema.ParseGroupVersion(r.APIVersion)
+	if err != nil {
+		return false
+	}
+	_, ok := workload.Lookup(gv.WithKind(r.Kind))
+	return ok
 }
 
 // top returns the object at the top of o's owner chain: o itself when nothing controls it, else the

@@ -116,6 +116,12 @@ func Transform(obj any) (any, error) {
 }
 
 func newObject(gvk schema.GroupVersionKind, meta metav1.ObjectMeta, owners []metav1.OwnerReference, w *workload.Workload) *Object {
+	if w.Object != w.Template {
+		// A controller's own annotations (last-applied-configuration is as big as the object) are
+		// read by no rule: the rules read the pod template's, and matching reads the labels.
+		w.Object = &metav1.ObjectMeta{Name: w.Object.Name, GenerateName: w.Object.GenerateName,
+			Namespace: w.Object.Namespace, Labels: w.Object.Labels}
+	}
 	o := &Object{ObjectMeta: meta, Workload: w}
 	o.SetGroupVersionKind(gvk)
 	for i := range owners {

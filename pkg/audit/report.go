@@ -178,7 +178,7 @@ func DescribeTotals(t Totals, worst int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d %s (%d %s) in %d %s", t.Objects, plural(t.Objects, "object", "objects"), t.Pods,
 		plural(t.Pods, "pod", "pods"), len(t.Namespaces), plural(len(t.Namespaces), "namespace", "namespaces"))
-	if len(t.Namespaces) > 0 {
+	if len(t.Namespaces) > 0 && worst > 0 {
 		b.WriteString(" (")
 		for i, nc := range t.Namespaces {
 			if i == worst {

@@ -67,7 +67,7 @@ type NamespaceTotal struct {
 // Finish completes every namespace and returns the entries, namespace by namespace in name order,
 // and the totals. Call it once, after the last Add.
 func (r *Result) Finish() ([]*Entry, *Summary) {
-	s := &Summary{OutOfScope: r.OutOfScope, Policies: []PolicyTotal{}, Namespaces: []NamespaceTotal{}}
+	s := &Summary{Policies: []PolicyTotal{}, Namespaces: []NamespaceTotal{}}
 	names := make([]string, 0, len(r.Namespaces))
 	for name := range r.Namespaces {
 		names = append(names, name)
@@ -77,6 +77,7 @@ func (r *Result) Finish() ([]*Entry, *Summary) {
 	policies := map[string]*policyCount{}
 	for _, name := range names {
 		ns := r.Namespaces[name]
+		s.OutOfScope += ns.OutOfScope
 		if !ns.InScope {
 			continue
 		}
@@ -121,7 +122,8 @@ func (r *Result) Finish() ([]*Entry, *Summary) {
 		s.Namespaces = append(s.Namespaces, nt)
 	}
 	slices.SortStableFunc(s.Namespaces, func(a, b NamespaceTotal) int {
-		return cmp.Or(cmp.Compare(b.Denied+b.Warned+b.Audited, a.Denied+a.Warned+a.Audited), cmp.Compare(a.Namespace, b.Namespace))
+		return cmp.Or(cmp.Compare(b.Denied, a.Denied), cmp.Compare(b.Warned, a.Warned), cmp.Compare(b.Audited, a.Audited),
+			cmp.Compare(a.Namespace, b.Namespace))
 	})
 	for name, pc := range policies {
 		pt := PolicyTotal{Policy: name, Mode: pc.mode, Totals: pc.totals()}

@@ -29,11 +29,6 @@ import (
 
 var getOptions = metav1.GetOptions{}
 
-// listOrder is the order the audit lists kinds in: every controller before what it owns, pods last,
-// so that when a pod comes its owner chain is known (audit.Result needs that).
-var listOrder = []string{"CronJob", "Deployment", "StatefulSet", "DaemonSet", "ReplicationController",
-	"PodTemplate", "Job", "ReplicaSet", "Pod"}
-
 // lister lists pod-bearing objects page by page, as raw JSON decoded straight into audit.Objects:
 // no typed object is ever built, and memory holds one page.
 type lister struct {
@@ -63,10 +58,11 @@ func (l *lister) client(gv schema.GroupVersion) rest.Interface {
 	}
 }
 
-// each calls fn for every pod-bearing object, kind by kind in listOrder.
+// each calls fn for every pod-bearing object, kind by kind in audit.KindOrder: every controller
+// before what it owns, pods last, so that when a pod comes its owner chain is known.
 func (l *lister) each(ctx context.Context, fn func(*audit.Object)) error {
 	defer l.progress.done()
-	for _, kind := range listOrder {
+	for _, kind := range audit.KindOrder {
 		k := kindNamed(kind)
 		var cont string
 		for page := 1; ; page++ {
