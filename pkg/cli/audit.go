@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -43,7 +44,7 @@ func (o *auditOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Context, "context", "", "kubeconfig context to use")
 	fs.StringVarP(&o.Namespace, "namespace", "n", "", "audit this namespace only (default: every namespace)")
 	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "audit every namespace (the default when -n is not given)")
-	fs.StringArrayVar(&o.Policies, "policy", nil, "policy file or directory to audit with instead of the cluster's policies (repeatable): what a policy would find before it is installed")
+	fs.StringArrayVar(&o.Policies, "policy", nil, "policy file or directory to audit with instead of the cluster's policies (repeatable; - reads stdin): what a policy would find before it is installed")
 	fs.BoolVar(&o.AsEnforce, "as-enforce", false, "evaluate Warn and Audit policies as if they were Enforce: what switching them would deny")
 	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text, json or report (the report objects as YAML)")
 	fs.StringVar(&o.ReportAPI, "report-api", audit.APIOpenReports, "API of the report objects of -o report: "+audit.APIOpenReports+" or "+audit.APIPolicyWG)
@@ -145,7 +146,7 @@ func (o *auditOptions) run(ctx context.Context, stdio IO) (*auditOutput, error) 
 	}
 	out := &auditOutput{SignaturesSkipped: o.SkipSignatures, AsEnforce: o.AsEnforce, started: time.Now()}
 
-	policies, err := o.policies(ctx, cs, out)
+	policies, err := o.policies(ctx, cs, stdio.In, out)
 	if err != nil {
 		return nil, err
 	}
@@ -187,9 +188,9 @@ func (o *auditOptions) run(ctx context.Context, stdio IO) (*auditOutput, error) 
 
 // policies are those in force in the cluster, decided as every replica decides them, or those of
 // --policy.
-func (o *auditOptions) policies(ctx context.Context, cs kubernetes.Interface, out *auditOutput) ([]*policy.Policy, error) {
+func (o *auditOptions) policies(ctx context.Context, cs kubernetes.Interface, stdin io.Reader, out *auditOutput) ([]*policy.Policy, error) {
 	if len(o.Policies) > 0 {
-		ps, err := policy.LoadPaths(o.Policies, nil)
+		ps, err := policy.LoadPaths(o.Policies, stdin)
 		if err != nil {
 			return nil, err
 		}

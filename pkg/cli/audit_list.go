@@ -74,7 +74,7 @@ func (l *lister) each(ctx context.Context, fn func(*audit.Object)) error {
 			if cont != "" {
 				req = req.Param("continue", cont)
 			}
-			raw, err := req.Do(ctx).Raw()
+			raw, err := rawBody(req.Do(ctx))
 			if apierrors.IsResourceExpired(err) {
 				return fmt.Errorf("listing %s: the list expired between pages (the cluster changed too much); run the audit again, or with a larger --page-size", k.Resource)
 			}
@@ -161,7 +161,7 @@ func clusterPolicies(ctx context.Context, cs kubernetes.Interface) ([]*policy.Po
 		if cont != "" {
 			req = req.Param("continue", cont)
 		}
-		raw, err := req.Do(ctx).Raw()
+		raw, err := rawBody(req.Do(ctx))
 		if err != nil {
 			return nil, fmt.Errorf("listing ClusterAdmissionPolicies (is sealgate's CRD installed? --policy audits with files instead): %w", err)
 		}
@@ -178,6 +178,16 @@ func clusterPolicies(ctx context.Context, cs kubernetes.Interface) ([]*policy.Po
 			return out, nil
 		}
 	}
+}
+
+// rawBody is the body of a response, or the API server's Status as the error: Raw alone reports
+// only the status code, and the reason (an expired continue token, a denied list) would be lost.
+func rawBody(res rest.Result) ([]byte, error) {
+	raw, err := res.Raw()
+	if err != nil {
+		return nil, res.Error()
+	}
+	return raw, nil
 }
 
 // requestCounter counts the API requests the audit makes, for its summary.
