@@ -6,11 +6,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strconv"
 	"sync/atomic"
 
-	"github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/term"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,14 +36,6 @@ type lister struct {
 	listed    int
 }
 
-// list is the part of a list response the lister reads.
-type list struct {
-	Metadata struct {
-		Continue string `json:"continue"`
-	} `json:"metadata"`
-	Items []jsontext.Value `json:"items"`
-}
-
 func (l *lister) client(gv schema.GroupVersion) rest.Interface {
 	switch gv.Group {
 	case "apps":
@@ -64,37 +53,21 @@ func (l *lister) each(ctx context.Context, fn func(*audit.Object)) error {
 	defer l.progress.done()
 	for _, kind := range audit.KindOrder {
 		k := kindNamed(kind)
-		var cont string
-		for page := 1; ; page++ {
-			req := l.client(k.GVK.GroupVersion()).Get().Resource(k.Resource).
-				Param("limit", strconv.FormatInt(l.pageSize, 10)).SetHeader("Accept", "application/json")
-			if l.namespace != "" {
-				req = req.Namespace(l.namespace)
-			}
-			if cont != "" {
-				req = req.Param("continue", cont)
-			}
-			raw, err := rawBody(req.Do(ctx))
+		opts := metav1.ListOptions{Limit: l.pageSize}
+		for {
+			items, meta, err := audit.ListPage(ctx, l.client(k.GVK.GroupVersion()), k, l.namespace, opts)
 			if apierrors.IsResourceExpired(err) {
 				return fmt.Errorf("listing %s: the list expired between pages (the cluster changed too much); run the audit again, or with a larger --page-size", k.Resource)
 			}
 			if err != nil {
 				return fmt.Errorf("listing %s: %w", k.Resource, err)
 			}
-			var lst list
-			if err := json.Unmarshal(raw, &lst); err != nil {
-				return fmt.Errorf("listing %s: decoding page %d: %w", k.Resource, page, err)
-			}
-			for _, item := range lst.Items {
-				obj, err := audit.FromJSON(k.GVK, item)
-				if err != nil {
-					return fmt.Errorf("listing %s: %w", k.Resource, err)
-				}
+			for _, obj := range items {
 				fn(obj)
 			}
-			l.listed += len(lst.Items)
+			l.listed += len(items)
 			l.progress.show(k.Resource, l.listed)
-			if cont = lst.Metadata.Continue; cont == "" {
+			if opts.Continue = meta.Continue; opts.Continue == "" {
 				break
 			}
 		}
