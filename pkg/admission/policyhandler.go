@@ -4,13 +4,21 @@ import (
 	"context"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/metrics"
 	"github.com/sealgate/sealgate/pkg/policy"
+)
+
+// Bounds of the what-if warnings on a policy response.
+const (
+	MaxWhatIfWarnings     = 3
+	MaxWhatIfWarningBytes = 512
 )
 
 // PolicyValidator serves /validate-policy: it rejects an invalid ClusterAdmissionPolicy at
@@ -20,6 +28,10 @@ type PolicyValidator struct {
 	// Server counts the panics and rejected requests of this webhook, as of the workload webhook;
 	// nil counts nothing. Its admission decisions are not counted: those metrics are workloads'.
 	Server metrics.ServerRecorder
+	// WhatIf, when set, estimates what a valid policy being created, or whose spec changes, would do
+	// to the objects already in the cluster; its lines are returned as warnings, at most
+	// MaxWhatIfWarnings of at most MaxWhatIfWarningBytes each. It never changes the verdict.
+	WhatIf func(ctx context.Context, p *policy.Policy) []string
 }
 
 // serverOnly records a ServerRecorder's events and drops admission decisions and violations.
@@ -45,14 +57,49 @@ func (v *PolicyValidator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Review validates one policy create or update.
-func (v *PolicyValidator) Review(_ context.Context, req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, string) {
+func (v *PolicyValidator) Review(ctx context.Context, req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, string) {
 	if req.Kind.Group != v1alpha1.GroupVersion.Group || req.Kind.Kind != v1alpha1.Kind ||
 		(req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
 		return allowed(req.UID, "not a policy create or update"), "skipped"
 	}
 	apiVersion := req.Kind.Group + "/" + req.Kind.Version
-	if _, err := policy.Decode(apiVersion, req.Kind.Kind, req.Object.Raw); err != nil {
+	p, err := policy.Decode(apiVersion, req.Kind.Kind, req.Object.Raw)
+	if err != nil {
 		return invalidPolicy(req.UID, err), "denied"
 	}
-	return allowed(req.UID, ""), "allowed"
+	resp := allowed(req.UID, "")
+	if v.WhatIf != nil && (req.Operation == admissionv1.Create || specChanged(apiVersion, req, p)) {
+		resp.Warnings = boundWarnings(v.WhatIf(ctx, p))
+	}
+	return resp, "allowed"
+}
+
+// specChanged reports whether an update changes the policy's spec (a label or annotation change
+// does not): only a new spec gets a what-if. An old object that does not decode counts as changed.
+func specChanged(apiVersion string, req *admissionv1.AdmissionRequest, p *policy.Policy) bool {
+	old, err := policy.Decode(apiVersion, req.Kind.Kind, req.OldObject.Raw)
+	return err != nil || !apiequality.Semantic.DeepEqual(old.Source.Spec, p.Source.Spec)
+}
+
+// boundWarnings keeps at most MaxWhatIfWarnings warnings, each cut to MaxWhatIfWarningBytes
+// without splitting a character, ending with "…" where it was cut.
+func boundWarnings(ws []string) []string {
+	if len(ws) > MaxWhatIfWarnings {
+		ws = ws[:MaxWhatIfWarnings]
+	}
+	out := make([]string, 0, len(ws))
+	for _, w := range ws {
+		if len(w) > MaxWhatIfWarningBytes {
+			n := MaxWhatIfWarningBytes - len("…")
+			for n > 0 && !utf8.RuneStart(w[n]) {
+				n--
+			}
+			w = w[:n] + "…"
+		}
+		out = append(out, w)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

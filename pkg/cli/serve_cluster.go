@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/go-logr/logr"
@@ -14,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -24,7 +26,11 @@ import (
 
 	"github.com/sealgate/sealgate/pkg/admission"
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/audit"
+	"github.com/sealgate/sealgate/pkg/auditor"
 	"github.com/sealgate/sealgate/pkg/cluster"
+	"github.com/sealgate/sealgate/pkg/metrics"
+	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/server"
 	"github.com/sealgate/sealgate/pkg/verify"
 	"github.com/sealgate/sealgate/pkg/webhookconfig"
@@ -42,6 +48,9 @@ type clusterOptions struct {
 	// LeaderElect elects one replica to write policy status; every replica still serves.
 	LeaderElect      bool
 	LeaderElectionID string
+	// Audit runs the background audit (on the elected replica) and the what-if of policy changes.
+	Audit          bool
+	AuditReportAPI string
 }
 
 func (o *clusterOptions) AddFlags(fs *pflag.FlagSet) {
@@ -49,11 +58,13 @@ func (o *clusterOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Namespace, "namespace", envOr("POD_NAMESPACE", "sealgate-system"), "namespace sealgate runs in (its certificate Secret lives here)")
 	fs.StringVar(&o.CertMode, "cert-mode", "self", "serving certificates: self (sealgate creates, rotates and injects them) or external (cert-manager or a Secret mounted at --cert-dir)")
 	fs.StringVar(&o.CertSecret, "cert-secret", "sealgate-webhook-cert", "Secret that holds the self-managed CA and serving certificate")
-	fs.StringVar(&o.WebhookConfig, "webhook-config-name", "sealgate", "ValidatingWebhookConfiguration whose caBundle sealgate keeps current (self cert mode)")
+	fs.StringVar(&o.WebhookConfig, "webhook-config-name", "sealgate", "ValidatingWebhookConfiguration whose caBundle sealgate keeps current (self cert mode), and whose workload webhook's selectors the audit follows")
 	fs.StringVar(&o.Service, "service-name", "sealgate", "Service in front of sealgate; its DNS names go into the serving certificate")
 	fs.StringArrayVar(&o.CertDNSNames, "cert-dns-name", nil, "extra DNS name for the serving certificate (repeatable), e.g. localhost")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "elect one replica (a Lease in --namespace) to write policy status; every replica serves either way")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", "sealgate", "name of the Lease for --leader-elect")
+	fs.BoolVar(&o.Audit, "audit", true, "audit the objects already in the cluster: the elected replica writes reports, status.audit and metrics; every replica warns at apply time what a policy change would find")
+	fs.StringVar(&o.AuditReportAPI, "audit-report-api", audit.APIOpenReports, "API of the audit's reports: "+strings.Join(audit.ReportAPIs, " or "))
 }
 
 func (o *clusterOptions) Validate() error {
@@ -66,6 +77,9 @@ func (o *clusterOptions) Validate() error {
 	}
 	if o.LeaderElect && o.LeaderElectionID == "" {
 		errs = append(errs, errors.New("--leader-election-id must not be empty with --leader-elect"))
+	}
+	if !slices.Contains(audit.ReportAPIs, o.AuditReportAPI) {
+		errs = append(errs, fmt.Errorf("--audit-report-api %q: want %s", o.AuditReportAPI, strings.Join(audit.ReportAPIs, " or ")))
 	}
 	return errors.Join(errs...)
 }
@@ -138,7 +152,8 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		return err
 	}
 	// Register the namespace informer now, so the first admission does not wait for it to sync.
-	if _, err := mgr.GetCache().GetInformer(ctx, &corev1.Namespace{}); err != nil {
+	nsInformer, err := mgr.GetCache().GetInformer(ctx, &corev1.Namespace{})
+	if err != nil {
 		return fmt.Errorf("watching namespaces: %w", err)
 	}
 	h.Engine.Namespaces = &cluster.Namespaces{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}
@@ -179,7 +194,13 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		return err
 	}
 	srv.Handle(webhookconfig.WorkloadPath, h)
-	srv.Handle(webhookconfig.PolicyPath, &admission.PolicyValidator{Log: log.WithName("policy-webhook"), Server: so.Metrics})
+	pv := &admission.PolicyValidator{Log: log.WithName("policy-webhook"), Server: so.Metrics}
+	if o.Cluster.Audit {
+		if pv.WhatIf, err = o.setupAudit(cfg, mgr, live, nsInformer, h, store, leader, log); err != nil {
+			return err
+		}
+	}
+	srv.Handle(webhookconfig.PolicyPath, pv)
 	srv.AddReadyCheck("certificates", server.CheckFunc(func() error {
 		select {
 		case <-certsReady:
@@ -197,6 +218,40 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 	log.Info("starting", "mode", "cluster", "namespace", o.Cluster.Namespace, "certMode", o.Cluster.CertMode,
 		"dnsNames", strings.Join(o.Cluster.dnsNames(), ","))
 	return runBoth(ctx, srv, mgr)
+}
+
+// setupAudit registers the audit informers and the scanner on mgr, and returns the what-if of the
+// policy webhook. The informers run on every replica, and the webhook's readiness does not wait for
+// them: until they sync, the what-if says it has no estimate.
+func (o *serveOptions) setupAudit(cfg *rest.Config, mgr ctrl.Manager, live client.Client, namespaces auditor.EventSource,
+	h *admission.Handler, store *cluster.Store, leader cluster.Leadership, log logr.Logger) (func(context.Context, *policy.Policy) []string, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	inf, err := auditor.NewInformers(cs)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(inf); err != nil {
+		return nil, err
+	}
+	rec, ok := h.Metrics.(metrics.AuditRecorder)
+	if !ok {
+		rec = metrics.Nop{}
+	}
+	sc := &auditor.Scanner{Informers: inf, Engine: h.Engine, Store: store, Leader: leader, Client: live,
+		Cache: mgr.GetClient(), ReportAPI: o.Cluster.AuditReportAPI, WebhookConfig: o.Cluster.WebhookConfig,
+		Namespace: o.Cluster.Namespace, Metrics: rec, Log: log.WithName("audit")}
+	if err := sc.Register(namespaces); err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(sc); err != nil {
+		return nil, err
+	}
+	wi := &auditor.WhatIf{Informers: inf, Engine: h.Engine, Client: live, WebhookConfig: o.Cluster.WebhookConfig,
+		Namespace: o.Cluster.Namespace, Log: log.WithName("what-if")}
+	return wi.Check, nil
 }
 
 // runBoth runs the server and the manager. The manager outlives ctx until the server has drained, so

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+
 	"github.com/sealgate/sealgate/pkg/policy"
 )
 
@@ -19,11 +21,30 @@ type Store struct {
 	byName   map[string]*policy.Policy
 	snapshot atomic.Pointer[[]*policy.Policy]
 	loaded   atomic.Bool
+	// version counts the changes of the policies in force; changed is closed at the next one.
+	version uint64
+	changed chan struct{}
 }
 
 // NewStore returns an empty store that reports not-loaded until MarkLoaded.
 func NewStore() *Store {
-	return &Store{byName: map[string]*policy.Policy{}}
+	return &Store{byName: map[string]*policy.Policy{}, changed: make(chan struct{})}
+}
+
+// Changes returns the version of the policies in force and a channel that is closed when they
+// change after it, so that the background audit rescans when, and only when, what is enforced
+// changes. A Put of the generation already in force (a reconcile that decided the same) is no change.
+func (s *Store) Changes() (uint64, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version, s.changed
+}
+
+// notify records a change; the caller holds mu.
+func (s *Store) notify() {
+	s.version++
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 var errNotLoaded = errors.New("the policy cache has not finished its first sync")
@@ -40,7 +61,13 @@ func (s *Store) Policies() ([]*policy.Policy, error) {
 }
 
 // MarkLoaded records that every policy that existed at start-up is in the store.
-func (s *Store) MarkLoaded() { s.loaded.Store(true) }
+func (s *Store) MarkLoaded() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loaded.Swap(true) {
+		s.notify()
+	}
+}
 
 // Loaded reports whether the first sync finished.
 func (s *Store) Loaded() bool { return s.loaded.Load() }
@@ -57,16 +84,34 @@ func (s *Store) Get(name string) (*policy.Policy, bool) {
 func (s *Store) Put(p *policy.Policy) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	old, had := s.byName[p.Name]
 	s.byName[p.Name] = p
 	s.publish()
+	if !had || !samePolicy(old, p) {
+		s.notify()
+	}
+}
+
+// samePolicy reports whether two compilations are of the same generation and spec. The spec is
+// compared too because a generation compiled from status.inForce carries no UID: a policy deleted
+// and created again under its name may start at the same generation.
+func samePolicy(a, b *policy.Policy) bool {
+	if a.Generation != b.Generation || a.Mode != b.Mode || (a.Source == nil) != (b.Source == nil) {
+		return false
+	}
+	return a.Source == nil || apiequality.Semantic.DeepEqual(a.Source.Spec, b.Source.Spec)
 }
 
 // Delete takes a policy out of force.
 func (s *Store) Delete(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, had := s.byName[name]; !had {
+		return
+	}
 	delete(s.byName, name)
 	s.publish()
+	s.notify()
 }
 
 func (s *Store) publish() {

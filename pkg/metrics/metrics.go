@@ -45,8 +45,36 @@ type ServerRecorder interface {
 	Panic()
 }
 
+// AuditRecorder receives the background audit's events. It is separate from Recorder for the same
+// reason as SignatureRecorder; Nop and Prometheus implement it.
+type AuditRecorder interface {
+	// AuditViolations replaces every count of violating objects by policy and rule with counts; nil
+	// clears them (a replica that stops leading no longer knows them).
+	AuditViolations(counts []AuditCount)
+	// AuditReportWrite counts one write made to the API server (create, update or delete), by kind:
+	// "report", "clusterreport" or "status".
+	AuditReportWrite(kind string)
+	// AuditScan counts one scan, by kind: "full" or "incremental" (one namespace).
+	AuditScan(kind string)
+}
+
+// AuditCount is how many top-level objects violate one rule of one policy.
+type AuditCount struct {
+	Policy, Rule string
+	Objects      int
+}
+
 // Nop records nothing.
 type Nop struct{}
+
+// AuditViolations implements AuditRecorder.
+func (Nop) AuditViolations([]AuditCount) {}
+
+// AuditReportWrite implements AuditRecorder.
+func (Nop) AuditReportWrite(string) {}
+
+// AuditScan implements AuditRecorder.
+func (Nop) AuditScan(string) {}
 
 // SignatureVerification implements SignatureRecorder.
 func (Nop) SignatureVerification(string, time.Duration) {}
@@ -81,6 +109,10 @@ type Prometheus struct {
 
 	rejected *prometheus.CounterVec
 	panics   prometheus.Counter
+
+	auditViolations *prometheus.GaugeVec
+	auditWrites     *prometheus.CounterVec
+	auditScans      *prometheus.CounterVec
 }
 
 // NewPrometheus creates the collectors and registers them with reg.
@@ -121,8 +153,21 @@ func NewPrometheus(reg prometheus.Registerer) (*Prometheus, error) {
 			Name: "sealgate_admission_panics_total",
 			Help: "Panics recovered while serving a request; each request got an HTTP 500.",
 		}),
+		auditViolations: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sealgate_audit_violations",
+			Help: "Objects already in the cluster (top owners) that violate a policy rule, at the background audit's last scan; exported by the replica that audits.",
+		}, []string{"policy", "rule"}),
+		auditWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealgate_audit_report_writes_total",
+			Help: "Writes the background audit made, by kind (report, clusterreport, status); an unchanged report is not written.",
+		}, []string{"kind"}),
+		auditScans: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealgate_audit_scans_total",
+			Help: "Background audit scans, by kind (full: every namespace; incremental: one namespace).",
+		}, []string{"kind"}),
 	}
-	for _, c := range []prometheus.Collector{p.violations, p.decisions, p.latency, p.verifications, p.cacheLookups, p.registry, p.rejected, p.panics} {
+	for _, c := range []prometheus.Collector{p.violations, p.decisions, p.latency, p.verifications, p.cacheLookups, p.registry, p.rejected, p.panics,
+		p.auditViolations, p.auditWrites, p.auditScans} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -165,3 +210,17 @@ func (p *Prometheus) Rejected(reason string) { p.rejected.WithLabelValues(reason
 
 // Panic implements ServerRecorder.
 func (p *Prometheus) Panic() { p.panics.Inc() }
+
+// AuditViolations implements AuditRecorder.
+func (p *Prometheus) AuditViolations(counts []AuditCount) {
+	p.auditViolations.Reset()
+	for _, c := range counts {
+		p.auditViolations.WithLabelValues(c.Policy, c.Rule).Set(float64(c.Objects))
+	}
+}
+
+// AuditReportWrite implements AuditRecorder.
+func (p *Prometheus) AuditReportWrite(kind string) { p.auditWrites.WithLabelValues(kind).Inc() }
+
+// AuditScan implements AuditRecorder.
+func (p *Prometheus) AuditScan(kind string) { p.auditScans.WithLabelValues(kind).Inc() }

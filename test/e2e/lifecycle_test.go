@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -79,7 +80,8 @@ func TestPolicyLifecycle(t *testing.T) {
 	})
 }
 
-// wantColumns checks `kubectl get cap NAME`: the printer columns NAME MODE READY AGE.
+// wantColumns checks `kubectl get cap NAME`: the printer columns NAME MODE READY VIOLATIONS AGE.
+// VIOLATIONS is blank until the background audit has counted the policy.
 func wantColumns(t *testing.T, name, mode, ready string) {
 	t.Helper()
 	r := mustKubectl(t, "", "get", "cap", name)
@@ -87,12 +89,17 @@ func wantColumns(t *testing.T, name, mode, ready string) {
 	if len(lines) != 2 {
 		t.Fatalf("kubectl get cap: %s", r)
 	}
-	if h := strings.Fields(lines[0]); strings.Join(h, " ") != "NAME MODE READY AGE" {
+	if h := strings.Fields(lines[0]); strings.Join(h, " ") != "NAME MODE READY VIOLATIONS AGE" {
 		t.Errorf("kubectl get cap header = %q", lines[0])
 	}
 	f := strings.Fields(lines[1])
-	if len(f) != 4 || f[0] != name || f[1] != mode || f[2] != ready {
+	if len(f) < 4 || len(f) > 5 || f[0] != name || f[1] != mode || f[2] != ready {
 		t.Errorf("kubectl get cap row = %q, want %s %s %s", lines[1], name, mode, ready)
+	}
+	if len(f) == 5 {
+		if _, err := strconv.Atoi(f[3]); err != nil {
+			t.Errorf("kubectl get cap row = %q: VIOLATIONS %q is not a count", lines[1], f[3])
+		}
 	}
 }
 
