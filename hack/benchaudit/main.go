@@ -41,10 +41,10 @@ var defaultSizes = sizes{Namespaces: 20, Pods: 10000, Replicas: 5, StatefulSets:
 	CronJobs: 2, BarePods: 5, Violating: 0.2}
 
 // chartGoMemLimit is the Go runtime's soft limit in a pod of the chart: 90% (pkg/server's
-// memoryLimitShare) of charts/sealgate's default memory limit, 256Mi.
+// memoryLimitShare) of charts/sealgate's default memory limit, 512Mi.
 const (
-	chartGoMemLimit  = "230MiB"
-	chartMemoryLimit = 256 << 20
+	chartGoMemLimit  = "460MiB"
+	chartMemoryLimit = 512 << 20
 )
 
 // options are the flags.

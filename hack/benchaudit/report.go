@@ -141,7 +141,7 @@ func (b *bench) serveTable(w *strings.Builder) {
 		"policies, as test/cluster starts it; beside it, on the same cluster, the same process with `--audit=false`")
 	if b.serveLim != nil {
 		fmt.Fprintf(w, ", and with the audit under `GOMEMLIMIT=%s`, the soft limit sealgate gives the Go runtime under the "+
-			"chart's default memory limit of 256Mi (90%%); the reports of the run before are deleted first", b.serveLim.memLimit)
+			"chart's default memory limit of 512Mi (90%%); the reports of the run before are deleted first", b.serveLim.memLimit)
 	}
 	fmt.Fprintf(w, ". Memory is read from `/proc/<pid>/status` %s after the summary report matched (or after "+
 		"readiness). API requests are every request of the process (`rest_client_requests_total`: lists, watches, the "+
@@ -200,7 +200,7 @@ func (b *bench) serveTable(w *strings.Builder) {
 		if r.Mem.Peak > chartMemoryLimit {
 			verdict = "is above"
 		}
-		fmt.Fprintf(w, "Under `GOMEMLIMIT=%s` the peak RSS %s the chart's default memory limit (256Mi), past which "+
+		fmt.Fprintf(w, "Under `GOMEMLIMIT=%s` the peak RSS %s the chart's default memory limit (512Mi), past which "+
 			"the kernel's OOM killer ends the container.\n\n", r.memLimit, verdict)
 	}
 }
