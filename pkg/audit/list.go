@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 
@@ -115,6 +116,24 @@ func Watch(ctx context.Context, c rest.Interface, k workload.Kind, opts metav1.L
 		e.Object = o
 		return e, true
 	}), nil
+}
+
+// RESTClient is the REST client of a kind's group and version in cs; nil when cs has none
+// (client-go's fake clientset).
+func RESTClient(cs kubernetes.Interface, k workload.Kind) rest.Interface {
+	var c rest.Interface
+	switch k.GVK.Group {
+	case "apps":
+		c = cs.AppsV1().RESTClient()
+	case "batch":
+		c = cs.BatchV1().RESTClient()
+	default:
+		c = cs.CoreV1().RESTClient()
+	}
+	if rc, ok := c.(*rest.RESTClient); c == nil || (ok && rc == nil) {
+		return nil
+	}
+	return c
 }
 
 // PageSize is the page size of the informers' lists.

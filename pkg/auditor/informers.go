@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/sealgate/sealgate/pkg/audit"
@@ -48,7 +47,7 @@ func NewInformers(cs kubernetes.Interface) (*Informers, error) {
 	in := &Informers{ready: make(chan struct{})}
 	var typed informers.SharedInformerFactory
 	for _, k := range auditOrder() {
-		c := restClient(cs, k)
+		c := audit.RESTClient(cs, k)
 		if c == nil {
 			// client-go's fake clientset has no REST client: typed informers whose transform makes
 			// the same Objects (the unit tests' path).
@@ -79,23 +78,6 @@ func NewInformers(cs kubernetes.Interface) (*Informers, error) {
 		in.kinds = append(in.kinds, kindInformer{kind: k, informer: inf})
 	}
 	return in, nil
-}
-
-// restClient is the REST client of a kind's group and version; nil when cs has none.
-func restClient(cs kubernetes.Interface, k workload.Kind) rest.Interface {
-	var c rest.Interface
-	switch k.GVK.Group {
-	case "apps":
-		c = cs.AppsV1().RESTClient()
-	case "batch":
-		c = cs.BatchV1().RESTClient()
-	default:
-		c = cs.CoreV1().RESTClient()
-	}
-	if rc, ok := c.(*rest.RESTClient); c == nil || (ok && rc == nil) {
-		return nil
-	}
-	return c
 }
 
 // auditOrder is workload.Kinds in audit.KindOrder, the order Auditor.Add needs within a namespace:

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/term"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	kjson "sigs.k8s.io/json"
@@ -36,17 +35,6 @@ type lister struct {
 	listed    int
 }
 
-func (l *lister) client(gv schema.GroupVersion) rest.Interface {
-	switch gv.Group {
-	case "apps":
-		return l.cs.AppsV1().RESTClient()
-	case "batch":
-		return l.cs.BatchV1().RESTClient()
-	default:
-		return l.cs.CoreV1().RESTClient()
-	}
-}
-
 // each calls fn for every pod-bearing object, kind by kind in audit.KindOrder: every controller
 // before what it owns, pods last, so that when a pod comes its owner chain is known.
 func (l *lister) each(ctx context.Context, fn func(*audit.Object)) error {
@@ -55,7 +43,7 @@ func (l *lister) each(ctx context.Context, fn func(*audit.Object)) error {
 		k := kindNamed(kind)
 		opts := metav1.ListOptions{Limit: l.pageSize}
 		for {
-			items, meta, err := audit.ListPage(ctx, l.client(k.GVK.GroupVersion()), k, l.namespace, opts)
+			items, meta, err := audit.ListPage(ctx, audit.RESTClient(l.cs, k), k, l.namespace, opts)
 			if apierrors.IsResourceExpired(err) {
 				return fmt.Errorf("listing %s: the list expired between pages (the cluster changed too much); run the audit again, or with a larger --page-size", k.Resource)
 			}
