@@ -5,10 +5,9 @@
 package audit
 
 import (
-	stdjson "encoding/json"
+	"encoding/json"
 	"fmt"
 
-	"github.com/go-json-experiment/json"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -54,30 +53,14 @@ func (o *Object) IsPod() bool { return o.GroupVersionKind() == podGVK }
 
 var podGVK = schema.GroupVersionKind{Version: "v1", Kind: "Pod"}
 
-// identity is the part of an object's metadata FromJSON reads besides the workload.
-type identity struct {
-	Metadata struct {
-		Name            string                  `json:"name"`
-		Namespace       string                  `json:"namespace"`
-		UID             types.UID               `json:"uid"`
-		ResourceVersion string                  `json:"resourceVersion"`
-		OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
-	} `json:"metadata"`
-}
-
-// FromJSON decodes one object of a pod-bearing kind from its JSON, as the API server lists it.
+// FromJSON decodes one object of a pod-bearing kind from its JSON, as the API server lists it, in
+// one pass: pkg/workload reads the identity with the workload.
 func FromJSON(gvk schema.GroupVersionKind, data []byte) (*Object, error) {
 	w, err := workload.Decode(gvk, data)
 	if err != nil {
 		return nil, err
 	}
-	var id identity
-	if err := json.Unmarshal(data, &id, workload.Options); err != nil {
-		return nil, fmt.Errorf("decoding %s metadata: %w", gvk.Kind, err)
-	}
-	m := &id.Metadata
-	return newObject(gvk, metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID,
-		ResourceVersion: m.ResourceVersion}, m.OwnerReferences, w), nil
+	return fromWorkload(gvk, w), nil
 }
 
 // FromTyped turns a typed object of a pod-bearing kind (as client-go's informers deliver it) into an
@@ -88,7 +71,7 @@ func FromTyped(obj runtime.Object) (*Object, error) {
 	if !ok {
 		return nil, fmt.Errorf("%T is not a pod-bearing kind", obj)
 	}
-	data, err := stdjson.Marshal(obj)
+	data, err := json.Marshal(obj)
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s: %w", gvk.Kind, err)
 	}
@@ -96,9 +79,7 @@ func FromTyped(obj runtime.Object) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := obj.(metav1.Object)
-	return newObject(gvk, metav1.ObjectMeta{Name: m.GetName(), Namespace: m.GetNamespace(), UID: m.GetUID(),
-		ResourceVersion: m.GetResourceVersion()}, m.GetOwnerReferences(), w), nil
+	return fromWorkload(gvk, w), nil
 }
 
 // Transform is an informer transform (cache.TransformFunc): it replaces each pod-bearing object by
@@ -115,21 +96,28 @@ func Transform(obj any) (any, error) {
 	return FromTyped(ro)
 }
 
-func newObject(gvk schema.GroupVersionKind, meta metav1.ObjectMeta, owners []metav1.OwnerReference, w *workload.Workload) *Object {
-	if w.Object != w.Template {
-		// A controller's own annotations (last-applied-configuration is as big as the object) are
-		// read by no rule: the rules read the pod template's, and matching reads the labels.
-		w.Object = &metav1.ObjectMeta{Name: w.Object.Name, GenerateName: w.Object.GenerateName,
-			Namespace: w.Object.Namespace, Labels: w.Object.Labels}
-	}
-	o := &Object{ObjectMeta: meta, Workload: w}
+// fromWorkload makes the Object of a decoded workload: its identity and controller from the
+// object's metadata, which it then trims to what matching reads.
+func fromWorkload(gvk schema.GroupVersionKind, w *workload.Workload) *Object {
+	m := w.Object
+	o := &Object{ObjectMeta: metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID,
+		ResourceVersion: m.ResourceVersion}, Workload: w}
 	o.SetGroupVersionKind(gvk)
-	for i := range owners {
-		if r := &owners[i]; r.Controller != nil && *r.Controller {
+	for i := range m.OwnerReferences {
+		if r := &m.OwnerReferences[i]; r.Controller != nil && *r.Controller {
 			o.Owner = &Ref{APIVersion: r.APIVersion, Kind: r.Kind, Name: r.Name, UID: r.UID}
 			break
 		}
 	}
+	// The rules read the pod template's metadata and matching the object's labels; a controller's
+	// own annotations (last-applied-configuration is as big as the object) and every object's
+	// identity, now in o, are dropped.
+	trimmed := &metav1.ObjectMeta{Name: m.Name, GenerateName: m.GenerateName, Namespace: m.Namespace, Labels: m.Labels}
+	if w.Object == w.Template {
+		trimmed.Annotations = m.Annotations
+		w.Template = trimmed
+	}
+	w.Object = trimmed
 	return o
 }
 

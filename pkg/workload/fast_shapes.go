@@ -3,6 +3,7 @@ package workload
 import (
 	"reflect"
 
+	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -23,6 +24,12 @@ func metaMember(dec *jsontext.Decoder, m *meta, name []byte) (err error) {
 		err = stringMap(dec, &m.Labels)
 	case "annotations":
 		err = stringMap(dec, &m.Annotations)
+	case "uid":
+		err = str(dec, &m.UID)
+	case "resourceVersion":
+		err = str(dec, &m.ResourceVersion)
+	case "ownerReferences":
+		err = json.UnmarshalDecode(dec, &m.OwnerReferences)
 	default:
 		err = skipValue(dec)
 	}

@@ -12,13 +12,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Workload is a decoded pod-bearing object.
 type Workload struct {
 	GVK schema.GroupVersionKind
-	// Object is the object's own metadata: name, generateName, namespace, labels and annotations
-	// (nothing else of ObjectMeta is decoded).
+	// Object is the object's own metadata: name, generateName, namespace, labels, annotations, uid,
+	// resourceVersion and ownerReferences (nothing else of ObjectMeta is decoded).
 	Object *metav1.ObjectMeta
 	// Template is the pod's metadata, with the same fields (for a Pod, the same as Object).
 	Template *metav1.ObjectMeta
@@ -62,6 +63,10 @@ type (
 		Namespace    string            `json:"namespace"`
 		Labels       map[string]string `json:"labels"`
 		Annotations  map[string]string `json:"annotations"`
+		// The identity the audit reads of an object it lists, in the same pass.
+		UID             types.UID               `json:"uid"`
+		ResourceVersion string                  `json:"resourceVersion"`
+		OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
 	}
 	podTemplate struct {
 		Metadata meta           `json:"metadata"`
@@ -92,7 +97,8 @@ type (
 
 func (m *meta) objectMeta() *metav1.ObjectMeta {
 	return &metav1.ObjectMeta{Name: m.Name, GenerateName: m.GenerateName, Namespace: m.Namespace,
-		Labels: m.Labels, Annotations: m.Annotations}
+		Labels: m.Labels, Annotations: m.Annotations, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		OwnerReferences: m.OwnerReferences}
 }
 
 // Decode reads a pod-bearing object of the given kind from JSON. It returns ErrNotWorkload for other

@@ -349,7 +349,8 @@ func TestDecodeCaseSensitive(t *testing.T) {
 func decodedView(obj, tmpl *metav1.ObjectMeta, spec *corev1.PodSpec) (*metav1.ObjectMeta, *metav1.ObjectMeta, *corev1.PodSpec) {
 	lean := func(m *metav1.ObjectMeta) *metav1.ObjectMeta {
 		return &metav1.ObjectMeta{Name: m.Name, GenerateName: m.GenerateName, Namespace: m.Namespace,
-			Labels: m.Labels, Annotations: m.Annotations}
+			Labels: m.Labels, Annotations: m.Annotations, UID: m.UID, ResourceVersion: m.ResourceVersion,
+			OwnerReferences: m.OwnerReferences}
 	}
 	s := spec.DeepCopy()
 	s.Tolerations, s.Affinity, s.TopologySpreadConstraints = nil, nil, nil
