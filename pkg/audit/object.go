@@ -56,7 +56,7 @@ var podGVK = schema.GroupVersionKind{Version: "v1", Kind: "Pod"}
 // FromJSON decodes one object of a pod-bearing kind from its JSON, as the API server lists it, in
 // one pass: pkg/workload reads the identity with the workload.
 func FromJSON(gvk schema.GroupVersionKind, data []byte) (*Object, error) {
-	w, err := workload.Decode(gvk, data)
+	w, err := workload.DecodeListed(gvk, data)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func FromTyped(obj runtime.Object) (*Object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s: %w", gvk.Kind, err)
 	}
-	w, err := workload.Decode(gvk, data)
+	w, err := workload.DecodeListed(gvk, data)
 	if err != nil {
 		return nil, err
 	}

@@ -25,15 +25,24 @@ func metaMember(dec *jsontext.Decoder, m *meta, name []byte) (err error) {
 	case "annotations":
 		err = stringMap(dec, &m.Annotations)
 	case "uid":
-		err = str(dec, &m.UID)
+		err = identity(dec, m, func() error { return str(dec, &m.UID) })
 	case "resourceVersion":
-		err = str(dec, &m.ResourceVersion)
+		err = identity(dec, m, func() error { return str(dec, &m.ResourceVersion) })
 	case "ownerReferences":
-		err = json.UnmarshalDecode(dec, &m.OwnerReferences)
+		err = identity(dec, m, func() error { return json.UnmarshalDecode(dec, &m.OwnerReferences) })
 	default:
 		err = skipValue(dec)
 	}
 	return err
+}
+
+// identity reads an identity member with read when the caller asked for it (DecodeListed), and
+// skips it otherwise.
+func identity(dec *jsontext.Decoder, m *meta, read func() error) error {
+	if !m.identity {
+		return skipValue(dec)
+	}
+	return read()
 }
 
 func unmarshalPodTemplate(dec *jsontext.Decoder, s *podTemplate) error {

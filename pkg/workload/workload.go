@@ -18,8 +18,9 @@ import (
 // Workload is a decoded pod-bearing object.
 type Workload struct {
 	GVK schema.GroupVersionKind
-	// Object is the object's own metadata: name, generateName, namespace, labels, annotations, uid,
-	// resourceVersion and ownerReferences (nothing else of ObjectMeta is decoded).
+	// Object is the object's own metadata: name, generateName, namespace, labels and annotations,
+	// and with DecodeListed uid, resourceVersion and ownerReferences (nothing else of ObjectMeta is
+	// decoded).
 	Object *metav1.ObjectMeta
 	// Template is the pod's metadata, with the same fields (for a Pod, the same as Object).
 	Template *metav1.ObjectMeta
@@ -63,10 +64,12 @@ type (
 		Namespace    string            `json:"namespace"`
 		Labels       map[string]string `json:"labels"`
 		Annotations  map[string]string `json:"annotations"`
-		// The identity the audit reads of an object it lists, in the same pass.
+		// The identity the audit reads of an object it lists, in the same pass; decoded only when
+		// identity is set (DecodeListed), so that admission never pays for it.
 		UID             types.UID               `json:"uid"`
 		ResourceVersion string                  `json:"resourceVersion"`
 		OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
+		identity        bool
 	}
 	podTemplate struct {
 		Metadata meta           `json:"metadata"`
@@ -105,7 +108,13 @@ func (m *meta) objectMeta() *metav1.ObjectMeta {
 // kinds. Decoding is case-sensitive and rejects duplicate fields, as the API server's strict field
 // validation does; unknown fields are ignored, as the API server ignores them.
 func Decode(gvk schema.GroupVersionKind, data []byte) (*Workload, error) {
-	return decode(gvk, func(v any) error { return json.Unmarshal(data, v, Options) })
+	return decode(gvk, false, func(v any) error { return json.Unmarshal(data, v, Options) })
+}
+
+// DecodeListed is Decode for an object as the API server lists it: Object also holds its uid,
+// resourceVersion and ownerReferences, read in the same pass.
+func DecodeListed(gvk schema.GroupVersionKind, data []byte) (*Workload, error) {
+	return decode(gvk, true, func(v any) error { return json.Unmarshal(data, v, Options) })
 }
 
 // DecodeFrom reads the next value of dec as a pod-bearing object, so that a caller reading an
@@ -113,7 +122,7 @@ func Decode(gvk schema.GroupVersionKind, data []byte) (*Workload, error) {
 // Options.
 func DecodeFrom(gvk schema.GroupVersionKind, dec *jsontext.Decoder) (*Workload, error) {
 	base := string(dec.StackPointer())
-	return decode(gvk, func(v any) error {
+	return decode(gvk, false, func(v any) error {
 		err := json.UnmarshalDecode(dec, v, Options)
 		// Say where in the object, as decoding the object alone would.
 		var sem *json.SemanticError
@@ -124,7 +133,7 @@ func DecodeFrom(gvk schema.GroupVersionKind, dec *jsontext.Decoder) (*Workload, 
 	})
 }
 
-func decode(gvk schema.GroupVersionKind, unmarshal func(any) error) (*Workload, error) {
+func decode(gvk schema.GroupVersionKind, identity bool, unmarshal func(any) error) (*Workload, error) {
 	k, ok := Lookup(gvk)
 	if !ok {
 		return nil, ErrNotWorkload
@@ -134,20 +143,24 @@ func decode(gvk schema.GroupVersionKind, unmarshal func(any) error) (*Workload, 
 	switch gvk.Kind {
 	case "Pod":
 		var s podTemplate
+		s.Metadata.identity = identity
 		err = unmarshal(&s)
 		w.Object, w.Spec = s.Metadata.objectMeta(), &s.Spec
 		w.Template = w.Object
 	case "PodTemplate":
 		var s podTemplateShape
+		s.Metadata.identity = identity
 		err = unmarshal(&s)
 		w.Object, w.Template, w.Spec = s.Metadata.objectMeta(), s.Template.Metadata.objectMeta(), &s.Template.Spec
 	case "CronJob":
 		var s cronJobShape
+		s.Metadata.identity = identity
 		err = unmarshal(&s)
 		t := &s.Spec.JobTemplate.Spec.Template
 		w.Object, w.Template, w.Spec = s.Metadata.objectMeta(), t.Metadata.objectMeta(), &t.Spec
 	default: // Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, ReplicationController
 		var s templateShape
+		s.Metadata.identity = identity
 		err = unmarshal(&s)
 		w.Object, w.Template, w.Spec = s.Metadata.objectMeta(), s.Spec.Template.Metadata.objectMeta(), &s.Spec.Template.Spec
 	}

@@ -80,7 +80,9 @@ func fixturePodSpec() corev1.PodSpec {
 // one a field came from.
 func fixtureObjectMeta() metav1.ObjectMeta {
 	return metav1.ObjectMeta{
-		Name: "web", Namespace: "prod", UID: "4f1c1f2e-0000-4000-8000-000000000001",
+		Name: "web", Namespace: "prod", UID: "4f1c1f2e-0000-4000-8000-000000000001", ResourceVersion: "4711",
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "example.com/v1", Kind: "App", Name: "web",
+			UID: "4f1c1f2e-0000-4000-8000-000000000002", Controller: ptr.To(true)}},
 		Labels:            map[string]string{"app": "web", "owner": "object"},
 		Annotations:       map[string]string{"deployment.kubernetes.io/revision": "3"},
 		CreationTimestamp: metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
@@ -274,6 +276,26 @@ func TestDecodeEveryKind(t *testing.T) {
 			if k.GVK.Kind == "Pod" && w.Template != w.Object {
 				t.Errorf("a Pod's Template must be its Object metadata")
 			}
+			// DecodeListed reads the same, plus the object's identity, and the template's too.
+			listed, err := workload.DecodeListed(k.GVK, data)
+			if err != nil {
+				t.Fatalf("DecodeListed: %v", err)
+			}
+			withIdentity := func(lean, full *metav1.ObjectMeta) *metav1.ObjectMeta {
+				m := *lean
+				m.UID, m.ResourceVersion, m.OwnerReferences = full.UID, full.ResourceVersion, full.OwnerReferences
+				return &m
+			}
+			fullObj, fullTmpl, _ := tk.parts(obj)
+			if diff := cmp.Diff(withIdentity(wantObj, fullObj), listed.Object); diff != "" {
+				t.Errorf("DecodeListed Object (-typed +decoded):\n%s", diff)
+			}
+			if diff := cmp.Diff(withIdentity(wantTmpl, fullTmpl), listed.Template); diff != "" {
+				t.Errorf("DecodeListed Template (-typed +decoded):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantSpec, listed.Spec, quantityCmp); diff != "" {
+				t.Errorf("DecodeListed Spec (-typed +decoded):\n%s", diff)
+			}
 			if k.GVK.Kind != "Pod" && w.Object.Labels["owner"] != "object" {
 				t.Errorf("Object labels = %v, want the object's own labels", w.Object.Labels)
 			}
@@ -349,8 +371,7 @@ func TestDecodeCaseSensitive(t *testing.T) {
 func decodedView(obj, tmpl *metav1.ObjectMeta, spec *corev1.PodSpec) (*metav1.ObjectMeta, *metav1.ObjectMeta, *corev1.PodSpec) {
 	lean := func(m *metav1.ObjectMeta) *metav1.ObjectMeta {
 		return &metav1.ObjectMeta{Name: m.Name, GenerateName: m.GenerateName, Namespace: m.Namespace,
-			Labels: m.Labels, Annotations: m.Annotations, UID: m.UID, ResourceVersion: m.ResourceVersion,
-			OwnerReferences: m.OwnerReferences}
+			Labels: m.Labels, Annotations: m.Annotations}
 	}
 	s := spec.DeepCopy()
 	s.Tolerations, s.Affinity, s.TopologySpreadConstraints = nil, nil, nil
