@@ -126,6 +126,13 @@ func kindRank(kind string) int {
 	return len(KindOrder)
 }
 
+// OrderedKinds is workload.Kinds in KindOrder, the order to list kinds in.
+func OrderedKinds() []workload.Kind {
+	out := slices.Clone(workload.Kinds)
+	slices.SortStableFunc(out, func(a, b workload.Kind) int { return kindRank(a.GVK.Kind) - kindRank(b.GVK.Kind) })
+	return out
+}
+
 // NewResult returns an empty result.
 func NewResult() *Result { return &Result{Namespaces: map[string]*Namespace{}} }
 

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/cache"
@@ -21,7 +22,9 @@ import (
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	wgv1alpha2 "github.com/sealgate/sealgate/pkg/apis/wgpolicyk8s/v1alpha2"
+	"github.com/sealgate/sealgate/pkg/audit"
 	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/workload"
 )
 
 // leader is a Leadership a test switches.
@@ -111,14 +114,29 @@ func deployment(ns, name string, privileged bool, pods ...string) []runtime.Obje
 	return out
 }
 
+// fakeInformers are informers over client-go's fake clientset, which has no REST client for the
+// paged lists of NewInformers: typed informers whose transform makes the same Objects.
+func fakeInformers(t *testing.T, cs *fake.Clientset) *Informers {
+	t.Helper()
+	typed := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(audit.Transform))
+	in, err := newInformers(func(k workload.Kind) (cache.SharedIndexInformer, error) {
+		gi, err := typed.ForResource(k.GVK.GroupVersion().WithResource(k.Resource))
+		if err != nil {
+			return nil, err
+		}
+		return gi.Informer(), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
 // started returns informers over cs, started until the test ends, and synced; before is called
 // before they start (to register handlers).
 func started(t *testing.T, cs *fake.Clientset, before func(*Informers)) *Informers {
 	t.Helper()
-	in, err := NewInformers(cs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := fakeInformers(t, cs)
 	if before != nil {
 		before(in)
 	}

@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
@@ -42,24 +41,13 @@ type kindInformer struct {
 	informer cache.SharedIndexInformer
 }
 
-// NewInformers registers an informer for each kind of workload.Kinds. Start them with Start.
+// NewInformers registers an informer for each pod-bearing kind, in audit.KindOrder. Start them
+// with Start.
 func NewInformers(cs kubernetes.Interface) (*Informers, error) {
-	in := &Informers{ready: make(chan struct{})}
-	var typed informers.SharedInformerFactory
-	for _, k := range auditOrder() {
+	return newInformers(func(k workload.Kind) (cache.SharedIndexInformer, error) {
 		c := audit.RESTClient(cs, k)
 		if c == nil {
-			// client-go's fake clientset has no REST client: typed informers whose transform makes
-			// the same Objects (the unit tests' path).
-			if typed == nil {
-				typed = informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(audit.Transform))
-			}
-			gi, err := typed.ForResource(k.GVK.GroupVersion().WithResource(k.Resource))
-			if err != nil {
-				return nil, fmt.Errorf("informer for %s: %w", k.Resource, err)
-			}
-			in.kinds = append(in.kinds, kindInformer{kind: k, informer: gi.Informer()})
-			continue
+			return nil, fmt.Errorf("informer for %s: the client has no REST client", k.Resource)
 		}
 		lw := &cache.ListWatch{
 			ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
@@ -69,29 +57,23 @@ func NewInformers(cs kubernetes.Interface) (*Informers, error) {
 				return audit.Watch(ctx, c, k, opts)
 			},
 		}
-		inf := cache.NewSharedIndexInformer(lw, &audit.Object{}, 0,
-			cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
-		// Objects arrive decoded already; the transform is for anything typed that slips through.
-		if err := inf.SetTransform(audit.Transform); err != nil {
+		return cache.NewSharedIndexInformer(lw, &audit.Object{}, 0,
+			cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}), nil
+	})
+}
+
+// newInformers makes the informer of each kind with inform; its store must hold *audit.Object and
+// index by namespace.
+func newInformers(inform func(workload.Kind) (cache.SharedIndexInformer, error)) (*Informers, error) {
+	in := &Informers{ready: make(chan struct{})}
+	for _, k := range audit.OrderedKinds() {
+		inf, err := inform(k)
+		if err != nil {
 			return nil, err
 		}
 		in.kinds = append(in.kinds, kindInformer{kind: k, informer: inf})
 	}
 	return in, nil
-}
-
-// auditOrder is workload.Kinds in audit.KindOrder, the order Auditor.Add needs within a namespace:
-// every controller before what it owns, pods last.
-func auditOrder() []workload.Kind {
-	out := slices.Clone(workload.Kinds)
-	rank := func(k workload.Kind) int {
-		if i := slices.Index(audit.KindOrder, k.GVK.Kind); i >= 0 {
-			return i
-		}
-		return len(audit.KindOrder)
-	}
-	slices.SortStableFunc(out, func(a, b workload.Kind) int { return rank(a) - rank(b) })
-	return out
 }
 
 // Start runs the informers until ctx ends. It implements manager.Runnable; the webhook's readiness

@@ -17,7 +17,7 @@ import (
 // The informers cover every pod-bearing kind, store only *audit.Object, and hand a namespace's
 // objects in the order Auditor.Add needs.
 func TestInformersOrderAndStore(t *testing.T) {
-	if got := auditOrder(); len(got) != len(workload.Kinds) {
+	if got := audit.OrderedKinds(); len(got) != len(workload.Kinds) {
 		t.Fatalf("%d kinds watched, want %d", len(got), len(workload.Kinds))
 	}
 	in := started(t, fake.NewClientset(objects()...), nil)

@@ -75,10 +75,7 @@ func TestWhatIfStopsAtTheBudget(t *testing.T) {
 
 // Before the informers have their first list, there is no estimate, and it says so.
 func TestWhatIfBeforeSync(t *testing.T) {
-	in, err := NewInformers(fake.NewClientset())
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := fakeInformers(t, fake.NewClientset())
 	w := &WhatIf{Informers: in, Engine: &engine.Engine{Rules: rules.Default()}, Log: logr.Discard()}
 	got := w.Check(context.Background(), compile(t, policyObject("p", v1alpha1.ModeEnforce, forbidPrivileged)))
 	if len(got) != 1 || !strings.Contains(got[0], "not synced yet") {

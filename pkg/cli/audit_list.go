@@ -20,7 +20,6 @@ import (
 	"github.com/sealgate/sealgate/pkg/cluster"
 	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/verify"
-	"github.com/sealgate/sealgate/pkg/workload"
 )
 
 var getOptions = metav1.GetOptions{}
@@ -39,8 +38,7 @@ type lister struct {
 // before what it owns, pods last, so that when a pod comes its owner chain is known.
 func (l *lister) each(ctx context.Context, fn func(*audit.Object)) error {
 	defer l.progress.done()
-	for _, kind := range audit.KindOrder {
-		k := kindNamed(kind)
+	for _, k := range audit.OrderedKinds() {
 		opts := metav1.ListOptions{Limit: l.pageSize}
 		for {
 			items, meta, err := audit.ListPage(ctx, audit.RESTClient(l.cs, k), k, l.namespace, opts)
@@ -61,15 +59,6 @@ func (l *lister) each(ctx context.Context, fn func(*audit.Object)) error {
 		}
 	}
 	return nil
-}
-
-func kindNamed(kind string) workload.Kind {
-	for _, k := range workload.Kinds {
-		if k.GVK.Kind == kind {
-			return k
-		}
-	}
-	panic("no pod-bearing kind " + kind)
 }
 
 // namespaces reads the labels of every namespace (or of the one audited), page by page, for the
