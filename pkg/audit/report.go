@@ -172,6 +172,18 @@ func SummaryReport(s *Summary, policies []*policy.Policy, now time.Time) *orv1al
 	return r
 }
 
+// Verb says what a policy of mode m does to what violates it: "would deny", "would warn on" or
+// "would report", for the CLI's summary and the what-if warning alike.
+func Verb(m v1alpha1.Mode) string {
+	switch m {
+	case v1alpha1.ModeEnforce:
+		return "would deny"
+	case v1alpha1.ModeWarn:
+		return "would warn on"
+	}
+	return "would report"
+}
+
 // DescribeTotals says how many objects and pods, in how many namespaces, naming the worst few:
 // "14 objects (31 pods) in 3 namespaces (prod: 9, dev: 4, staging: 1)".
 func DescribeTotals(t Totals, worst int) string {

@@ -9,7 +9,6 @@ import (
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/audit"
 	"github.com/sealgate/sealgate/pkg/engine"
 	"github.com/sealgate/sealgate/pkg/policy"
@@ -89,7 +88,7 @@ func whatIfWarnings(p *policy.Policy, s *audit.Summary, stopped bool, checked, t
 			continue
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "sealgate: among what already runs, this policy would %s %s", verb(p.Mode), audit.DescribeTotals(pt.Totals, 5))
+		fmt.Fprintf(&b, "sealgate: among what already runs, this policy %s %s", audit.Verb(p.Mode), audit.DescribeTotals(pt.Totals, 5))
 		for i, rt := range pt.Rules {
 			if i == whatIfRules {
 				fmt.Fprintf(&b, ", … %d more", len(pt.Rules)-whatIfRules)
@@ -112,14 +111,4 @@ func whatIfWarnings(p *policy.Policy, s *audit.Summary, stopped bool, checked, t
 			"the background audit and `sealgate audit` do")
 	}
 	return out
-}
-
-func verb(m v1alpha1.Mode) string {
-	switch m {
-	case v1alpha1.ModeEnforce:
-		return "deny"
-	case v1alpha1.ModeWarn:
-		return "warn on"
-	}
-	return "report"
 }

@@ -114,9 +114,6 @@ func (o *auditOutput) namespaceNames() []string {
 
 var modeRank = map[v1alpha1.Mode]int{v1alpha1.ModeEnforce: 0, v1alpha1.ModeWarn: 1, v1alpha1.ModeAudit: 2}
 
-var verbs = map[v1alpha1.Mode]string{v1alpha1.ModeEnforce: "would deny", v1alpha1.ModeWarn: "would warn on",
-	v1alpha1.ModeAudit: "would report"}
-
 // text renders, first, each policy that running objects violate, with its rules, counts and worst
 // namespaces; then the namespaces, worst first; then each object with its field paths; then a
 // summary line.
@@ -124,7 +121,7 @@ func (o *auditOutput) text() string {
 	var b strings.Builder
 	s := o.Summary
 	for _, pt := range s.Policies {
-		fmt.Fprintf(&b, "Policy %s (%s) %s %s\n", pt.Policy, pt.Mode, verbs[pt.Mode], audit.DescribeTotals(pt.Totals, 5))
+		fmt.Fprintf(&b, "Policy %s (%s) %s %s\n", pt.Policy, pt.Mode, audit.Verb(pt.Mode), audit.DescribeTotals(pt.Totals, 5))
 		for _, rt := range pt.Rules {
 			fmt.Fprintf(&b, "  %-40s %s\n", rt.Rule, audit.DescribeTotals(rt.Totals, 3))
 		}
