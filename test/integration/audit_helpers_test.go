@@ -3,12 +3,10 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	orv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -186,22 +184,4 @@ func replicaMetric(t *testing.T, r *cluster.Sealgate, name string, match map[str
 func auditWrites(t *testing.T, r *cluster.Sealgate) float64 {
 	t.Helper()
 	return replicaMetric(t, r, "sealgate_audit_report_writes_total", nil)
-}
-
-// auditReplica starts one more replica with extra flags, stopped when the test ends.
-func auditReplica(t *testing.T, name string, args ...string) *cluster.Sealgate {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	r, err := env.StartReplica(ctx, sg.Cmd.Path, name, args...)
-	if err != nil {
-		t.Fatalf("starting replica %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		_ = r.Stop()
-		if t.Failed() {
-			t.Logf("replica %s log:\n%s", name, r.Log.String())
-		}
-	})
-	return r
 }

@@ -150,7 +150,7 @@ func TestAuditBackground(t *testing.T) {
 		Rules: []v1alpha1.RuleCount{{Rule: "resources.requireLimits", Objects: 3}, {Rule: rule, Objects: 1}}})
 
 	// Two replicas: a change is written by one of them only.
-	r2 := auditReplica(t, "audit-r2")
+	r2 := startReplica(t, "audit-r2")
 	before1, before2 := auditWrites(t, sg), auditWrites(t, r2)
 	remove(t, jobPod)
 	waitReport(t, ns, "the CronJob's pod gone",
@@ -206,7 +206,7 @@ func TestAuditPolicyWGReports(t *testing.T) {
 	ns := namespace(t, "audit-wg", nil)
 	create(t, auditPod(ns, "root", true, nil))
 	applyPolicy(t, "int-audit-wg", `{mode: Enforce, match: {namespaceSelector: {matchLabels: {int-test: audit-wg}}}, containers: {privileged: Forbid}}`)
-	auditReplica(t, "audit-wg", "--leader-election-id", "audit-wg", "--audit-report-api", audit.APIPolicyWG)
+	startReplica(t, "audit-wg", "--leader-election-id", "audit-wg", "--audit-report-api", audit.APIPolicyWG)
 	var results []any
 	eventually(t, 30*time.Second, "the PolicyReport", func() (bool, string) {
 		u := &unstructured.Unstructured{}

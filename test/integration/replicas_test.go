@@ -74,11 +74,12 @@ func TestReplicasAgree(t *testing.T) {
 	})
 }
 
-func startReplica(t *testing.T, name string) *cluster.Sealgate {
+// startReplica starts one more replica with extra flags, stopped when the test ends.
+func startReplica(t *testing.T, name string, args ...string) *cluster.Sealgate {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	r, err := env.StartReplica(ctx, sg.Cmd.Path, name)
+	r, err := env.StartReplica(ctx, sg.Cmd.Path, name, args...)
 	if err != nil {
 		t.Fatalf("starting replica %s: %v", name, err)
 	}
