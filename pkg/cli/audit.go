@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sealgate/sealgate/pkg/audit"
 	"github.com/sealgate/sealgate/pkg/engine"
@@ -170,8 +171,14 @@ func (o *auditOptions) run(ctx context.Context, stdio IO) (*auditOutput, error) 
 		if err != nil {
 			return nil, err
 		}
+		// The Secrets and ConfigMaps signature rules name, and the workloads' pull secrets, read
+		// live as the webhook reads them.
+		reader, err := client.New(cfg, client.Options{})
+		if err != nil {
+			return nil, err
+		}
 		v := verify.New(vo)
-		v.SetSecretReader(clientsetSecrets{cs})
+		v.SetSecretReader(clusterSecrets{r: reader})
 		eng.Signatures = v
 	}
 	a := &audit.Auditor{Engine: eng, Policies: policies, Scope: scope}

@@ -19,7 +19,6 @@ import (
 	"github.com/sealgate/sealgate/pkg/audit"
 	"github.com/sealgate/sealgate/pkg/cluster"
 	"github.com/sealgate/sealgate/pkg/policy"
-	"github.com/sealgate/sealgate/pkg/verify"
 )
 
 var getOptions = metav1.GetOptions{}
@@ -180,43 +179,4 @@ func (p *progress) done() {
 	if p.shown {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
-}
-
-// clientsetSecrets implements verify.SecretReader with a clientset, for signature rules that name
-// keys in Secrets and for workloads' image pull secrets.
-type clientsetSecrets struct{ cs kubernetes.Interface }
-
-func notFound(err error) error {
-	if apierrors.IsNotFound(err) {
-		return verify.ErrNotFound
-	}
-	return err
-}
-
-func (c clientsetSecrets) Secret(ctx context.Context, ns, name string) (map[string][]byte, error) {
-	s, err := c.cs.CoreV1().Secrets(ns).Get(ctx, name, getOptions)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	return s.Data, nil
-}
-
-func (c clientsetSecrets) ConfigMap(ctx context.Context, ns, name string) (map[string]string, error) {
-	cm, err := c.cs.CoreV1().ConfigMaps(ns).Get(ctx, name, getOptions)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	return cm.Data, nil
-}
-
-func (c clientsetSecrets) ServiceAccountPullSecrets(ctx context.Context, ns, name string) ([]string, error) {
-	sa, err := c.cs.CoreV1().ServiceAccounts(ns).Get(ctx, name, getOptions)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	out := make([]string, 0, len(sa.ImagePullSecrets))
-	for _, s := range sa.ImagePullSecrets {
-		out = append(out, s.Name)
-	}
-	return out, nil
 }

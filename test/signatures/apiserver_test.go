@@ -3,6 +3,7 @@
 package signatures
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealgate/sealgate/pkg/cli"
 	"github.com/sealgate/sealgate/test/cluster"
 )
 
@@ -246,4 +248,84 @@ func TestAPIServer(t *testing.T) {
 		k := cp.kubectl(t, podYAML(attNS, "signed-only", r.ref("app", signed)), "apply", "-f", "-")
 		wantKubectlDenied(t, k, r.ref("app", signed), `has no attestation of predicate type "`+slsaV1+`"`)
 	})
+}
+
+// TestAuditSignatures: `sealgate audit` verifies the signatures of what already runs with the same
+// verifier as the webhook, reading the key a signature rule names from a Secret in the cluster;
+// --skip-signatures says it did not.
+func TestAuditSignatures(t *testing.T) {
+	r := newRegistry(t)
+	dir := t.TempDir()
+	release := r.newKey(t, dir, "release")
+	signed := r.push(t, "app", "1.2")
+	r.sign(t, dir, release, r.ref("app", signed), bundleFormat)
+	unsigned := r.push(t, "app", "unsigned")
+
+	cp := startControlPlane(t, r)
+	const ns = "audit-sigs"
+	if err := cp.env.EnsureNamespace(t.Context(), ns, map[string]string{"sig-test": "audit"}); err != nil {
+		t.Fatal(err)
+	}
+	// Running before any policy asks for signatures.
+	for name, digest := range map[string]string{"signed": signed, "unsigned": unsigned} {
+		if k := cp.kubectl(t, podYAML(ns, name, r.ref("app", digest)), "apply", "-f", "-"); k.err != nil {
+			t.Fatalf("pod %s: %s", name, k)
+		}
+	}
+	secret, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Secret",
+		"metadata":   map[string]any{"name": "release-key", "namespace": cluster.Namespace},
+		"stringData": map[string]string{"cosign.pub": release.pub}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.mustKubectl(t, string(secret), "apply", "-f", "-")
+	policyFile := writePolicyRule(t, dir, r, "Enforce", map[string]any{"images": []string{r.host + "/**"},
+		"attestors": []any{map[string]any{"name": "release", "secretRef": map[string]any{"namespace": cluster.Namespace, "name": "release-key"}}}})
+
+	audit := func(extra ...string) (auditOut, int) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		args := append([]string{"audit", "--kubeconfig", cp.env.Kubeconfig, "-n", ns, "-o", "json", "--policy", policyFile,
+			"--registry-ca-file", r.caFile, "--registry-docker-config=false"}, extra...)
+		code := cli.Execute(t.Context(), args, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errOut})
+		if code == cli.ExitUsage {
+			t.Fatalf("sealgate audit: usage error: %s", errOut.String())
+		}
+		var got auditOut
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatalf("audit -o json: %v\n%s", err, out.String())
+		}
+		return got, code
+	}
+
+	got, code := audit()
+	if code != cli.ExitDenied {
+		t.Errorf("exit %d, want %d: the unsigned pod would be denied", code, cli.ExitDenied)
+	}
+	var reported []string
+	for _, res := range got.Results {
+		reported = append(reported, res.Name)
+		for _, v := range res.Violations {
+			if v.Rule != "signatures" || !strings.Contains(v.Message, "has no cosign signature") {
+				t.Errorf("%s: violation %+v, want the signatures rule", res.Name, v)
+			}
+		}
+	}
+	if strings.Join(reported, ",") != "unsigned" || got.SignaturesSkipped {
+		t.Errorf("reported %v (signaturesSkipped %v), want only the unsigned pod, verified", reported, got.SignaturesSkipped)
+	}
+
+	got, code = audit("--skip-signatures")
+	if code != cli.ExitOK || len(got.Results) != 0 || !got.SignaturesSkipped {
+		t.Errorf("--skip-signatures: exit %d, %d results, signaturesSkipped %v; want 0, none, true", code, len(got.Results), got.SignaturesSkipped)
+	}
+}
+
+// auditOut is the part of `sealgate audit -o json` TestAuditSignatures reads.
+type auditOut struct {
+	Results []struct {
+		Name       string
+		Violations []struct{ Rule, Message string }
+	}
+	SignaturesSkipped bool
 }
