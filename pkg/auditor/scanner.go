@@ -35,6 +35,8 @@ const (
 	// maxRetries bounds the retries of a namespace whose report could not be written; the next
 	// change or full scan writes it.
 	maxRetries = 8
+	// maxLoggedErrors bounds the errors one log line lists.
+	maxLoggedErrors = 5
 )
 
 // Keys of the work queue besides namespace names, which never hold a NUL.
@@ -326,7 +328,9 @@ func (s *Scanner) fullScan(ctx context.Context) error {
 		"audited", summary.Audited, "elapsed", time.Since(start).Round(time.Millisecond).String())
 	if len(failed) > 0 {
 		// Namespaces were queued again one by one; the rest of the scan stands.
-		s.Log.Error(errors.Join(failed...), "audit: some writes of the full scan failed", "count", len(failed))
+		// One log line, however many namespaces failed: the first few errors and the count.
+		s.Log.Error(errors.Join(failed[:min(len(failed), maxLoggedErrors)]...), "audit: some writes of the full scan failed",
+			"count", len(failed), "listed", min(len(failed), maxLoggedErrors))
 	}
 	// The term stands (status, metrics, incremental work) while the scan is retried for the reports.
 	return retry
