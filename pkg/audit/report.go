@@ -2,6 +2,7 @@ package audit
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -28,6 +29,13 @@ const (
 	// and AnnotationResultsOmitted says how many are not listed.
 	MaxResultsPerReport      = 500
 	AnnotationResultsOmitted = "sealgate.dev/results-omitted"
+	// MaxReportBytes bounds the results of one report by size as well: a result's message may be
+	// up to engine.MaxMessageBytes, and 500 of those would pass etcd's 1.5 MiB request limit, so
+	// that the report could never be written.
+	MaxReportBytes = 512 << 10
+	// maxResultsBytes is what the results may take of MaxReportBytes, the rest being metadata and
+	// summary.
+	maxResultsBytes = MaxReportBytes - 4<<10
 	// LabelManagedBy marks the reports sealgate writes, and the only ones it deletes.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 )
@@ -92,11 +100,8 @@ func NamespaceReport(ns *Namespace, now time.Time) *orv1alpha1.Report {
 		tally(&sum, results[i].Result)
 	}
 	sum.Pass += ns.CleanOmittedResults
-	omitted := ns.CleanOmittedResults
-	if len(results) > MaxResultsPerReport {
-		omitted += len(results) - MaxResultsPerReport
-		results = results[:MaxResultsPerReport]
-	}
+	results, omitted := bound(results)
+	omitted += ns.CleanOmittedResults
 	r := &orv1alpha1.Report{
 		TypeMeta:      metav1.TypeMeta{APIVersion: orv1alpha1.SchemeGroupVersion.String(), Kind: "Report"},
 		ObjectMeta:    metav1.ObjectMeta{Name: ReportName, Namespace: ns.Name, Labels: map[string]string{LabelManagedBy: Source}},
@@ -165,11 +170,28 @@ func SummaryReport(s *Summary, policies []*policy.Policy, now time.Time) *orv1al
 		Summary:       sum,
 		Results:       results,
 	}
-	if len(results) > MaxResultsPerReport {
-		r.Annotations = map[string]string{AnnotationResultsOmitted: strconv.Itoa(len(results) - MaxResultsPerReport)}
-		r.Results = results[:MaxResultsPerReport]
+	if kept, omitted := bound(results); omitted > 0 {
+		r.Annotations = map[string]string{AnnotationResultsOmitted: strconv.Itoa(omitted)}
+		r.Results = kept
 	}
 	return r
+}
+
+// bound keeps the first results that fit MaxResultsPerReport and MaxReportBytes (measured as JSON)
+// and says how many it left out.
+func bound(results []orv1alpha1.ReportResult) ([]orv1alpha1.ReportResult, int) {
+	size := 0
+	for i := range results {
+		if i == MaxResultsPerReport {
+			return results[:i], len(results) - i
+		}
+		b, err := json.Marshal(&results[i])
+		if err != nil || size+len(b) > maxResultsBytes {
+			return results[:i], len(results) - i
+		}
+		size += len(b) + 1
+	}
+	return results, 0
 }
 
 // Verb says what a policy of mode m does to what violates it: "would deny", "would warn on" or

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -338,5 +339,48 @@ func TestReportStableAcrossListingOrder(t *testing.T) {
 			}
 			t.Fatalf("pods listed as %v give a different report:\n%s", order, cmp.Diff(have.Results, want.Results))
 		}
+	}
+}
+
+// TestNamespaceReportFitsTheAPIServer: an attacker who may create pods chooses how long the
+// messages are (names, images and capabilities are quoted up to their limits), so a report of
+// long results must still be one the API server stores: within MaxReportBytes, far below etcd's
+// 1.5 MiB request limit, with the cut stated.
+func TestNamespaceReportFitsTheAPIServer(t *testing.T) {
+	long := strings.Repeat("x", 120)
+	var patterns []string
+	for i := range 8 {
+		patterns = append(patterns, fmt.Sprintf("registry-%d.%s.example.com/**", i, long))
+	}
+	p := compile(t, "long", v1alpha1.PolicySpec{Mode: v1alpha1.ModeEnforce,
+		Images:     &v1alpha1.ImageRules{AllowedRegistries: patterns},
+		Containers: &v1alpha1.ContainerRules{Capabilities: &v1alpha1.CapabilityRules{}}})
+	var objs []*audit.Object
+	for i := range 200 {
+		s := corev1.PodSpec{}
+		for c := range 3 {
+			var caps []corev1.Capability
+			for k := range 12 {
+				caps = append(caps, corev1.Capability(fmt.Sprintf("CAP_%s_%d", long[:100], k)))
+			}
+			s.Containers = append(s.Containers, corev1.Container{Name: fmt.Sprintf("c%d-%s", c, long[:60]),
+				Image:           fmt.Sprintf("evil.example.com/%s/%s:%d", long[:100], long[:100], c),
+				SecurityContext: &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: caps}}})
+		}
+		objs = append(objs, object(t, typedPod("prod", fmt.Sprintf("pod-%03d-%s", i, long[:40]), s)))
+	}
+	r, _, _ := run(t, newAuditor([]*policy.Policy{p}), objs)
+	rep := audit.NamespaceReport(r.Namespaces["prod"], t1)
+	data, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > audit.MaxReportBytes {
+		t.Errorf("the report is %d bytes, over MaxReportBytes (%d): the API server may refuse it", len(data), audit.MaxReportBytes)
+	}
+	omitted, _ := strconv.Atoi(rep.Annotations[audit.AnnotationResultsOmitted])
+	if len(rep.Results)+omitted != rep.Summary.Fail+rep.Summary.Pass+rep.Summary.Warn || omitted == 0 {
+		t.Errorf("%d results listed and %d omitted, summary %+v: the cut must be stated and the summary complete",
+			len(rep.Results), omitted, rep.Summary)
 	}
 }
