@@ -159,7 +159,9 @@ func TestServeLogsAreJSON(t *testing.T) {
 // Past --max-requests-in-flight (64 by default) held requests, the next is answered 429 at once and
 // counted; nothing queues.
 func TestServeInFlightLimit(t *testing.T) {
-	s := startHardenedServe(t)
+	// The holders must outlast the test: with the default 10 s read timeout, on a loaded machine the
+	// first ones were cut off (freeing their slots) before the last had reached the handler.
+	s := startHardenedServe(t, "--read-timeout", "2m")
 	for i := range 64 {
 		if _, err := s.holdBody(t, 1000, 1); err != nil {
 			t.Fatalf("holder %d: %v", i, err)
@@ -193,7 +195,7 @@ func TestServeInFlightLimit(t *testing.T) {
 
 // 40 connections each declaring a 7 MiB body and sending all but its last byte: only
 // --max-large-requests-in-flight (4) are read, the rest are refused at once, memory stays bounded
-// (the chart's limit is 256 MiB), and a normal admission still answers.
+// (the webhook's share of the chart's 512 MiB limit is 256 MiB), and a normal admission still answers.
 func TestServeHeldLargeBodies(t *testing.T) {
 	s := startHardenedServe(t)
 	client := serveClient(s.ca.Pool())
