@@ -1,4 +1,5 @@
-// Package v1alpha1 holds the sealgate.dev/v1alpha1 policy API: ClusterAdmissionPolicy.
+// Package v1alpha1 holds the sealgate.dev/v1alpha1 policy API: ClusterAdmissionPolicy and
+// PolicyException.
 //
 // +kubebuilder:object:generate=true
 // +groupName=sealgate.dev
@@ -13,7 +14,7 @@ import (
 // GroupVersion is the API group and version of the policy types.
 var GroupVersion = schema.GroupVersion{Group: "sealgate.dev", Version: "v1alpha1"}
 
-// Kind is the kind of the only type in this group.
+// Kind is the kind of the policy type; ExceptionKind is the other kind of the group.
 const Kind = "ClusterAdmissionPolicy"
 
 var (
@@ -24,7 +25,8 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &ClusterAdmissionPolicy{}, &ClusterAdmissionPolicyList{})
+	s.AddKnownTypes(GroupVersion, &ClusterAdmissionPolicy{}, &ClusterAdmissionPolicyList{},
+		&PolicyException{}, &PolicyExceptionList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

@@ -98,6 +98,11 @@ type PolicySpec struct {
 	// Resources requires resource requests and limits and bounds them.
 	// +optional
 	Resources *ResourceRules `json:"resources,omitempty"`
+
+	// Exceptions says whether the policy accepts PolicyExceptions, and from which namespaces.
+	// Unset accepts them from sealgate's own namespace only.
+	// +optional
+	Exceptions *ExceptionRules `json:"exceptions,omitempty"`
 }
 
 // Match selects objects by namespace and labels.

@@ -62,6 +62,9 @@ func (p *ClusterAdmissionPolicy) Validate() field.ErrorList {
 	if r := s.Resources; r != nil {
 		errs = append(errs, validateResources(r, spec.Child("resources"))...)
 	}
+	if x := s.Exceptions; x != nil {
+		errs = append(errs, validateExceptionRules(x, spec.Child("exceptions"))...)
+	}
 	return errs
 }
 
