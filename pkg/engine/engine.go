@@ -6,6 +6,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -23,10 +24,17 @@ type Violation struct {
 	Path      string        `json:"path"`
 	Container string        `json:"container,omitempty"`
 	Message   string        `json:"message"`
+	// Excepted names the PolicyException that waives the violation, "namespace/name"; empty when
+	// none does. An excepted violation neither denies nor warns, but it is always reported.
+	Excepted string `json:"excepted,omitempty"`
 }
 
-// String renders the violation as one line: "spec.containers[0].image: <message> (policy/rule)".
+// String renders the violation as one line: "spec.containers[0].image: <message> [policy/rule]",
+// followed by " (excepted by namespace/name)" when an exception waives it.
 func (v Violation) String() string {
+	if v.Excepted != "" {
+		return fmt.Sprintf("%s: %s [%s/%s] (excepted by %s)", v.Path, v.Message, v.Policy, v.Rule, v.Excepted)
+	}
 	return fmt.Sprintf("%s: %s [%s/%s]", v.Path, v.Message, v.Policy, v.Rule)
 }
 
@@ -42,8 +50,11 @@ type Result struct {
 	// Matched lists the names of the policies that applied.
 	Matched []string
 
-	// perMode counts the violations listed, per mode, against MaxViolationsPerMode.
-	perMode [3]int
+	// perMode counts the violations listed, per mode and excepted ones apart, against
+	// MaxViolationsPerMode.
+	perMode [4]int
+	// waiver is what exceptions waive of the policy being evaluated; nil when none applies.
+	waiver *waiver
 }
 
 // Omission counts the violations of one policy and rule that a Result does not list.
@@ -52,61 +63,69 @@ type Omission struct {
 	Rule   string        `json:"rule"`
 	Mode   v1alpha1.Mode `json:"mode"`
 	Count  int           `json:"count"`
+	// Excepted names the exception that waives these violations; empty when none does.
+	Excepted string `json:"excepted,omitempty"`
 }
 
-// Allowed reports whether no Enforce policy found a violation, listed or omitted.
+// Allowed reports whether no Enforce policy found a violation, listed or omitted, that no exception
+// waives.
 func (r *Result) Allowed() bool {
 	for i := range r.Violations {
-		if r.Violations[i].Mode == v1alpha1.ModeEnforce {
+		if v := &r.Violations[i]; v.Mode == v1alpha1.ModeEnforce && v.Excepted == "" {
 			return false
 		}
 	}
 	return r.OmittedCount(v1alpha1.ModeEnforce) == 0
 }
 
-// ByMode returns the violations of one mode.
+// ByMode returns the violations of one mode that no exception waives.
 func (r *Result) ByMode(m v1alpha1.Mode) []Violation {
 	var out []Violation
 	for _, v := range r.Violations {
-		if v.Mode == m {
+		if v.Mode == m && v.Excepted == "" {
 			out = append(out, v)
 		}
 	}
 	return out
 }
 
-// OmittedCount returns how many violations of mode m the result does not list; "" counts every mode.
+// OmittedCount returns how many violations of mode m that no exception waives the result does not
+// list; "" counts every violation not listed, waived or not.
 func (r *Result) OmittedCount(m v1alpha1.Mode) int {
 	n := 0
 	for _, o := range r.Omitted {
-		if m == "" || o.Mode == m {
+		if m == "" || o.Mode == m && o.Excepted == "" {
 			n += o.Count
 		}
 	}
 	return n
 }
 
-// add lists v, or counts it when its mode already has MaxViolationsPerMode listed.
+// add lists v, or counts it when its mode (or, for an excepted one, the excepted) already has
+// MaxViolationsPerMode listed: waived violations never crowd out those that decide.
 func (r *Result) add(v Violation) {
 	i := modeIndex(v.Mode)
+	if v.Excepted != "" {
+		i = len(r.perMode) - 1
+	}
 	if r.perMode[i] >= MaxViolationsPerMode {
-		r.omit(v.Policy, v.Rule, v.Mode, 1)
+		r.omit(v.Policy, v.Rule, v.Mode, v.Excepted, 1)
 		return
 	}
 	r.perMode[i]++
 	r.Violations = append(r.Violations, v)
 }
 
-// omit counts n violations not listed. The list has one entry per policy and rule, so it is bounded
-// by the policy set, never by the pod.
-func (r *Result) omit(policy, rule string, mode v1alpha1.Mode, n int) {
+// omit counts n violations not listed. The list has one entry per policy, rule and exception, so
+// it is bounded by the policies and exceptions, never by the pod.
+func (r *Result) omit(policy, rule string, mode v1alpha1.Mode, excepted string, n int) {
 	for i := len(r.Omitted) - 1; i >= 0; i-- {
-		if o := &r.Omitted[i]; o.Policy == policy && o.Rule == rule {
+		if o := &r.Omitted[i]; o.Policy == policy && o.Rule == rule && o.Excepted == excepted {
 			o.Count += n
 			return
 		}
 	}
-	r.Omitted = append(r.Omitted, Omission{Policy: policy, Rule: rule, Mode: mode, Count: n})
+	r.Omitted = append(r.Omitted, Omission{Policy: policy, Rule: rule, Mode: mode, Count: n, Excepted: excepted})
 }
 
 func modeIndex(m v1alpha1.Mode) int {
@@ -147,6 +166,14 @@ type Engine struct {
 	Signatures Signatures
 	// SkipSignatures skips signature rules (offline linting); the result says so.
 	SkipSignatures bool
+
+	// Exceptions supplies the PolicyExceptions in force; nil means none.
+	Exceptions ExceptionSource
+	// ExceptionNamespace is sealgate's own namespace: where a policy accepts exceptions from when its
+	// spec.exceptions.allowedNamespaces is unset.
+	ExceptionNamespace string
+	// Now tells whether an exception has expired; nil is time.Now.
+	Now func() time.Time
 }
 
 // Evaluate runs every matching policy over the workload. namespace is where the object lives.
@@ -188,6 +215,9 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 			}
 		}
 		res.Matched = append(res.Matched, p.Name)
+		// Exceptions (exceptions.go): what they waive is marked as the findings are collected.
+		res.waiver = e.waiver(p, w, t, namespace)
+		found.Limit = res.waiver.findingsLimit()
 		for _, r := range e.Rules.Rules() {
 			found.Reset()
 			r.Check(p, t, found)
@@ -202,6 +232,10 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 
 // collect moves one rule's findings into the result, with the count of those the rule did not keep.
 func (r *Result) collect(p *policy.Policy, ruleID string, found *rules.Findings) {
+	if r.waiver != nil {
+		r.collectWaived(p, ruleID, found)
+		return
+	}
 	for _, f := range found.Kept() {
 		r.add(violation(p, ruleID, f))
 	}
@@ -209,7 +243,7 @@ func (r *Result) collect(p *policy.Policy, ruleID string, found *rules.Findings)
 		if rule == "" {
 			rule = ruleID
 		}
-		r.omit(p.Name, rule, p.Mode, n)
+		r.omit(p.Name, rule, p.Mode, "", n)
 	})
 }
 
