@@ -152,30 +152,32 @@ func unchanged(w, old *workload.Workload) bool {
 }
 
 // record counts every violation in the metrics, listed or only counted (their labels are policy
-// and rule names, bounded by the policy set), and logs the Audit violations: at most
-// engine.MaxLogViolations of them in engine.MaxLogBytes, with the count of those not logged.
+// and rule names, bounded by the policy set; a waived one is counted with decision "excepted"), and
+// logs the Audit and waived violations: at most engine.MaxLogViolations of them in
+// engine.MaxLogBytes, with the count of those not logged.
 func (h *Handler) record(res *engine.Result, what string) {
-	var audited []engine.Violation
 	for _, v := range res.Violations {
-		if v.Mode == v1alpha1.ModeAudit {
-			audited = append(audited, v)
-		}
-		h.Metrics.Violation(v.Policy, v.Rule, string(v.Mode), caused(v.Mode), 1)
+		h.Metrics.Violation(v.Policy, v.Rule, string(v.Mode), caused(v.Mode, v.Excepted), 1)
 	}
 	for _, o := range res.Omitted {
-		h.Metrics.Violation(o.Policy, o.Rule, string(o.Mode), caused(o.Mode), o.Count)
+		h.Metrics.Violation(o.Policy, o.Rule, string(o.Mode), caused(o.Mode, o.Excepted), o.Count)
 	}
-	omitted := res.OmittedCount(v1alpha1.ModeAudit)
-	if len(audited) == 0 && omitted == 0 {
+	logged := audited(res)
+	omitted := res.OmittedCount(v1alpha1.ModeAudit) + res.ExceptedOmitted()
+	if len(logged) == 0 && omitted == 0 {
 		return
 	}
-	logged, n := violationsJSON(audited, engine.MaxLogViolations, engine.MaxLogBytes)
-	h.Log.Info("audit violations", "object", what, "violations", json.RawMessage(logged),
-		"omitted", len(audited)+omitted-n)
+	text, n := violationsJSON(logged, engine.MaxLogViolations, engine.MaxLogBytes)
+	h.Log.Info("audit violations", "object", what, "violations", json.RawMessage(text),
+		"omitted", len(logged)+omitted-n)
 }
 
-// caused is what a violation of mode m does to the request, the metric's decision label.
-func caused(m v1alpha1.Mode) string {
+// caused is what a violation of mode m does to the request, the metric's decision label: "excepted"
+// when an exception waives it.
+func caused(m v1alpha1.Mode, excepted string) string {
+	if excepted != "" {
+		return "excepted"
+	}
 	switch m {
 	case v1alpha1.ModeWarn:
 		return "warned"

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -25,17 +26,21 @@ import (
 //     an object sealgate cannot decode is denied with code 400 (reason BadRequest). Errors inside a policy's evaluation (a namespace lookup or a
 //     registry call) are reported by the engine as violations of that policy, so a Warn or Audit policy
 //     admits and reports them while an Enforce policy denies;
-//   - an allowance may carry warnings (Warn violations) and audit annotations (Audit violations).
+//   - an allowance may carry warnings (Warn violations) and audit annotations (Audit violations);
+//   - a violation a PolicyException waives decides nothing but is never silent: it is in the audit
+//     annotation, marked "excepted" with the exception's name, and one warning says how many were
+//     waived and by which exceptions, on an allowance and a denial alike.
 //
 // What a response says is bounded by the limits in pkg/engine/limits.go (the denial message, the
 // warnings, the audit annotation), and each says how many violations it does not show.
 
-// AuditAnnotationKey is the audit annotation that lists Audit-mode violations as a JSON array, of at
-// most engine.MaxAuditAnnotationBytes. The API server prefixes it with the webhook's name.
+// AuditAnnotationKey is the audit annotation that lists Audit-mode violations, and the violations
+// exceptions waive (each with "excepted"), as a JSON array of at most engine.MaxAuditAnnotationBytes.
+// The API server prefixes it with the webhook's name.
 const AuditAnnotationKey = "violations"
 
 // AuditOmittedAnnotationKey is the audit annotation that says, as a decimal number, how many Audit
-// violations the AuditAnnotationKey array does not list. It is set only when some were cut.
+// and waived violations the AuditAnnotationKey array does not list. It is set only when some were cut.
 const AuditOmittedAnnotationKey = "violations-omitted"
 
 func allowed(uid types.UID, reason string) *admissionv1.AdmissionResponse {
@@ -54,7 +59,7 @@ func verdict(uid types.UID, what string, res *engine.Result, audit auditRecord) 
 			Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
 			Message: DenialMessage(what, res.ByMode(v1alpha1.ModeEnforce), res.OmittedCount(v1alpha1.ModeEnforce))}}
 	}
-	resp.Warnings = warnings(res.ByMode(v1alpha1.ModeWarn), res.OmittedCount(v1alpha1.ModeWarn))
+	resp.Warnings = warnings(res.ByMode(v1alpha1.ModeWarn), res.OmittedCount(v1alpha1.ModeWarn), waivedWarning(res))
 	if audit.json != "" {
 		resp.AuditAnnotations = map[string]string{AuditAnnotationKey: audit.json}
 		if audit.omitted > 0 {
@@ -66,22 +71,31 @@ func verdict(uid types.UID, what string, res *engine.Result, audit auditRecord) 
 
 // warnings renders Warn violations as warnings, "sealgate: <violation>", within what the API server
 // passes on whole: at most engine.MaxWarnings of them and engine.MaxWarningRunes of text. When some
-// do not fit, the last warning says how many. omitted counts those the engine did not list.
-func warnings(vs []engine.Violation, omitted int) []string {
+// do not fit, the last warning says how many. omitted counts those the engine did not list. waived,
+// when not empty, is the last warning (waivedWarning), and its room is kept.
+func warnings(vs []engine.Violation, omitted int, waived string) []string {
+	if waived == "" {
+		return warningsWithin(vs, omitted, engine.MaxWarnings, engine.MaxWarningRunes)
+	}
+	return append(warningsWithin(vs, omitted, engine.MaxWarnings-1, engine.MaxWarningRunes-utf8.RuneCountInString(waived)), waived)
+}
+
+// warningsWithin is warnings within at most maxN warnings and maxRunes runes.
+func warningsWithin(vs []engine.Violation, omitted, maxN, maxRunes int) []string {
 	if len(vs) == 0 && omitted == 0 {
 		return nil
 	}
-	out := make([]string, 0, min(len(vs), engine.MaxWarnings))
+	out := make([]string, 0, min(len(vs), maxN))
 	runes := 0
 	for _, v := range vs {
 		w := "sealgate: " + v.String()
 		runes += utf8.RuneCountInString(w)
 		out = append(out, w)
-		if runes > engine.MaxWarningRunes || len(out) > engine.MaxWarnings {
+		if runes > maxRunes || len(out) > maxN {
 			break
 		}
 	}
-	if len(out) == len(vs) && runes <= engine.MaxWarningRunes && len(out) <= engine.MaxWarnings && omitted == 0 {
+	if len(out) == len(vs) && runes <= maxRunes && len(out) <= maxN && omitted == 0 {
 		return out
 	}
 	// Some must go: keep what fits beside the last warning, which says how many went.
@@ -90,7 +104,7 @@ func warnings(vs []engine.Violation, omitted int) []string {
 	for _, v := range vs {
 		w := "sealgate: " + v.String()
 		n := utf8.RuneCountInString(w)
-		if len(out) == engine.MaxWarnings-1 || runes+n > engine.MaxWarningRunes-room {
+		if len(out) == maxN-1 || runes+n > maxRunes-room {
 			break
 		}
 		out, runes = append(out, w), runes+n
@@ -99,16 +113,62 @@ func warnings(vs []engine.Violation, omitted int) []string {
 	return append(out, "sealgate: "+strconv.Itoa(more)+" more "+plural(more, "warning", "warnings")+" not shown")
 }
 
-// auditRecord is the audit annotation's value: Audit violations as a JSON array, and how many it
-// does not list.
+// maxWaivedNames is how many exceptions the waived warning names before "and N more".
+const maxWaivedNames = 3
+
+// waivedWarning is the one warning about the violations exceptions waive: how many, and which
+// exceptions waived them. Empty when none did.
+func waivedWarning(res *engine.Result) string {
+	vs, omitted := res.Excepted(), res.ExceptedOmitted()
+	n := len(vs) + omitted
+	if n == 0 {
+		return ""
+	}
+	var names []string
+	add := func(id string) {
+		if !slices.Contains(names, id) {
+			names = append(names, id)
+		}
+	}
+	for _, v := range vs {
+		add(v.Excepted)
+	}
+	for _, o := range res.Omitted {
+		if o.Excepted != "" {
+			add(o.Excepted)
+		}
+	}
+	shown := names[:min(len(names), maxWaivedNames)]
+	list := strings.Join(shown, ", ")
+	if more := len(names) - len(shown); more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	return fmt.Sprintf("sealgate: %d %s waived by PolicyException %s; reported in the audit log, not enforced",
+		n, plural(n, "violation", "violations"), list)
+}
+
+// auditRecord is the audit annotation's value: Audit and waived violations as a JSON array, and
+// how many it does not list.
 type auditRecord struct {
 	json    string
 	omitted int
 }
 
-// auditAnnotation lists the Audit violations of res within engine.MaxAuditAnnotationBytes.
+// audited returns the violations of res that the audit annotation lists: those of Audit policies
+// and those exceptions waive, in the result's order.
+func audited(res *engine.Result) []engine.Violation {
+	var out []engine.Violation
+	for _, v := range res.Violations {
+		if v.Mode == v1alpha1.ModeAudit || v.Excepted != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// auditAnnotation lists the Audit and waived violations of res within engine.MaxAuditAnnotationBytes.
 func auditAnnotation(res *engine.Result) auditRecord {
-	vs, omitted := res.ByMode(v1alpha1.ModeAudit), res.OmittedCount(v1alpha1.ModeAudit)
+	vs, omitted := audited(res), res.OmittedCount(v1alpha1.ModeAudit)+res.ExceptedOmitted()
 	if len(vs) == 0 && omitted == 0 {
 		return auditRecord{}
 	}

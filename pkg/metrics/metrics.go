@@ -13,7 +13,8 @@ import (
 // and rule for those counted but not listed).
 type Recorder interface {
 	// Violation counts n violations of one policy and rule; action is what they caused: "denied",
-	// "warned" or "audited". n is more than 1 for violations a result counts but does not list.
+	// "warned", "audited", or "excepted" when a PolicyException waived them (whatever the mode). n is
+	// more than 1 for violations a result counts but does not list.
 	Violation(policy, rule, mode, action string, n int)
 	// Decision counts an admission outcome ("allowed", "denied", "skipped", "error") and how long the
 	// evaluation took.
@@ -120,7 +121,7 @@ func NewPrometheus(reg prometheus.Registerer) (*Prometheus, error) {
 	p := &Prometheus{
 		violations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sealgate_violations_total",
-			Help: "Policy violations found, by policy, rule, mode and what they caused (denied, warned, audited).",
+			Help: "Policy violations found, by policy, rule, mode and what they caused (denied, warned, audited, or excepted: waived by a PolicyException).",
 		}, []string{"policy", "rule", "mode", "decision"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sealgate_admission_decisions_total",

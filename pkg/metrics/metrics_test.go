@@ -18,14 +18,16 @@ func TestPrometheusRecorder(t *testing.T) {
 	p.Violation("prod", "containers.privileged", "Enforce", "denied", 1)
 	p.Violation("prod", "containers.privileged", "Enforce", "denied", 1)
 	p.Violation("audit", "images.requireDigest", "Audit", "audited", 1)
+	p.Violation("prod", "containers.privileged", "Enforce", "excepted", 3)
 	p.Decision("denied", 30*time.Microsecond)
 	p.Decision("allowed", 20*time.Microsecond)
 
 	want := `
-# HELP sealgate_violations_total Policy violations found, by policy, rule, mode and what they caused (denied, warned, audited).
+# HELP sealgate_violations_total Policy violations found, by policy, rule, mode and what they caused (denied, warned, audited, or excepted: waived by a PolicyException).
 # TYPE sealgate_violations_total counter
 sealgate_violations_total{decision="audited",mode="Audit",policy="audit",rule="images.requireDigest"} 1
 sealgate_violations_total{decision="denied",mode="Enforce",policy="prod",rule="containers.privileged"} 2
+sealgate_violations_total{decision="excepted",mode="Enforce",policy="prod",rule="containers.privileged"} 3
 # HELP sealgate_admission_decisions_total Admission decisions: allowed, denied, skipped (not evaluated) or error.
 # TYPE sealgate_admission_decisions_total counter
 sealgate_admission_decisions_total{decision="allowed"} 1
