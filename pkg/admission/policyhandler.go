@@ -13,6 +13,7 @@ import (
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/metrics"
 	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/rules"
 )
 
 // Bounds of the what-if warnings on a policy response.
@@ -21,8 +22,8 @@ const (
 	MaxWhatIfWarningBytes = 512
 )
 
-// PolicyValidator serves /validate-policy: it rejects an invalid ClusterAdmissionPolicy at
-// `kubectl apply` with every wrong field, using the same validation as policy files.
+// PolicyValidator serves /validate-policy: it rejects an invalid ClusterAdmissionPolicy or
+// PolicyException at `kubectl apply` with every wrong field, using the same validation as files.
 type PolicyValidator struct {
 	Log logr.Logger
 	// Server counts the panics and rejected requests of this webhook, as of the workload webhook;
@@ -32,6 +33,14 @@ type PolicyValidator struct {
 	// to the objects already in the cluster; its lines are returned as warnings, at most
 	// MaxWhatIfWarnings of at most MaxWhatIfWarningBytes each. It never changes the verdict.
 	WhatIf func(ctx context.Context, p *policy.Policy) []string
+	// Rules, when set, checks the rule IDs a PolicyException names (engine.UnknownRules).
+	Rules *rules.Registry
+	// Policies, when set, lets the warnings on a PolicyException say which policies it names would
+	// ignore it (from ExceptionNamespace, sealgate's own namespace) or do not exist.
+	Policies           PolicySource
+	ExceptionNamespace string
+	// Now is the clock for an exception's expiry; nil is time.Now.
+	Now func() time.Time
 }
 
 // serverOnly records a ServerRecorder's events and drops admission decisions and violations.
@@ -56,11 +65,14 @@ func (v *PolicyValidator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// Review validates one policy create or update.
+// Review validates one policy or exception create or update.
 func (v *PolicyValidator) Review(ctx context.Context, req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, string) {
-	if req.Kind.Group != v1alpha1.GroupVersion.Group || req.Kind.Kind != v1alpha1.Kind ||
+	if req.Kind.Group != v1alpha1.GroupVersion.Group || (req.Kind.Kind != v1alpha1.Kind && req.Kind.Kind != v1alpha1.ExceptionKind) ||
 		(req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
 		return allowed(req.UID, "not a policy create or update"), "skipped"
+	}
+	if req.Kind.Kind == v1alpha1.ExceptionKind {
+		return v.reviewException(req)
 	}
 	apiVersion := req.Kind.Group + "/" + req.Kind.Version
 	p, err := policy.Decode(apiVersion, req.Kind.Kind, req.Object.Raw)
@@ -83,9 +95,12 @@ func specChanged(apiVersion string, req *admissionv1.AdmissionRequest, p *policy
 
 // boundWarnings keeps at most MaxWhatIfWarnings warnings, each cut to MaxWhatIfWarningBytes
 // without splitting a character, ending with "…" where it was cut.
-func boundWarnings(ws []string) []string {
-	if len(ws) > MaxWhatIfWarnings {
-		ws = ws[:MaxWhatIfWarnings]
+func boundWarnings(ws []string) []string { return boundWarningsN(ws, MaxWhatIfWarnings) }
+
+// boundWarningsN is boundWarnings with at most n warnings.
+func boundWarningsN(ws []string, n int) []string {
+	if len(ws) > n {
+		ws = ws[:n]
 	}
 	out := make([]string, 0, len(ws))
 	for _, w := range ws {

@@ -1,7 +1,12 @@
 package engine
 
 import (
+	"errors"
+	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	psapolicy "k8s.io/pod-security-admission/policy"
 
 	"github.com/sealgate/sealgate/pkg/imageref"
 	"github.com/sealgate/sealgate/pkg/policy"
@@ -196,4 +201,51 @@ func (r *Result) ExceptedOmitted() int {
 		}
 	}
 	return n
+}
+
+// UnknownRules returns an error for each rule an exception names that no rule of reg, nor the
+// engine itself, reports: not a rule ID, a Pod Security check ("podSecurity.privileged", the ID of
+// each upstream check), nor a family of them ("containers", "podSecurity"). A misspelt rule would
+// otherwise waive nothing, silently.
+func UnknownRules(reg *rules.Registry, x *policy.Exception) field.ErrorList {
+	known := []string{RuleNamespaceLookup, RuleSignatures}
+	for _, r := range reg.Rules() {
+		known = append(known, r.ID)
+	}
+	// The podSecurity rule reports each failing upstream check under its own ID.
+	checks := make([]string, 0, 32)
+	for _, c := range psapolicy.DefaultChecks() {
+		checks = append(checks, "podSecurity."+string(c.ID))
+	}
+	isKnown := func(id string) bool {
+		for _, k := range append(known, checks...) {
+			if k == id || strings.HasPrefix(k, id+".") {
+				return true
+			}
+		}
+		return false
+	}
+	var errs field.ErrorList
+	for i, p := range x.Policies {
+		for j, id := range p.Rules {
+			if !isKnown(id) {
+				errs = append(errs, field.Invalid(field.NewPath("spec", "policies").Index(i).Child("rules").Index(j), id,
+					"no rule of this sealgate has this ID, nor a family of them; use one of "+strings.Join(known, ", ")+
+						", a Pod Security check such as \"podSecurity.privileged\", or a family such as \"containers\", which waives every rule under it"))
+			}
+		}
+	}
+	return errs
+}
+
+// ValidateExceptions checks the rules each compiled exception names against reg (UnknownRules) and
+// returns every problem at once, each an *policy.InvalidExceptionError; nil when all are known.
+func ValidateExceptions(reg *rules.Registry, xs []*policy.Exception) error {
+	var errs []error
+	for _, x := range xs {
+		if fe := UnknownRules(reg, x); len(fe) > 0 {
+			errs = append(errs, &policy.InvalidExceptionError{Namespace: x.Namespace, Name: x.Name, Errs: fe})
+		}
+	}
+	return errors.Join(errs...)
 }

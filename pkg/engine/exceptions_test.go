@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,5 +281,27 @@ func TestViolationStringExcepted(t *testing.T) {
 	v := engine.Violation{Policy: "p", Rule: "r", Path: "spec.hostNetwork", Message: "m", Excepted: "sealgate-system/cni"}
 	if got, want := v.String(), "spec.hostNetwork: m [p/r] (excepted by sealgate-system/cni)"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+func TestUnknownRules(t *testing.T) {
+	x := exception(t, sealgateNS, "x", v1alpha1.PolicyExceptionSpec{Policies: []v1alpha1.ExceptionPolicy{
+		{Name: "a", Rules: []string{"containers.privileged", "containers", "podSecurity", "podSecurity.hostPorts", "signatures", "match"}},
+		{Name: "b", Rules: []string{"containers.privilegd", "podsecurity", "images.allowedRegistries.x"}},
+	}})
+	errs := engine.UnknownRules(rules.Default(), x)
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Field)
+	}
+	if diff := cmp.Diff([]string{"spec.policies[1].rules[0]", "spec.policies[1].rules[1]", "spec.policies[1].rules[2]"}, got); diff != "" {
+		t.Errorf("unknown rules (-want +got):\n%s\n%v", diff, errs)
+	}
+	if len(errs) > 0 && !strings.Contains(errs[0].Detail, "containers.privileged") {
+		t.Errorf("the error does not list the known rules: %s", errs[0].Detail)
+	}
+	if err := engine.ValidateExceptions(rules.Default(), []*policy.Exception{x}); err == nil ||
+		!strings.Contains(err.Error(), `exception "sealgate-system/x" is invalid:`) {
+		t.Errorf("ValidateExceptions = %v", err)
 	}
 }

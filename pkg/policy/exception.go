@@ -242,3 +242,20 @@ func (e *InvalidExceptionError) Error() string {
 	}
 	return b.String()
 }
+
+// Acceptance says how the policies an exception names take it: for each that exists (lookup returns
+// it) and does not accept exceptions from the exception's namespace, why (AcceptsExceptionsFrom);
+// and which it names that do not exist. Both are in the exception's order of policies.
+func (x *Exception) Acceptance(lookup func(name string) *Policy, sealgateNamespace string) (ignoredBy, missing []string) {
+	for _, ep := range x.Policies {
+		p := lookup(ep.Name)
+		if p == nil {
+			missing = append(missing, ep.Name)
+			continue
+		}
+		if ok, why := p.AcceptsExceptionsFrom(x.Namespace, sealgateNamespace); !ok {
+			ignoredBy = append(ignoredBy, why)
+		}
+	}
+	return ignoredBy, missing
+}

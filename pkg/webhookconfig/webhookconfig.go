@@ -66,7 +66,8 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// Validating returns the configuration: one webhook for pod-bearing workloads and one for policies.
+// Validating returns the configuration: one webhook for pod-bearing workloads and one for policies
+// and PolicyExceptions.
 func Validating(o Options) (*admissionregistrationv1.ValidatingWebhookConfiguration, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
@@ -93,8 +94,15 @@ func Validating(o Options) (*admissionregistrationv1.ValidatingWebhookConfigurat
 			Rule: admissionregistrationv1.Rule{APIGroups: []string{v1alpha1.GroupVersion.Group},
 				APIVersions: []string{v1alpha1.GroupVersion.Version}, Resources: []string{"clusteradmissionpolicies"},
 				Scope: ptr.To(admissionregistrationv1.ClusterScope)},
+		}, {
+			// PolicyExceptions in every namespace, sealgate's own and kube-system included: this
+			// webhook has no namespace selector.
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+			Rule: admissionregistrationv1.Rule{APIGroups: []string{v1alpha1.GroupVersion.Group},
+				APIVersions: []string{v1alpha1.GroupVersion.Version}, Resources: []string{"policyexceptions"},
+				Scope: ptr.To(admissionregistrationv1.NamespacedScope)},
 		}},
-		// An invalid policy is rejected at kubectl apply; if sealgate is down, policy changes wait.
+		// An invalid policy or exception is rejected at kubectl apply; if sealgate is down, changes wait.
 		FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
 		MatchPolicy:             ptr.To(admissionregistrationv1.Equivalent),
 		SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
