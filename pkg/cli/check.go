@@ -14,7 +14,6 @@ import (
 
 	"github.com/sealgate/sealgate/pkg/engine"
 	"github.com/sealgate/sealgate/pkg/manifest"
-	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/rules"
 	"github.com/sealgate/sealgate/pkg/verify"
 	"github.com/sealgate/sealgate/pkg/workload"
@@ -22,16 +21,20 @@ import (
 
 // checkOptions are the flags of `sealgate check`.
 type checkOptions struct {
-	Policies         []string
-	Files            []string
-	Output           string
-	DefaultNamespace string
-	SkipSignatures   bool
-	Verify           verify.Flags
+	Policies          []string
+	Exceptions        []string
+	Files             []string
+	Output            string
+	DefaultNamespace  string
+	SealgateNamespace string
+	SkipSignatures    bool
+	Verify            verify.Flags
 }
 
 func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringArrayVar(&o.Policies, "policy", nil, "policy file or directory (repeatable)")
+	fs.StringArrayVar(&o.Policies, "policy", nil, "policy file or directory (repeatable); PolicyExceptions in them are read too")
+	fs.StringArrayVar(&o.Exceptions, "exceptions", nil, "PolicyException file or directory (repeatable; - reads stdin)")
+	fs.StringVar(&o.SealgateNamespace, "sealgate-namespace", "sealgate-system", "namespace sealgate runs in: policies accept exceptions from it unless spec.exceptions says otherwise, and an exception that names no namespace is in it")
 	fs.StringArrayVarP(&o.Files, "filename", "f", nil, "manifest file or directory to check, or - for stdin (repeatable)")
 	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	fs.StringVarP(&o.DefaultNamespace, "namespace", "n", "default", "namespace of objects that name none (as kubectl apply -n would)")
@@ -47,8 +50,14 @@ func (o *checkOptions) Validate() error {
 	if len(o.Files) == 0 || slices.Contains(o.Files, "") {
 		errs = append(errs, errors.New("-f is required (a file, a directory, or - for stdin)"))
 	}
-	if slices.Contains(o.Policies, "-") && slices.Contains(o.Files, "-") {
-		errs = append(errs, errors.New("--policy - and -f - cannot both read standard input"))
+	if slices.Contains(o.Exceptions, "") {
+		errs = append(errs, errors.New("--exceptions must not be empty"))
+	}
+	if stdin := countStdin(o.Policies) + countStdin(o.Files) + countStdin(o.Exceptions); stdin > 1 {
+		errs = append(errs, errors.New("only one of --policy -, --exceptions - and -f - can read standard input"))
+	}
+	if o.SealgateNamespace == "" {
+		errs = append(errs, errors.New("--sealgate-namespace must not be empty"))
 	}
 	if o.Output != "text" && o.Output != "json" {
 		errs = append(errs, fmt.Errorf("-o %q: want text or json", o.Output))
@@ -93,7 +102,7 @@ Warn and Audit violations are shown but do not change the exit status.`,
 }
 
 func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
-	policies, err := policy.LoadPaths(o.Policies, stdio.In)
+	policies, exceptions, err := loadPoliciesAndExceptions(o.Policies, o.Exceptions, stdio.In, o.SealgateNamespace)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +117,8 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng := &engine.Engine{Rules: rules.Default(), Namespaces: ns, SkipSignatures: o.SkipSignatures}
+	eng := &engine.Engine{Rules: rules.Default(), Namespaces: ns, SkipSignatures: o.SkipSignatures,
+		Exceptions: engine.NewStaticExceptions(exceptions), ExceptionNamespace: o.SealgateNamespace}
 	if !o.SkipSignatures {
 		vo, err := o.Verify.Options(nil)
 		if err != nil {
@@ -116,7 +126,7 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
 		}
 		eng.Signatures = verify.New(vo)
 	}
-	rep := &report{SignaturesSkipped: o.SkipSignatures, Results: []result{}}
+	rep := &report{SignaturesSkipped: o.SkipSignatures, Results: []result{}, Exceptions: len(exceptions)}
 	for i := range docs {
 		d := &docs[i]
 		gv, err := schema.ParseGroupVersion(d.APIVersion)

@@ -18,6 +18,8 @@ type report struct {
 	Results           []result `json:"results"`
 	Skipped           int      `json:"skippedObjects"`
 	SignaturesSkipped bool     `json:"signaturesSkipped"`
+	// Exceptions counts the PolicyExceptions read.
+	Exceptions int `json:"exceptions"`
 }
 
 type result struct {
@@ -33,8 +35,9 @@ type result struct {
 	// and not listed; they count toward allowed like the listed ones.
 	OmittedViolations int `json:"omittedViolations"`
 
-	// omitted counts them per mode, for the summary line.
-	omitted map[v1alpha1.Mode]int
+	// omitted counts them per mode, for the summary line; an exception waives omittedExcepted of them.
+	omitted         map[v1alpha1.Mode]int
+	omittedExcepted int
 }
 
 func (r *report) add(d *manifest.Document, w *workload.Workload, namespace string, res *engine.Result) {
@@ -47,6 +50,10 @@ func (r *report) add(d *manifest.Document, w *workload.Workload, namespace strin
 	if out.OmittedViolations > 0 {
 		out.omitted = map[v1alpha1.Mode]int{}
 		for _, o := range res.Omitted {
+			if o.Excepted != "" {
+				out.omittedExcepted += o.Count
+				continue
+			}
 			out.omitted[o.Mode] += o.Count
 		}
 	}
@@ -81,11 +88,23 @@ func (r *report) write(w io.Writer, format string) error {
 
 var modeLabel = map[v1alpha1.Mode]string{v1alpha1.ModeEnforce: "deny ", v1alpha1.ModeWarn: "warn ", v1alpha1.ModeAudit: "audit"}
 
+// waivedLabel is the label of a violation an exception waives, whatever its mode; its line ends
+// with "(excepted by namespace/name)".
+const waivedLabel = "waive"
+
+// label is the text output's label of a violation.
+func label(v *engine.Violation) string {
+	if v.Excepted != "" {
+		return waivedLabel
+	}
+	return modeLabel[v.Mode]
+}
+
 // text renders one block per object: a verdict line, then one line per violation, then how many
 // violations are not listed, if any.
 func (r *report) text() string {
 	var b strings.Builder
-	var admitted, denied, enforce, warn, audit int
+	var admitted, denied, enforce, warn, audit, excepted int
 	for _, res := range r.Results {
 		verdict := "ADMITTED"
 		if res.Allowed {
@@ -96,20 +115,23 @@ func (r *report) text() string {
 		}
 		fmt.Fprintf(&b, "%s %s/%s: %s  (%s)\n", res.Kind, res.Namespace, res.Name, verdict, res.Source)
 		for _, v := range res.Violations {
-			switch v.Mode {
-			case v1alpha1.ModeEnforce:
+			switch {
+			case v.Excepted != "":
+				excepted++
+			case v.Mode == v1alpha1.ModeEnforce:
 				enforce++
-			case v1alpha1.ModeWarn:
+			case v.Mode == v1alpha1.ModeWarn:
 				warn++
 			default:
 				audit++
 			}
-			fmt.Fprintf(&b, "  %s  %s\n", modeLabel[v.Mode], v.String())
+			fmt.Fprintf(&b, "  %s  %s\n", label(&v), v.String())
 		}
 		if n := res.OmittedViolations; n > 0 {
 			enforce += res.omitted[v1alpha1.ModeEnforce]
 			warn += res.omitted[v1alpha1.ModeWarn]
 			audit += res.omitted[v1alpha1.ModeAudit]
+			excepted += res.omittedExcepted
 			fmt.Fprintf(&b, "  …      %d more %s not shown\n", n, plural(n, "violation", "violations"))
 		}
 	}
@@ -118,6 +140,9 @@ func (r *report) text() string {
 	}
 	fmt.Fprintf(&b, "%d %s checked: %d admitted, %d denied; violations: %d enforced, %d warned, %d audited",
 		len(r.Results), plural(len(r.Results), "object", "objects"), admitted, denied, enforce, warn, audit)
+	if r.Exceptions > 0 || excepted > 0 {
+		fmt.Fprintf(&b, ", %d excepted (%d %s read)", excepted, r.Exceptions, plural(r.Exceptions, "exception", "exceptions"))
+	}
 	if r.Skipped > 0 {
 		fmt.Fprintf(&b, "; %d other %s skipped", r.Skipped, plural(r.Skipped, "object", "objects"))
 	}

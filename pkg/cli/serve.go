@@ -23,7 +23,6 @@ import (
 	"github.com/sealgate/sealgate/pkg/cluster"
 	"github.com/sealgate/sealgate/pkg/engine"
 	"github.com/sealgate/sealgate/pkg/metrics"
-	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/rules"
 	"github.com/sealgate/sealgate/pkg/server"
 	"github.com/sealgate/sealgate/pkg/verify"
@@ -59,7 +58,7 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Host, "host", "", "address the webhook listens on (empty: all)")
 	fs.IntVar(&o.Port, "port", 9443, "HTTPS port of the webhook (/validate)")
 	fs.StringVar(&o.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory with tls.crt and tls.key; reloaded when they change")
-	fs.StringArrayVar(&o.PolicyFiles, "policy-file", nil, "policy file or directory (repeatable); without it, policies come from ClusterAdmissionPolicy objects in the cluster")
+	fs.StringArrayVar(&o.PolicyFiles, "policy-file", nil, "policy file or directory (repeatable), PolicyExceptions included; without it, policies and exceptions come from the cluster")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables)")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of /metrics (0 disables); loopback by default, see --metrics-secure")
 	fs.BoolVar(&o.MetricsSecure, "metrics-secure", false, "serve /metrics over HTTPS, to clients the API server authenticates and allows get on /metrics (cluster mode only)")
@@ -203,16 +202,19 @@ func (o *serveOptions) run(ctx context.Context, stdio IO) error {
 	}
 
 	var (
-		source admission.PolicySource
-		store  *cluster.Store
+		source     admission.PolicySource
+		exceptions engine.ExceptionSource
+		store      *cluster.Store
 	)
 	if len(o.PolicyFiles) > 0 {
-		policies, err := policy.LoadPaths(o.PolicyFiles, stdio.In)
+		// PolicyExceptions in the policy files apply as in the cluster; one that names no namespace
+		// is in sealgate's own (--namespace).
+		policies, xs, err := loadPoliciesAndExceptions(o.PolicyFiles, nil, stdio.In, o.Cluster.Namespace)
 		if err != nil {
 			return usageError(err)
 		}
-		source = admission.StaticPolicies(policies)
-		log.Info("policies loaded from files", "count", len(policies))
+		source, exceptions = admission.StaticPolicies(policies), engine.NewStaticExceptions(xs)
+		log.Info("policies loaded from files", "count", len(policies), "exceptions", len(xs))
 	} else {
 		store = cluster.NewStore()
 		source = store
@@ -230,7 +232,8 @@ func (o *serveOptions) run(ctx context.Context, stdio IO) error {
 	vo.Log = log.WithName("signatures")
 	h := &admission.Handler{
 		// The verifier serves both file and cluster modes; runCluster keeps h.Engine as it is.
-		Engine:   &engine.Engine{Rules: rules.Default(), Signatures: verify.New(vo)},
+		Engine: &engine.Engine{Rules: rules.Default(), Signatures: verify.New(vo),
+			Exceptions: exceptions, ExceptionNamespace: o.Cluster.Namespace},
 		Policies: source,
 		Metrics:  rec,
 		Log:      log.WithName("admission"),
