@@ -18,8 +18,10 @@ import (
 // Limits of what one audit keeps. Counts are never cut: only the lists are.
 const (
 	// MaxFindingsPerEntry bounds the violations listed for one top-level object, its pods' included;
-	// the rest are counted in OmittedViolations.
+	// the rest are counted in OmittedViolations. Those exceptions waive are bounded apart, by
+	// MaxExceptedPerEntry, so that they never crowd out the rest.
 	MaxFindingsPerEntry = 3 * engine.MaxViolationsPerMode
+	MaxExceptedPerEntry = engine.MaxViolationsPerMode
 	// MaxCleanPerNamespace bounds the objects with no violation kept per namespace, for pass results.
 	MaxCleanPerNamespace = MaxResultsPerReport
 	// maxOwnerDepth bounds the walk up an owner chain (Pod, ReplicaSet, Deployment is three), so that
@@ -79,6 +81,8 @@ type Entry struct {
 	// Omitted counts them per policy and rule; the counts are part of every total.
 	Omitted []engine.Omission `json:"-"`
 	key     groupKey
+	// listed and listedExcepted count the violations listed, not waived and waived.
+	listed, listedExcepted int
 }
 
 // groupKey names a top-level object within its namespace.
@@ -294,14 +298,19 @@ func (e *Entry) merge(o *Object, res *engine.Result) {
 		if object != "" && e.shows(v) {
 			continue
 		}
-		if len(e.Violations) >= MaxFindingsPerEntry {
-			e.omit(engine.Omission{Policy: v.Policy, Rule: v.Rule, Mode: v.Mode, Count: 1})
+		n, limit := &e.listed, MaxFindingsPerEntry
+		if v.Excepted != "" {
+			n, limit = &e.listedExcepted, MaxExceptedPerEntry
+		}
+		if *n >= limit {
+			e.omit(engine.Omission{Policy: v.Policy, Rule: v.Rule, Mode: v.Mode, Count: 1, Excepted: v.Excepted})
 			continue
 		}
+		*n++
 		e.Violations = append(e.Violations, Finding{Violation: v, Object: object})
 	}
 	for _, om := range res.Omitted {
-		if object != "" && e.hasRule(om.Policy, om.Rule) {
+		if object != "" && e.hasRule(om.Policy, om.Rule, om.Excepted) {
 			// The owner's template already shows this rule failing.
 			continue
 		}
@@ -309,26 +318,29 @@ func (e *Entry) merge(o *Object, res *engine.Result) {
 	}
 }
 
-// hasRule reports whether the entry lists or counts a violation of a policy's rule.
-func (e *Entry) hasRule(policy, rule string) bool {
+// hasRule reports whether the entry lists or counts a violation of a policy's rule, waived by the
+// same exception (or by none).
+func (e *Entry) hasRule(policy, rule, excepted string) bool {
 	for i := range e.Violations {
-		if v := &e.Violations[i]; v.Policy == policy && v.Rule == rule && v.Object == "" {
+		if v := &e.Violations[i]; v.Policy == policy && v.Rule == rule && v.Excepted == excepted && v.Object == "" {
 			return true
 		}
 	}
 	for i := range e.Omitted {
-		if e.Omitted[i].Policy == policy && e.Omitted[i].Rule == rule {
+		if o := &e.Omitted[i]; o.Policy == policy && o.Rule == rule && o.Excepted == excepted {
 			return true
 		}
 	}
 	return false
 }
 
-// shows reports whether the entry already lists a violation that says the same as v.
+// shows reports whether the entry already lists a violation that says the same as v. A violation
+// an exception waives on the owner but not on its pod (an exception that covers the Deployment's
+// kind and not Pod) is not the same: the pod's is listed, since it is the one that would deny.
 func (e *Entry) shows(v engine.Violation) bool {
 	for i := range e.Violations {
 		w := &e.Violations[i].Violation
-		if w.Policy == v.Policy && w.Rule == v.Rule && w.Container == v.Container && w.Message == v.Message {
+		if w.Policy == v.Policy && w.Rule == v.Rule && w.Container == v.Container && w.Message == v.Message && w.Excepted == v.Excepted {
 			return true
 		}
 	}
@@ -338,7 +350,7 @@ func (e *Entry) shows(v engine.Violation) bool {
 func (e *Entry) omit(om engine.Omission) {
 	e.OmittedViolations += om.Count
 	for i := range e.Omitted {
-		if e.Omitted[i].Policy == om.Policy && e.Omitted[i].Rule == om.Rule {
+		if e.Omitted[i].Policy == om.Policy && e.Omitted[i].Rule == om.Rule && e.Omitted[i].Excepted == om.Excepted {
 			e.Omitted[i].Count += om.Count
 			return
 		}

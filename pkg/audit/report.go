@@ -45,15 +45,32 @@ const (
 	ResultPass = "pass"
 	ResultFail = "fail"
 	ResultWarn = "warn"
+	ResultSkip = "skip"
 )
 
+// PropertyException is the result property that names the PolicyException ("namespace/name") that
+// waives a skipped result.
+const PropertyException = "exception"
+
 // resultFor is the report result of a violation: a Warn policy warns; Enforce and Audit policies fail
-// (an Audit policy is one that would deny once enforced).
-func resultFor(m v1alpha1.Mode) orv1alpha1.Result {
-	if m == v1alpha1.ModeWarn {
+// (an Audit policy is one that would deny once enforced); a violation an exception waives is
+// skipped, whatever the mode, with the exception in the PropertyException property.
+func resultFor(m v1alpha1.Mode, excepted string) orv1alpha1.Result {
+	switch {
+	case excepted != "":
+		return ResultSkip
+	case m == v1alpha1.ModeWarn:
 		return ResultWarn
 	}
 	return ResultFail
+}
+
+// withException adds the PropertyException property to props when an exception waived the result.
+func withException(props map[string]string, excepted string) map[string]string {
+	if excepted != "" {
+		props[PropertyException] = excepted
+	}
+	return props
 }
 
 // NamespaceReport is the Report of one namespace: a result per violation, then one per policy that
@@ -70,7 +87,7 @@ func NamespaceReport(ns *Namespace, now time.Time) *orv1alpha1.Report {
 		subject := e.reference()
 		for i := range e.Violations {
 			f := &e.Violations[i]
-			props := map[string]string{"path": f.Path, "mode": string(f.Mode), "pods": strconv.Itoa(e.Pods)}
+			props := withException(map[string]string{"path": f.Path, "mode": string(f.Mode), "pods": strconv.Itoa(e.Pods)}, f.Excepted)
 			if f.Container != "" {
 				props["container"] = f.Container
 			}
@@ -78,14 +95,15 @@ func NamespaceReport(ns *Namespace, now time.Time) *orv1alpha1.Report {
 				props["object"] = f.Object
 			}
 			results = append(results, orv1alpha1.ReportResult{Source: Source, Policy: f.Policy, Rule: f.Rule,
-				Result: resultFor(f.Mode), Scored: true, Timestamp: ts, Subjects: []corev1.ObjectReference{subject},
+				Result: resultFor(f.Mode, f.Excepted), Scored: true, Timestamp: ts, Subjects: []corev1.ObjectReference{subject},
 				Description: f.Message, Properties: props})
 		}
 		for _, o := range e.Omitted {
 			results = append(results, orv1alpha1.ReportResult{Source: Source, Policy: o.Policy, Rule: o.Rule,
-				Result: resultFor(o.Mode), Scored: true, Timestamp: ts, Subjects: []corev1.ObjectReference{subject},
+				Result: resultFor(o.Mode, o.Excepted), Scored: true, Timestamp: ts, Subjects: []corev1.ObjectReference{subject},
 				Description: fmt.Sprintf("%d more violations of this rule, not listed (pkg/engine/limits.go)", o.Count),
-				Properties:  map[string]string{"mode": string(o.Mode), "omitted": strconv.Itoa(o.Count), "pods": strconv.Itoa(e.Pods)}})
+				Properties: withException(map[string]string{"mode": string(o.Mode), "omitted": strconv.Itoa(o.Count), "pods": strconv.Itoa(e.Pods)},
+					o.Excepted)})
 		}
 	}
 	for _, e := range ns.Clean {
@@ -124,6 +142,8 @@ func tally(s *orv1alpha1.ReportSummary, r orv1alpha1.Result) {
 		s.Fail++
 	case ResultWarn:
 		s.Warn++
+	case ResultSkip:
+		s.Skip++
 	}
 }
 
@@ -142,11 +162,18 @@ func SummaryReport(s *Summary, policies []*policy.Policy, now time.Time) *orv1al
 		violated[pt.Policy] = true
 		for _, rt := range pt.Rules {
 			results = append(results, orv1alpha1.ReportResult{Source: Source, Policy: pt.Policy, Rule: rt.Rule,
-				Result: resultFor(pt.Mode), Scored: true, Timestamp: ts,
+				Result: resultFor(pt.Mode, ""), Scored: true, Timestamp: ts,
 				Description: DescribeTotals(rt.Totals, 5),
 				Properties: map[string]string{"mode": string(pt.Mode), "objects": strconv.Itoa(rt.Objects),
 					"pods": strconv.Itoa(rt.Pods), "namespaces": strconv.Itoa(len(rt.Namespaces))}})
 		}
+	}
+	for _, xt := range s.Exceptions {
+		results = append(results, orv1alpha1.ReportResult{Source: Source, Policy: xt.Policy, Rule: xt.Rule,
+			Result: ResultSkip, Scored: true, Timestamp: ts,
+			Description: "waived by PolicyException " + xt.Exception + ": " + DescribeTotals(xt.Totals, 5),
+			Properties: map[string]string{PropertyException: xt.Exception, "objects": strconv.Itoa(xt.Objects),
+				"pods": strconv.Itoa(xt.Pods), "namespaces": strconv.Itoa(len(xt.Namespaces))}})
 	}
 	names := make([]string, 0, len(policies))
 	for _, p := range policies {

@@ -21,9 +21,22 @@ type Summary struct {
 	// selector leaves out.
 	OutOfScope int `json:"outOfScope"`
 	Skipped    int `json:"skipped"`
+	// Excepted counts the objects with a violation a PolicyException waives. Waived violations
+	// count in no other total: Policies and the counts above are what would deny, warn or be audited.
+	Excepted int `json:"excepted"`
 
 	Policies   []PolicyTotal    `json:"policies"`
 	Namespaces []NamespaceTotal `json:"namespaces"`
+	// Exceptions totals what each exception waives, by policy and rule, most objects first.
+	Exceptions []ExceptionTotal `json:"exceptions"`
+}
+
+// ExceptionTotal counts the objects whose violations of one rule of a policy one exception waives.
+type ExceptionTotal struct {
+	Exception string `json:"exception"`
+	Policy    string `json:"policy"`
+	Rule      string `json:"rule"`
+	Totals
 }
 
 // PolicyTotal counts the objects that violate one policy.
@@ -62,12 +75,13 @@ type NamespaceTotal struct {
 	Denied    int    `json:"denied"`
 	Warned    int    `json:"warned"`
 	Audited   int    `json:"audited"`
+	Excepted  int    `json:"excepted"`
 }
 
 // Finish completes every namespace and returns the entries, namespace by namespace in name order,
 // and the totals. Call it once, after the last Add.
 func (r *Result) Finish() ([]*Entry, *Summary) {
-	s := &Summary{Policies: []PolicyTotal{}, Namespaces: []NamespaceTotal{}}
+	s := &Summary{Policies: []PolicyTotal{}, Namespaces: []NamespaceTotal{}, Exceptions: []ExceptionTotal{}}
 	names := make([]string, 0, len(r.Namespaces))
 	for name := range r.Namespaces {
 		names = append(names, name)
@@ -75,6 +89,7 @@ func (r *Result) Finish() ([]*Entry, *Summary) {
 	slices.Sort(names)
 	var entries []*Entry
 	policies := map[string]*policyCount{}
+	waived := map[waivedRule]*count{}
 	for _, name := range names {
 		ns := r.Namespaces[name]
 		s.OutOfScope += ns.OutOfScope
@@ -115,10 +130,23 @@ func (r *Result) Finish() ([]*Entry, *Summary) {
 			for p := range e.policiesViolated() {
 				policies[p].add(e)
 			}
+			ws := e.waived()
+			if len(ws) > 0 {
+				nt.Excepted++
+			}
+			for w := range ws {
+				c := waived[w]
+				if c == nil {
+					c = &count{ns: map[string]int{}}
+					waived[w] = c
+				}
+				c.add(e)
+			}
 		}
 		s.Denied += nt.Denied
 		s.Warned += nt.Warned
 		s.Audited += nt.Audited
+		s.Excepted += nt.Excepted
 		s.Namespaces = append(s.Namespaces, nt)
 	}
 	slices.SortStableFunc(s.Namespaces, func(a, b NamespaceTotal) int {
@@ -138,7 +166,34 @@ func (r *Result) Finish() ([]*Entry, *Summary) {
 	slices.SortFunc(s.Policies, func(a, b PolicyTotal) int {
 		return cmp.Or(cmp.Compare(b.Objects, a.Objects), cmp.Compare(a.Policy, b.Policy))
 	})
+	for w, c := range waived {
+		s.Exceptions = append(s.Exceptions, ExceptionTotal{Exception: w.exception, Policy: w.policy, Rule: w.rule, Totals: c.totals()})
+	}
+	slices.SortFunc(s.Exceptions, func(a, b ExceptionTotal) int {
+		return cmp.Or(cmp.Compare(b.Objects, a.Objects), cmp.Compare(a.Exception, b.Exception), cmp.Compare(a.Policy, b.Policy),
+			cmp.Compare(a.Rule, b.Rule))
+	})
 	return entries, s
+}
+
+// waivedRule is a rule of a policy that an exception waives.
+type waivedRule struct{ exception, policy, rule string }
+
+// waived returns the rules of policies the entry's waived violations break, listed or omitted, with
+// the exception that waives each.
+func (e *Entry) waived() map[waivedRule]bool {
+	out := map[waivedRule]bool{}
+	for i := range e.Violations {
+		if v := &e.Violations[i]; v.Excepted != "" {
+			out[waivedRule{v.Excepted, v.Policy, v.Rule}] = true
+		}
+	}
+	for _, o := range e.Omitted {
+		if o.Excepted != "" {
+			out[waivedRule{o.Excepted, o.Policy, o.Rule}] = true
+		}
+	}
+	return out
 }
 
 type policyRule struct{ policy, rule string }
@@ -178,15 +233,19 @@ func (p *policyCount) add(e *Entry) {
 	p.count.add(e)
 }
 
-// rules returns the policy rules the entry violates, listed or omitted, with the policy's mode.
+// rules returns the policy rules the entry violates, listed or omitted, with the policy's mode;
+// what exceptions waive is left out (waived).
 func (e *Entry) rules() map[policyRule]v1alpha1.Mode {
 	out := map[policyRule]v1alpha1.Mode{}
 	for i := range e.Violations {
-		v := &e.Violations[i]
-		out[policyRule{v.Policy, v.Rule}] = v.Mode
+		if v := &e.Violations[i]; v.Excepted == "" {
+			out[policyRule{v.Policy, v.Rule}] = v.Mode
+		}
 	}
 	for _, o := range e.Omitted {
-		out[policyRule{o.Policy, o.Rule}] = o.Mode
+		if o.Excepted == "" {
+			out[policyRule{o.Policy, o.Rule}] = o.Mode
+		}
 	}
 	return out
 }

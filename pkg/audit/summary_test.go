@@ -61,6 +61,7 @@ func TestSummary(t *testing.T) {
 			{Namespace: "dev", Objects: 3, Pods: 3, Denied: 1, Audited: 2},
 			{Namespace: "staging", Objects: 1, Pods: 1},
 		},
+		Exceptions: []audit.ExceptionTotal{},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("summary (-want +got):\n%s", diff)
