@@ -54,7 +54,10 @@ type Scanner struct {
 	// Engine is the webhook's engine: the same namespace lookups, signature verifier and cache.
 	Engine *engine.Engine
 	Store  *cluster.Store
-	Leader cluster.Leadership
+	// Exceptions, when set, makes a change of what the PolicyExceptions waive (one created, changed,
+	// deleted or expired) rescan as a change of the policies does.
+	Exceptions Changes
+	Leader     cluster.Leadership
 	// Client reads and writes reports, status and the webhook configuration (no cache).
 	Client client.Client
 	// Cache reads policies from the manager's cache.
@@ -91,6 +94,11 @@ type term struct {
 	status   *statusWriter
 	// noReports is set when the report API is not installed: status and metrics are still kept.
 	noReports bool
+}
+
+// Changes is a versioned set that says when it changes: the exceptions in force.
+type Changes interface {
+	Changes() (uint64, <-chan struct{})
 }
 
 // EventSource is an informer the scanner follows: the manager's namespace informer.
@@ -164,13 +172,17 @@ func (s *Scanner) Dirty(namespace string) {
 }
 
 // watch queues a full scan when this replica leads without having scanned in this term (it just
-// became the leader, or a scan was dropped while it briefly did not lead) and when the policies in
-// force change, and a reset when it stops leading. It polls Leading rather than reading
+// became the leader, or a scan was dropped while it briefly did not lead) and when the policies or
+// exceptions in force change, and a reset when it stops leading. It polls Leading rather than reading
 // Leadership.Gained, whose one value the policy status sweep already takes.
 func (s *Scanner) watch(ctx context.Context) {
 	tick := time.NewTicker(leaderPoll)
 	defer tick.Stop()
 	_, changed := s.Store.Changes()
+	var exceptionsChanged <-chan struct{} // nil, never ready, without Exceptions
+	if s.Exceptions != nil {
+		_, exceptionsChanged = s.Exceptions.Changes()
+	}
 	for {
 		switch {
 		case s.Leader.Leading():
@@ -186,6 +198,12 @@ func (s *Scanner) watch(ctx context.Context) {
 		case <-tick.C:
 		case <-changed:
 			_, changed = s.Store.Changes()
+			if s.Leader.Leading() {
+				s.fullQueued.Store(true)
+				s.queue.Add(keyFull)
+			}
+		case <-exceptionsChanged:
+			_, exceptionsChanged = s.Exceptions.Changes()
 			if s.Leader.Leading() {
 				s.fullQueued.Store(true)
 				s.queue.Add(keyFull)

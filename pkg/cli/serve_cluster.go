@@ -151,6 +151,11 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 	if err := cluster.SetupPolicies(mgr, store, leader, log.WithName("policies")); err != nil {
 		return err
 	}
+	exceptions := cluster.NewExceptionStore()
+	h.Engine.Exceptions, h.Engine.ExceptionNamespace = exceptions, o.Cluster.Namespace
+	if err := cluster.SetupExceptions(mgr, exceptions, h.Engine.Rules, o.Cluster.Namespace, leader, log.WithName("exceptions")); err != nil {
+		return err
+	}
 	// Register the namespace informer now, so the first admission does not wait for it to sync.
 	nsInformer, err := mgr.GetCache().GetInformer(ctx, &corev1.Namespace{})
 	if err != nil {
@@ -194,9 +199,10 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		return err
 	}
 	srv.Handle(webhookconfig.WorkloadPath, h)
-	pv := &admission.PolicyValidator{Log: log.WithName("policy-webhook"), Server: so.Metrics}
+	pv := &admission.PolicyValidator{Log: log.WithName("policy-webhook"), Server: so.Metrics,
+		Rules: h.Engine.Rules, Policies: store, ExceptionNamespace: o.Cluster.Namespace}
 	if o.Cluster.Audit {
-		if pv.WhatIf, err = o.setupAudit(cfg, mgr, live, nsInformer, h, store, leader, log); err != nil {
+		if pv.WhatIf, err = o.setupAudit(cfg, mgr, live, nsInformer, h, store, exceptions, leader, log); err != nil {
 			return err
 		}
 	}
@@ -215,6 +221,7 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		}
 		return nil
 	}))
+	srv.AddReadyCheck("exceptions", server.CheckFunc(exceptions.Ready))
 	log.Info("starting", "mode", "cluster", "namespace", o.Cluster.Namespace, "certMode", o.Cluster.CertMode,
 		"dnsNames", strings.Join(o.Cluster.dnsNames(), ","))
 	return runBoth(ctx, srv, mgr)
@@ -224,7 +231,7 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 // policy webhook. The informers run on every replica, and the webhook's readiness does not wait for
 // them: until they sync, the what-if says it has no estimate.
 func (o *serveOptions) setupAudit(cfg *rest.Config, mgr ctrl.Manager, live client.Client, namespaces auditor.EventSource,
-	h *admission.Handler, store *cluster.Store, leader cluster.Leadership, log logr.Logger) (func(context.Context, *policy.Policy) []string, error) {
+	h *admission.Handler, store *cluster.Store, exceptions *cluster.ExceptionStore, leader cluster.Leadership, log logr.Logger) (func(context.Context, *policy.Policy) []string, error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -240,7 +247,7 @@ func (o *serveOptions) setupAudit(cfg *rest.Config, mgr ctrl.Manager, live clien
 	if !ok {
 		rec = metrics.Nop{}
 	}
-	sc := &auditor.Scanner{Informers: inf, Engine: h.Engine, Store: store, Leader: leader, Client: live,
+	sc := &auditor.Scanner{Informers: inf, Engine: h.Engine, Store: store, Exceptions: exceptions, Leader: leader, Client: live,
 		Cache: mgr.GetClient(), ReportAPI: o.Cluster.AuditReportAPI, WebhookConfig: o.Cluster.WebhookConfig,
 		Namespace: o.Cluster.Namespace, Metrics: rec, Log: log.WithName("audit")}
 	if err := sc.Register(namespaces); err != nil {
