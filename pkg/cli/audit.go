@@ -30,6 +30,7 @@ type auditOptions struct {
 	Namespace         string
 	AllNamespaces     bool
 	Policies          []string
+	Exceptions        []string
 	AsEnforce         bool
 	Output            string
 	ReportAPI         string
@@ -45,14 +46,15 @@ func (o *auditOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Context, "context", "", "kubeconfig context to use")
 	fs.StringVarP(&o.Namespace, "namespace", "n", "", "audit this namespace only (default: every namespace)")
 	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "audit every namespace (the default when -n is not given)")
-	fs.StringArrayVar(&o.Policies, "policy", nil, "policy file or directory to audit with instead of the cluster's policies (repeatable; - reads stdin): what a policy would find before it is installed")
+	fs.StringArrayVar(&o.Policies, "policy", nil, "policy file or directory to audit with instead of the cluster's policies (repeatable; - reads stdin): what a policy would find before it is installed; PolicyExceptions in them are read too")
+	fs.StringArrayVar(&o.Exceptions, "exceptions", nil, "PolicyException file or directory (repeatable; - reads stdin), applied with the cluster's exceptions; one of the same namespace and name replaces the cluster's")
 	fs.BoolVar(&o.AsEnforce, "as-enforce", false, "evaluate Warn and Audit policies as if they were Enforce: what switching them would deny")
 	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text, json or report (the report objects as YAML)")
 	fs.StringVar(&o.ReportAPI, "report-api", audit.APIOpenReports, "API of the report objects of -o report: "+audit.APIOpenReports+" or "+audit.APIPolicyWG)
 	fs.BoolVar(&o.SkipSignatures, "skip-signatures", false, "do not verify image signatures; the output says they were skipped")
 	fs.Int64Var(&o.PageSize, "page-size", 500, "objects per list request; memory stays bounded by a page")
 	fs.StringVar(&o.WebhookConfig, "webhook-config-name", "sealgate", "ValidatingWebhookConfiguration whose selectors say which namespaces and objects the webhook sees")
-	fs.StringVar(&o.SealgateNamespace, "sealgate-namespace", "sealgate-system", "namespace sealgate runs in, excluded with kube-system when the webhook configuration is not installed")
+	fs.StringVar(&o.SealgateNamespace, "sealgate-namespace", "sealgate-system", "namespace sealgate runs in: excluded with kube-system when the webhook configuration is not installed; policies accept exceptions from it unless spec.exceptions says otherwise")
 	o.Verify.AddFlags(fs)
 }
 
@@ -61,8 +63,11 @@ func (o *auditOptions) Validate() error {
 	if o.Namespace != "" && o.AllNamespaces {
 		errs = append(errs, errors.New("-n and --all-namespaces cannot be used together"))
 	}
-	if slices.Contains(o.Policies, "") {
-		errs = append(errs, errors.New("--policy must not be empty"))
+	if slices.Contains(o.Policies, "") || slices.Contains(o.Exceptions, "") {
+		errs = append(errs, errors.New("--policy and --exceptions must not be empty"))
+	}
+	if countStdin(o.Policies)+countStdin(o.Exceptions) > 1 {
+		errs = append(errs, errors.New("only one of --policy - and --exceptions - can read standard input"))
 	}
 	if !slices.Contains([]string{"text", "json", "report"}, o.Output) {
 		errs = append(errs, fmt.Errorf("-o %q: want text, json or report", o.Output))
@@ -147,7 +152,11 @@ func (o *auditOptions) run(ctx context.Context, stdio IO) (*auditOutput, error) 
 	}
 	out := &auditOutput{SignaturesSkipped: o.SkipSignatures, AsEnforce: o.AsEnforce, started: time.Now()}
 
-	policies, err := o.policies(ctx, cs, stdio.In, out)
+	policies, inline, err := o.policies(ctx, cs, stdio.In, out)
+	if err != nil {
+		return nil, err
+	}
+	exceptions, err := o.exceptions(ctx, cs, stdio, inline, out)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +174,8 @@ func (o *auditOptions) run(ctx context.Context, stdio IO) (*auditOutput, error) 
 		return nil, err
 	}
 	out.Scope = scope.Source
-	eng := &engine.Engine{Rules: rules.Default(), Namespaces: namespaces, SkipSignatures: o.SkipSignatures}
+	eng := &engine.Engine{Rules: rules.Default(), Namespaces: namespaces, SkipSignatures: o.SkipSignatures,
+		Exceptions: engine.NewStaticExceptions(exceptions), ExceptionNamespace: o.SealgateNamespace}
 	if !o.SkipSignatures && needsSignatures(policies) {
 		vo, err := o.Verify.Options(nil)
 		if err != nil {
@@ -194,22 +204,57 @@ func (o *auditOptions) run(ctx context.Context, stdio IO) (*auditOutput, error) 
 }
 
 // policies are those in force in the cluster, decided as every replica decides them, or those of
-// --policy.
-func (o *auditOptions) policies(ctx context.Context, cs kubernetes.Interface, stdin io.Reader, out *auditOutput) ([]*policy.Policy, error) {
+// --policy, with the PolicyExceptions those files hold.
+func (o *auditOptions) policies(ctx context.Context, cs kubernetes.Interface, stdin io.Reader, out *auditOutput) ([]*policy.Policy, []*policy.Exception, error) {
 	if len(o.Policies) > 0 {
-		ps, err := policy.LoadPaths(o.Policies, stdin)
+		ps, xs, err := loadPoliciesAndExceptions(o.Policies, nil, stdin, o.SealgateNamespace)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out.PolicySource = "files"
-		return ps, nil
+		return ps, xs, nil
 	}
 	ps, err := clusterPolicies(ctx, cs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out.PolicySource = "cluster"
-	return ps, nil
+	return ps, nil, nil
+}
+
+// exceptions are the PolicyExceptions in force in the cluster, decided as every replica decides
+// them, with those of the files (inline, from --policy, and --exceptions) replacing any of the same
+// namespace and name. A cluster without the PolicyException API, or that does not let the audit
+// list exceptions, is audited with the files' exceptions only, and the audit says so: without
+// exceptions it can only find more, never less.
+func (o *auditOptions) exceptions(ctx context.Context, cs kubernetes.Interface, stdio IO, inline []*policy.Exception, out *auditOutput) ([]*policy.Exception, error) {
+	files, err := loadExceptions(o.Exceptions, stdio.In, o.SealgateNamespace)
+	if err != nil {
+		return nil, err
+	}
+	files, err = mergeExceptions(inline, files, false)
+	if err != nil {
+		return nil, err
+	}
+	fromCluster, err := clusterExceptions(ctx, cs)
+	switch {
+	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
+		fmt.Fprintf(stdio.Err, "note: cannot list PolicyExceptions (%s); auditing without the cluster's exceptions\n", reason(err))
+		out.ExceptionSource = "files"
+	case err != nil:
+		return nil, err
+	default:
+		out.ExceptionSource = "cluster"
+		if len(files) > 0 {
+			out.ExceptionSource = "cluster and files"
+		}
+	}
+	xs, err := mergeExceptions(fromCluster, files, true)
+	if err != nil {
+		return nil, err
+	}
+	out.Exceptions = len(xs)
+	return xs, nil
 }
 
 // scope reads the workload webhook's selectors from its configuration; when it is not installed,

@@ -34,6 +34,9 @@ type fakeAPI struct {
 	nsNames    map[string]json.RawMessage
 	objects    map[string][]fakeItem // by resource
 	policies   []json.RawMessage
+	exceptions []json.RawMessage
+	// noExceptionCRD answers 404 for PolicyExceptions, as a cluster without that CRD does.
+	noExceptionCRD bool
 	// webhook is served as ValidatingWebhookConfiguration sealgate; nil answers 404.
 	webhook *admissionregistrationv1.ValidatingWebhookConfiguration
 	// webhookForbidden answers 403 to a read of the configuration, as for an RBAC role without it.
@@ -95,6 +98,15 @@ func (f *fakeAPI) addPolicy(doc string) {
 		f.t.Fatal(err)
 	}
 	f.policies = append(f.policies, raw)
+}
+
+// addException serves a PolicyException, written as YAML, in the cluster's list.
+func (f *fakeAPI) addException(doc string) {
+	raw, err := yaml.YAMLToJSON([]byte(doc))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.exceptions = append(f.exceptions, raw)
 }
 
 // start serves on 127.0.0.1 and returns a kubeconfig file that points at it.
@@ -167,6 +179,10 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fakeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
 	case r.URL.Path == auditPolicies:
 		f.list(w, r, "clusteradmissionpolicies", "sealgate.dev/v1alpha1", "ClusterAdmissionPolicyList", f.policies)
+	case r.URL.Path == auditExceptions && f.noExceptionCRD:
+		fakeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
+	case r.URL.Path == auditExceptions:
+		f.list(w, r, "policyexceptions", "sealgate.dev/v1alpha1", "PolicyExceptionList", f.exceptions)
 	default:
 		f.podBearing(w, r, p)
 	}
@@ -313,10 +329,11 @@ func auditPolicy(name, mode, spec string) string {
 }
 
 const (
-	noPrivileged  = "containers: {privileged: Forbid}"
-	noLatest      = "images: {disallowLatestTag: true}"
-	auditImage    = "registry.example.com/app:1.0"
-	auditPolicies = "/apis/sealgate.dev/v1alpha1/clusteradmissionpolicies"
+	noPrivileged    = "containers: {privileged: Forbid}"
+	noLatest        = "images: {disallowLatestTag: true}"
+	auditImage      = "registry.example.com/app:1.0"
+	auditPolicies   = "/apis/sealgate.dev/v1alpha1/clusteradmissionpolicies"
+	auditExceptions = "/apis/sealgate.dev/v1alpha1/policyexceptions"
 )
 
 // auditOut is the part of `sealgate audit -o json` the tests read.

@@ -19,6 +19,7 @@ import (
 	"github.com/sealgate/sealgate/pkg/audit"
 	"github.com/sealgate/sealgate/pkg/cluster"
 	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/rules"
 )
 
 var getOptions = metav1.GetOptions{}
@@ -121,6 +122,38 @@ func clusterPolicies(ctx context.Context, cs kubernetes.Interface) ([]*policy.Po
 		for i := range page.Items {
 			if d := cluster.Decide(&page.Items[i]); d.Policy != nil {
 				out = append(out, d.Policy)
+			}
+		}
+		if cont = page.Continue; cont == "" {
+			return out, nil
+		}
+	}
+}
+
+// clusterExceptions are the PolicyExceptions in force in the cluster, in every namespace: those
+// cluster.CompileException accepts, as every replica decides them. The error is the API server's,
+// NotFound when the PolicyException API is not installed.
+func clusterExceptions(ctx context.Context, cs kubernetes.Interface) ([]*policy.Exception, error) {
+	var out []*policy.Exception
+	var cont string
+	reg := rules.Default()
+	for {
+		req := cs.Discovery().RESTClient().Get().AbsPath("/apis", v1alpha1.GroupVersion.Group, v1alpha1.GroupVersion.Version,
+			"policyexceptions").Param("limit", "500").SetHeader("Accept", "application/json")
+		if cont != "" {
+			req = req.Param("continue", cont)
+		}
+		raw, err := rawBody(req.Do(ctx))
+		if err != nil {
+			return nil, err
+		}
+		var page v1alpha1.PolicyExceptionList
+		if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &page); err != nil {
+			return nil, fmt.Errorf("decoding PolicyExceptions: %w", err)
+		}
+		for i := range page.Items {
+			if x, err := cluster.CompileException(&page.Items[i], reg); err == nil {
+				out = append(out, x)
 			}
 		}
 		if cont = page.Continue; cont == "" {

@@ -27,6 +27,10 @@ type auditOutput struct {
 	AsEnforce         bool           `json:"asEnforce"`
 	// PolicySource is "cluster" (the policies in force) or "files" (--policy).
 	PolicySource string `json:"policySource"`
+	// ExceptionSource is "cluster", "files" (the cluster's could not be listed) or "cluster and
+	// files"; Exceptions counts the PolicyExceptions applied.
+	ExceptionSource string `json:"exceptionSource"`
+	Exceptions      int    `json:"exceptions"`
 	// Scope says where the webhook's namespace and object selectors came from.
 	Scope string `json:"scope"`
 	// Listed counts the objects listed, and APIRequests the requests made to list them.
@@ -126,14 +130,20 @@ func (o *auditOutput) text() string {
 			fmt.Fprintf(&b, "  %-40s %s\n", rt.Rule, audit.DescribeTotals(rt.Totals, 3))
 		}
 	}
-	if len(s.Policies) > 0 {
+	for _, xt := range s.Exceptions {
+		fmt.Fprintf(&b, "PolicyException %s waives %s/%s on %s\n", xt.Exception, xt.Policy, xt.Rule, audit.DescribeTotals(xt.Totals, 5))
+	}
+	if len(s.Policies) > 0 || len(s.Exceptions) > 0 {
 		b.WriteString("\nNamespaces, worst first:\n")
 		for _, nt := range s.Namespaces {
-			if nt.Denied+nt.Warned+nt.Audited == 0 {
+			if nt.Denied+nt.Warned+nt.Audited+nt.Excepted == 0 {
 				continue
 			}
-			fmt.Fprintf(&b, "  %-30s %d denied, %d warned, %d audited of %d %s (%d %s)\n", nt.Namespace,
-				nt.Denied, nt.Warned, nt.Audited, nt.Objects, plural(nt.Objects, "object", "objects"), nt.Pods, plural(nt.Pods, "pod", "pods"))
+			fmt.Fprintf(&b, "  %-30s %d denied, %d warned, %d audited", nt.Namespace, nt.Denied, nt.Warned, nt.Audited)
+			if nt.Excepted > 0 {
+				fmt.Fprintf(&b, ", %d excepted", nt.Excepted)
+			}
+			fmt.Fprintf(&b, " of %d %s (%d %s)\n", nt.Objects, plural(nt.Objects, "object", "objects"), nt.Pods, plural(nt.Pods, "pod", "pods"))
 		}
 		b.WriteString("\n")
 	}
@@ -151,7 +161,7 @@ func (o *auditOutput) text() string {
 			if f.Object != "" {
 				on = f.Object + ": "
 			}
-			fmt.Fprintf(&b, "  %s  %s%s\n", modeLabel[f.Mode], on, f.String())
+			fmt.Fprintf(&b, "  %s  %s%s\n", label(&f.Violation), on, f.String())
 		}
 		if n := e.OmittedViolations; n > 0 {
 			fmt.Fprintf(&b, "  …      %d more %s not shown\n", n, plural(n, "violation", "violations"))
@@ -163,6 +173,9 @@ func (o *auditOutput) text() string {
 	fmt.Fprintf(&b, "%d %s (%d %s) audited in %d %s: %d would be denied, %d warned, %d audited",
 		s.Objects, plural(s.Objects, "object", "objects"), s.Pods, plural(s.Pods, "pod", "pods"),
 		len(s.Namespaces), plural(len(s.Namespaces), "namespace", "namespaces"), s.Denied, s.Warned, s.Audited)
+	if s.Excepted > 0 {
+		fmt.Fprintf(&b, ", %d excepted", s.Excepted)
+	}
 	if s.OutOfScope > 0 {
 		fmt.Fprintf(&b, "; %d in namespaces the webhook does not see", s.OutOfScope)
 	}
@@ -170,6 +183,9 @@ func (o *auditOutput) text() string {
 		fmt.Fprintf(&b, "; %d left out by its object selector", s.Skipped)
 	}
 	fmt.Fprintf(&b, "\n%d %s from the %s", len(o.policies), plural(len(o.policies), "policy", "policies"), o.PolicySource)
+	if o.Exceptions > 0 {
+		fmt.Fprintf(&b, ", %d %s from the %s", o.Exceptions, plural(o.Exceptions, "exception", "exceptions"), o.ExceptionSource)
+	}
 	if o.AsEnforce {
 		b.WriteString(", evaluated as Enforce (--as-enforce)")
 	}
