@@ -100,6 +100,10 @@ func (r *release) rbac(t *testing.T) {
 		{[]string{"patch", "clusteradmissionpolicies.sealgate.dev", "--subresource=status"}, "yes"},
 		{[]string{"update", "clusteradmissionpolicies.sealgate.dev"}, "no"},
 		{[]string{"delete", "clusteradmissionpolicies.sealgate.dev"}, "no"},
+		{[]string{"watch", "policyexceptions.sealgate.dev", "--all-namespaces"}, "yes"},
+		{[]string{"patch", "policyexceptions.sealgate.dev", "--subresource=status", "-n", "apps"}, "yes"},
+		{[]string{"create", "policyexceptions.sealgate.dev", "-n", r.ns}, "no"},
+		{[]string{"update", "policyexceptions.sealgate.dev", "-n", r.ns}, "no"},
 		{[]string{"list", "namespaces"}, "yes"},
 		{[]string{"update", "namespaces"}, "no"},
 		{[]string{"create", "pods", "-n", "apps"}, "no"},
@@ -133,6 +137,25 @@ func (r *release) rbac(t *testing.T) {
 			t.Errorf("can sealgate %s? %q, want %q", strings.Join(c.args, " "), got, c.want)
 		}
 	}
+	// The exception editor, bound by a RoleBinding in the release namespace (where the policies
+	// accept exceptions from by default), may manage exceptions there and nowhere else.
+	r.mustKubectl(t, "", "create", "rolebinding", "exception-editors", "-n", r.ns,
+		"--clusterrole="+r.name+"-exception-editor", "--user=platform-lead")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"create", "policyexceptions.sealgate.dev", "-n", r.ns}, "yes"},
+		{[]string{"delete", "policyexceptions.sealgate.dev", "-n", r.ns}, "yes"},
+		{[]string{"create", "policyexceptions.sealgate.dev", "-n", "apps"}, "no"},
+		{[]string{"patch", "policyexceptions.sealgate.dev", "--subresource=status", "-n", r.ns}, "no"},
+		{[]string{"update", "clusteradmissionpolicies.sealgate.dev"}, "no"},
+	} {
+		out, _, _ := r.kubectl(t, "", append([]string{"auth", "can-i", "--as=platform-lead"}, c.args...)...)
+		if got := strings.TrimSpace(out); got != c.want {
+			t.Errorf("can an exception editor %s? %q, want %q", strings.Join(c.args, " "), got, c.want)
+		}
+	}
 }
 
 // breakGlass, with sealgate stopped: the webhook fails closed outside the excluded namespaces, the
@@ -153,8 +176,8 @@ func (r *release) breakGlass(t *testing.T) {
 	r.mustKubectl(t, "", "get", "validatingwebhookconfiguration", r.name)
 }
 
-// uninstall: helm uninstall leaves no webhook configuration, policy, Secret or RBAC behind. The CRD
-// stays: Helm never deletes what a chart's crds/ directory installed, so policies survive a reinstall.
+// uninstall: helm uninstall leaves no webhook configuration, policy, Secret or RBAC behind. The CRDs
+// stay: Helm never deletes what a chart's crds/ directory installed, so policies survive a reinstall.
 func (r *release) uninstall(t *testing.T) {
 	r.helm(t, "uninstall", r.name, "--wait", "--timeout=60s")
 	for _, args := range [][]string{
@@ -168,5 +191,5 @@ func (r *release) uninstall(t *testing.T) {
 			t.Errorf("left behind after helm uninstall (kubectl %s):\n%s", strings.Join(args, " "), out)
 		}
 	}
-	r.mustKubectl(t, "", "get", "crd", "clusteradmissionpolicies.sealgate.dev")
+	r.mustKubectl(t, "", "get", "crd", "clusteradmissionpolicies.sealgate.dev", "policyexceptions.sealgate.dev")
 }

@@ -98,8 +98,8 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	t.Cleanup(func() { _ = c.Stop() })
 	r := &release{c: c, name: "sealgate", ns: "security", port: freePort(t)}
 
-	// The control plane comes with the CRD from config/crd; remove it, so that the chart installs it.
-	r.mustKubectl(t, "", "delete", "crd", "clusteradmissionpolicies.sealgate.dev", "--wait", "--timeout=30s")
+	// The control plane comes with the CRDs from config/crd; remove them, so that the chart installs them.
+	r.mustKubectl(t, "", "delete", "crd", "clusteradmissionpolicies.sealgate.dev", "policyexceptions.sealgate.dev", "--wait", "--timeout=30s")
 
 	out := r.helm(t, "install", r.name, chartDir, "--create-namespace", "--timeout=60s",
 		"-f", filepath.Join(chartDir, "ci", "local-values.yaml"),

@@ -61,7 +61,7 @@ func TestScenarioObjects(t *testing.T) {
 		"Role/sealgate-signing", "RoleBinding/sealgate-signing",
 		"Role/sealgate-leader-election", "RoleBinding/sealgate-leader-election", "NetworkPolicy/sealgate",
 		"ClusterRole/sealgate-metrics-auth", "ClusterRoleBinding/sealgate-metrics-auth", "ClusterRole/sealgate-metrics-reader",
-		"ValidatingWebhookConfiguration/sealgate", "ClusterAdmissionPolicy/baseline",
+		"ClusterRole/sealgate-exception-editor", "ValidatingWebhookConfiguration/sealgate", "ClusterAdmissionPolicy/baseline",
 		"CustomResourceDefinition/reports.openreports.io", "CustomResourceDefinition/clusterreports.openreports.io"}
 	self := []string{"Role/sealgate", "RoleBinding/sealgate", "Secret/sealgate-webhook-cert"}
 	want := map[string][]string{
@@ -73,7 +73,7 @@ func TestScenarioObjects(t *testing.T) {
 		"existing-secret":  common,
 		"cert-manager": concat(common, []string{"Issuer/sealgate-selfsigned", "Issuer/sealgate-ca",
 			"Certificate/sealgate-ca", "Certificate/sealgate-webhook"}),
-		"tuned": {"ClusterRole/admission-gate", "ClusterRoleBinding/admission-gate", "Deployment/admission-gate",
+		"tuned": {"ClusterRole/admission-gate", "ClusterRoleBinding/admission-gate", "ClusterRole/admission-gate-exception-editor", "Deployment/admission-gate",
 			"PodDisruptionBudget/admission-gate", "Service/admission-gate", "ServiceAccount/admission-gate",
 			"ValidatingWebhookConfiguration/admission-gate", "ClusterAdmissionPolicy/baseline",
 			"Role/admission-gate", "RoleBinding/admission-gate", "Secret/admission-gate-webhook-cert",
