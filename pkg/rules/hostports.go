@@ -82,14 +82,12 @@ var hostPorts = register(Def[hostPortRanges]{
 			case bad.n == 0:
 				continue
 			case bad.n == 1:
-				p := &c.Ports[bad.index]
-				what := containerOwner(c) + " sets " + bad.first[0]
-				path := c.Path("ports["+strconv.Itoa(bad.index)+"]", "hostPort")
-				if p.HostPort == 0 {
-					what = containerOwner(c) + " listens on the node's network (hostNetwork: true) on " + bad.first[0]
-					path = c.Path("ports["+strconv.Itoa(bad.index)+"]", "containerPort")
+				name, what := "hostPort", " sets "
+				if c.Ports[bad.index].HostPort == 0 {
+					name, what = "containerPort", " listens on the node's network (hostNetwork: true) on "
 				}
-				out.Add(Finding{Path: path, Container: c.Name, Message: found(what, hp.fix(true))})
+				out.Add(Finding{Path: c.Path("ports["+strconv.Itoa(bad.index)+"]", name), Container: c.Name,
+					Message: found(containerOwner(c)+what+bad.first[0], hp.fix(true))})
 			default:
 				out.Add(Finding{Path: c.Path("ports"), Container: c.Name,
 					Message: found(containerOwner(c)+" uses "+count(bad.n, "host port", "host ports")+" outside the allowed ranges: "+bad.plain(),
