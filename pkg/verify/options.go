@@ -26,6 +26,9 @@ type Options struct {
 	RegistryTimeout time.Duration
 	// CacheSize is how many verification results are kept. Default 10000.
 	CacheSize int
+	// ConfigCacheSize is how many image configs are kept (each holds a user and at most 32 KiB of
+	// environment). Default 1000.
+	ConfigCacheSize int
 	// SuccessTTL is how long a successful verification is reused. Default 1 h.
 	SuccessTTL time.Duration
 	// FailureTTL is how long a failed verification (unsigned, untrusted, below threshold) is
@@ -69,6 +72,9 @@ func (o *Options) defaults() {
 	}
 	if o.CacheSize <= 0 {
 		o.CacheSize = 10000
+	}
+	if o.ConfigCacheSize <= 0 {
+		o.ConfigCacheSize = 1000
 	}
 	if o.SuccessTTL <= 0 {
 		o.SuccessTTL = time.Hour
