@@ -59,6 +59,7 @@ func (w *WhatIf) Check(ctx context.Context, p *policy.Policy) []string {
 	}
 	eng := *w.Engine
 	eng.SkipSignatures = true
+	eng.SkipImageConfig = true // no registry calls at apply time either
 	a := &audit.Auditor{Engine: &eng, Policies: []*policy.Policy{p}, Scope: scope}
 	r := audit.NewResult()
 	total, checked, stopped := w.Informers.Len(), 0, false
