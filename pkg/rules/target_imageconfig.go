@@ -2,6 +2,8 @@ package rules
 
 import (
 	"errors"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // ImageConfig is what sealgate reads from an image's config blob: the user and environment a
@@ -77,4 +79,17 @@ func (t *Target) ImageConfig(im *Image) (*ImageConfig, error) {
 	}
 	ic.memo[im] = imageConfigResult{cfg: cfg, err: err}
 	return cfg, err
+}
+
+// PodOS is the OS the pod's containers run on: spec.os.name, else the node selector's
+// kubernetes.io/os, else linux (a pod that names no OS runs on linux nodes in any cluster that keeps
+// Windows nodes for the pods that select them, which is how Windows nodes are run).
+func PodOS(spec *corev1.PodSpec) string {
+	if spec.OS != nil && spec.OS.Name != "" {
+		return string(spec.OS.Name)
+	}
+	if os := spec.NodeSelector[corev1.LabelOSStable]; os != "" {
+		return os
+	}
+	return string(corev1.Linux)
 }

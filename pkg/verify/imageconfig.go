@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/sealgate/sealgate/pkg/rules"
 )
 
@@ -51,7 +49,7 @@ func (v *Verifier) Config(ctx context.Context, t *rules.Target, im *rules.Image)
 		}
 		digest = d
 	}
-	shared := configKey{Repository: im.Ref.Name(), Digest: digest, OS: podOS(t.Spec)}
+	shared := configKey{Repository: im.Ref.Name(), Digest: digest, OS: rules.PodOS(t.Spec)}
 	k := shared
 	k.Scope = sess.creds.scope()
 	lookup := func() (configResult, bool) {
@@ -91,17 +89,4 @@ func (v *Verifier) Config(ctx context.Context, t *rules.Target, im *rules.Image)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("the registry did not answer before sealgate's deadline (%s) for this request", v.opts.Timeout)
 	}
-}
-
-// podOS is the OS the pod's containers run on: spec.os.name, else the node selector's
-// kubernetes.io/os, else linux (a pod that names no OS lands on linux nodes in any cluster whose
-// other nodes are tainted or selected for, which is how Windows nodes are run).
-func podOS(spec *corev1.PodSpec) string {
-	if spec.OS != nil && spec.OS.Name != "" {
-		return string(spec.OS.Name)
-	}
-	if os := spec.NodeSelector[corev1.LabelOSStable]; os != "" {
-		return os
-	}
-	return string(corev1.Linux)
 }
