@@ -118,7 +118,9 @@ type Match struct {
 type ImageRules struct {
 	// AllowedRegistries lists image patterns; an image that no pattern matches is denied. Patterns are
 	// parsed references whose path segments may be '*' (exactly one segment) or '**' (any number of
-	// segments), e.g. "registry.example.com/**", "ghcr.io/acme/*". Unset means every registry is allowed.
+	// segments), e.g. "registry.example.com/**", "ghcr.io/acme/*", optionally pinned to one tag
+	// ("docker.io/library/ubuntu:24.04") or one digest ("ubuntu@sha256:..."). A tag-pinned pattern does
+	// not allow that tag beside a digest: the digest is what runs. Unset means every registry is allowed.
 	// +optional
 	// +kubebuilder:validation:MaxItems=256
 	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
@@ -133,7 +135,8 @@ type ImageRules struct {
 
 // SignatureRule requires signatures on the images it names.
 type SignatureRule struct {
-	// Images lists the image patterns (same syntax as allowedRegistries) this rule covers.
+	// Images lists the image patterns (same syntax as allowedRegistries, without tag or digest: a rule
+	// covers every tag and digest of the repositories it names) this rule covers.
 	// +kubebuilder:validation:MinItems=1
 	Images []string `json:"images"`
 	// Threshold is how many distinct signers among the attestors must verify: attestors that hold

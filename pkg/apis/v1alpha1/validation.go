@@ -108,7 +108,18 @@ func validateSignatureRule(s *SignatureRule, path *field.Path) field.ErrorList {
 	if len(s.Images) == 0 {
 		errs = append(errs, field.Required(path.Child("images"), "list the image patterns this rule covers"))
 	}
-	errs = append(errs, validatePatterns(s.Images, path.Child("images"))...)
+	for i, pat := range s.Images {
+		p, err := imageref.CompilePattern(pat)
+		switch {
+		case err != nil:
+			errs = append(errs, field.Invalid(path.Child("images").Index(i), pat, fmt.Sprintf("invalid pattern: %v", err)))
+		case p.Pinned():
+			// A pinned scope would be read as an allowlist reads it (imageref.Pattern.Match), so
+			// "app:1.0" would not cover "app:1.0@sha256:..." and that image would go unverified.
+			errs = append(errs, field.Invalid(path.Child("images").Index(i), pat,
+				"a signature rule covers every tag and digest of the repositories it names; remove the tag or digest"))
+		}
+	}
 	errs = append(errs, tooMany(path.Child("attestors"), len(s.Attestors), 32)...)
 	if len(s.Attestors) == 0 {
 		errs = append(errs, field.Required(path.Child("attestors"), "list at least one attestor"))

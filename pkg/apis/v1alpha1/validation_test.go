@@ -50,7 +50,8 @@ func TestValidateValid(t *testing.T) {
 					{Key: "app.kubernetes.io/name", Operator: metav1.LabelSelectorOpExists}}},
 				ExcludeNamespaces: []string{"kube-system", "sealgate"},
 			},
-			Images: &ImageRules{AllowedRegistries: []string{"registry.example.com/**", "ghcr.io/acme/*", "nginx"},
+			Images: &ImageRules{AllowedRegistries: []string{"registry.example.com/**", "ghcr.io/acme/*", "nginx", "ubuntu:24.04",
+				"busybox@sha256:" + strings.Repeat("0", 64)},
 				RequireDigest: true, DisallowLatestTag: true},
 			Signatures: []SignatureRule{{
 				Images:       []string{"registry.example.com/**"},
@@ -96,7 +97,7 @@ func TestValidateInvalid(t *testing.T) {
 		}}), []string{"spec.match.namespaceSelector.matchExpressions[0].operator", "spec.match.objectSelector.matchLabels",
 			"spec.match.excludeNamespaces[1]", "spec.match.excludeNamespaces[2]"}},
 		{"allowed registries", policyWith(PolicySpec{Images: &ImageRules{AllowedRegistries: []string{
-			"registry.example.com/**", "", "acme-*", "docker.io", "nginx:latest", "ghcr.io/acme@sha256:abc", "*.example.com/x"}}}),
+			"registry.example.com/**", "", "acme-*", "docker.io", "ubuntu:24.*", "ghcr.io/acme@sha256:abc", "*.example.com/x"}}}),
 			[]string{"spec.images.allowedRegistries[1]", "spec.images.allowedRegistries[2]", "spec.images.allowedRegistries[3]",
 				"spec.images.allowedRegistries[4]", "spec.images.allowedRegistries[5]", "spec.images.allowedRegistries[6]"}},
 		{"empty allowed registries", policyWith(PolicySpec{Images: &ImageRules{AllowedRegistries: []string{}}}),
@@ -109,8 +110,8 @@ func TestValidateInvalid(t *testing.T) {
 			{Images: []string{"a/b"}, Threshold: -1, Attestors: []Attestor{keyAttestor("one")}},
 		}}), []string{"spec.signatures[0].threshold", "spec.signatures[1].threshold"}},
 		{"signature images", policyWith(PolicySpec{Signatures: []SignatureRule{
-			{Images: []string{"a/b", "a/b:1"}, Attestors: []Attestor{keyAttestor("one")}},
-		}}), []string{"spec.signatures[0].images[1]"}},
+			{Images: []string{"a/b", "a/b:1", "a/*@sha256:" + strings.Repeat("0", 64), "a/b:1:2"}, Attestors: []Attestor{keyAttestor("one")}},
+		}}), []string{"spec.signatures[0].images[1]", "spec.signatures[0].images[2]", "spec.signatures[0].images[3]"}},
 		{"attestors", policyWith(PolicySpec{Signatures: []SignatureRule{{Images: []string{"a/b"}, Attestors: []Attestor{
 			{Name: "", PublicKey: testKey},
 			{Name: "none"},
