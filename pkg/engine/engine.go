@@ -127,7 +127,7 @@ type Namespaces interface {
 
 // Signatures verifies image signatures for the signature rules of a policy. Implementations append
 // findings for images they could not verify; they are never asked about an image the policy's
-// allowlist already denies.
+// allowlist or deny-list already denies (rules.AllowedImage).
 type Signatures interface {
 	Verify(ctx context.Context, p *policy.Policy, t *rules.Target) []rules.Finding
 }
@@ -231,8 +231,8 @@ func (e *Engine) signatures(ctx context.Context, p *policy.Policy, t *rules.Targ
 }
 
 // signaturesApply reports whether any image of the pod falls under one of the policy's signature
-// rules. Images the allowlist denies are left out: they are denied already and must never cost a
-// registry call.
+// rules. Images the allowlist or the deny-list denies are left out: they are denied already and must
+// never cost a registry call.
 func signaturesApply(p *policy.Policy, t *rules.Target) bool {
 	images := t.Images()
 	for i := range images {

@@ -404,6 +404,30 @@ func TestSignatures(t *testing.T) {
 			t.Error("Allowed() = true with Enforce rule violations from plain")
 		}
 	})
+	t.Run("images the deny-list denies are never verified", func(t *testing.T) {
+		for _, c := range []struct {
+			denied []string
+			asked  bool
+		}{
+			{[]string{"registry.example.com/**"}, false},
+			{[]string{"registry.example.com/a:1", "registry.example.com/b"}, false},
+			{[]string{"registry.example.com/a"}, true}, // b still needs its signature
+			{[]string{"registry.example.com/a:2"}, true},
+		} {
+			v := &fakeSignatures{}
+			e := &engine.Engine{Rules: silent(t), Signatures: v}
+			p := compile(t, "signed", v1alpha1.PolicySpec{
+				Images: &v1alpha1.ImageRules{DeniedRegistries: c.denied},
+				Signatures: []v1alpha1.SignatureRule{{
+					Images:    []string{"registry.example.com/**"},
+					Attestors: []v1alpha1.Attestor{{Name: "release", PublicKey: testPublicKey}},
+				}}})
+			e.Evaluate(context.Background(), []*policy.Policy{p}, deployment(), "prod")
+			if asked := len(v.asked) > 0; asked != c.asked {
+				t.Errorf("denied %q: verifier asked = %v, want %v", c.denied, asked, c.asked)
+			}
+		}
+	})
 	t.Run("verifier finds nothing", func(t *testing.T) {
 		e := &engine.Engine{Rules: silent(t), Signatures: &fakeSignatures{}}
 		res := e.Evaluate(context.Background(), []*policy.Policy{signaturePolicy(t, "signed", v1alpha1.ModeEnforce)}, deployment(), "prod")

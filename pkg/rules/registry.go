@@ -81,11 +81,15 @@ func (a *allowlist) mentions(im *Image) bool {
 	return false
 }
 
-// AllowedImage reports whether the policy's image rules admit the image. Images that fail this are
-// never sent to a registry for signature verification.
+// AllowedImage reports whether the policy's registry rules admit the image: the allowlist (if any)
+// allows it and no deny pattern matches it. Images that fail this are denied already and are never
+// sent to a registry for signature verification.
 func AllowedImage(p *policy.Policy, im *Image) bool {
-	a := config[allowlist](p, &allowedRegistries)
-	return a == nil || a.allows(im)
+	if a := config[allowlist](p, &allowedRegistries); a != nil && !a.allows(im) {
+		return false
+	}
+	d := config[denylist](p, &deniedRegistries)
+	return d == nil || d.denying(im) == nil
 }
 
 func patternList(pats []imageref.Pattern) string {

@@ -124,6 +124,12 @@ type ImageRules struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=256
 	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
+	// DeniedRegistries lists image patterns (same syntax as allowedRegistries); an image that any of
+	// them matches is denied, whatever allowedRegistries says. A tag-pinned pattern also denies that
+	// tag beside a digest ("ubuntu:24.04@sha256:..."). Unset or empty denies nothing.
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	DeniedRegistries []string `json:"deniedRegistries,omitempty"`
 	// RequireDigest requires every image to be pinned by digest (name@sha256:...).
 	// +optional
 	RequireDigest bool `json:"requireDigest,omitempty"`
