@@ -163,7 +163,7 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 		nsFetched bool
 	)
 	for _, p := range policies {
-		if p.Excludes(namespace) {
+		if p.Excludes(namespace) || !p.MatchesKind(w.GVK) {
 			continue
 		}
 		if p.ObjectSelector != nil && !p.ObjectSelector.Matches(labels.Set(w.Object.Labels)) {

@@ -112,6 +112,14 @@ type Match struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=256
 	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
+	// Kinds limits the policy to these pod-bearing kinds, each written as its kind ("Deployment") or
+	// API group and kind ("apps/Deployment"); core kinds are written alone ("Pod"). An object is
+	// matched by its own kind: a Deployment's pods are kind Pod, so [Deployment] does not cover them.
+	// Absent matches every pod-bearing kind.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Kinds []string `json:"kinds,omitempty"`
 }
 
 // ImageRules restricts image references.
