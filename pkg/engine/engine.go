@@ -148,7 +148,7 @@ type Namespaces interface {
 
 // Signatures verifies image signatures for the signature rules of a policy. Implementations append
 // findings for images they could not verify; they are never asked about an image the policy's
-// allowlist already denies.
+// allowlist or deny-list already denies (rules.AllowedImage).
 type Signatures interface {
 	Verify(ctx context.Context, p *policy.Policy, t *rules.Target) []rules.Finding
 }
@@ -190,7 +190,7 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 		nsFetched bool
 	)
 	for _, p := range policies {
-		if p.Excludes(namespace) {
+		if p.Excludes(namespace) || !p.MatchesKind(w.GVK) {
 			continue
 		}
 		if p.ObjectSelector != nil && !p.ObjectSelector.Matches(labels.Set(w.Object.Labels)) {
@@ -216,6 +216,7 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 		}
 		res.Matched = append(res.Matched, p.Name)
 		first := len(res.Violations)
+		t.Policy = p
 		for _, r := range e.Rules.Rules() {
 			found.Reset()
 			r.Check(p, t, found)
@@ -290,8 +291,8 @@ func (e *Engine) signatures(ctx context.Context, p *policy.Policy, t *rules.Targ
 }
 
 // signaturesApply reports whether any image of the pod falls under one of the policy's signature
-// rules. Images the allowlist denies are left out: they are denied already and must never cost a
-// registry call.
+// rules. Images the allowlist or the deny-list denies are left out: they are denied already and must
+// never cost a registry call.
 func signaturesApply(p *policy.Policy, t *rules.Target) bool {
 	images := t.Images()
 	for i := range images {

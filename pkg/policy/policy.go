@@ -8,10 +8,12 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/imageref"
+	"github.com/sealgate/sealgate/pkg/workload"
 )
 
 // Policy is a compiled ClusterAdmissionPolicy. It is immutable once compiled and safe to share
@@ -26,6 +28,8 @@ type Policy struct {
 	// ObjectSelector is nil when the policy matches every object.
 	ObjectSelector    labels.Selector
 	ExcludeNamespaces []string
+	// Kinds is nil when the policy matches every pod-bearing kind (spec.match.kinds).
+	Kinds []schema.GroupKind
 
 	Signatures []Signature
 
@@ -74,6 +78,11 @@ func Compile(in *v1alpha1.ClusterAdmissionPolicy) (*Policy, error) {
 	if p.ObjectSelector, err = selector(s.Match.ObjectSelector); err != nil {
 		return nil, fmt.Errorf("policy %q: spec.match.objectSelector: %w", src.Name, err)
 	}
+	for _, name := range s.Match.Kinds {
+		// Validated with the spec: every name is a kind workload decodes.
+		k, _ := workload.KindNamed(name)
+		p.Kinds = append(p.Kinds, k.GVK.GroupKind())
+	}
 	for i := range s.Signatures {
 		pats, err := patterns(s.Signatures[i].Images)
 		if err != nil {
@@ -89,6 +98,20 @@ func Compile(in *v1alpha1.ClusterAdmissionPolicy) (*Policy, error) {
 func (p *Policy) Excludes(namespace string) bool {
 	for _, ns := range p.ExcludeNamespaces {
 		if ns == namespace {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchesKind reports whether the policy applies to objects of this kind (spec.match.kinds). The
+// version plays no part: a kind has one version sealgate decodes.
+func (p *Policy) MatchesKind(gvk schema.GroupVersionKind) bool {
+	if p.Kinds == nil {
+		return true
+	}
+	for _, k := range p.Kinds {
+		if k.Group == gvk.Group && k.Kind == gvk.Kind {
 			return true
 		}
 	}

@@ -113,8 +113,13 @@ func TestPassingFixturesDoNotAllocate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if !p.MatchesKind(gvk) {
+				// The case passes because the policy does not apply (spec.match.kinds), not because
+				// the check finds nothing.
+				continue
+			}
 			target := rules.NewTarget(w.Template, w.Spec, w.SpecPath, w.MetaPath)
-			target.Namespace = "default"
+			target.Namespace, target.Policy = "default", p
 			// Configs are read once per target and remembered, as in an admission.
 			configs := fixtureConfigs(c.ImageConfigs)
 			target.SetImageConfigs(func(im *rules.Image) (*rules.ImageConfig, error) {

@@ -30,7 +30,7 @@ import (
 // Every platform of a multi-platform image that can run on the pod's OS is judged (the node is not
 // known at admission). A config that cannot be read (registry down, no access, not an image)
 // fails closed: the finding says why and how to decide without the registry. Images the policy's
-// allowlist denies are never read; image volumes are not run, so not judged. Windows pods (PodOS)
+// allowlist or deny-list keeps out (AllowedImage) are never read; image volumes are not run, so not judged. Windows pods (PodOS)
 // are not judged: their users are names (ContainerUser, ContainerAdministrator), which
 // containers.runAsRoot and Pod Security's runAsNonRoot check cover.
 //
@@ -45,7 +45,7 @@ var imageConfigRunAsRoot = register(Def[imageConfigRoot]{
 		if s.ImageConfig == nil || s.ImageConfig.RunAsRoot != v1alpha1.Forbidden {
 			return nil, nil
 		}
-		return &imageConfigRoot{allow: compileAllowlist(s)}, nil
+		return &imageConfigRoot{}, nil
 	},
 	Check: func(r *imageConfigRoot, t *Target, out *Findings) {
 		if PodOS(t.Spec) == string(corev1.Windows) {
@@ -54,7 +54,7 @@ var imageConfigRunAsRoot = register(Def[imageConfigRoot]{
 		images := t.Images()
 		for i := range images {
 			im := &images[i]
-			if im.Container == nil || im.Err != nil || (r.allow != nil && !r.allow.allows(im)) {
+			if im.Container == nil || im.Err != nil || (t.Policy != nil && !AllowedImage(t.Policy, im)) {
 				continue
 			}
 			r.check(t, im, out)
@@ -62,11 +62,9 @@ var imageConfigRunAsRoot = register(Def[imageConfigRoot]{
 	},
 })
 
-// imageConfigRoot is the compiled spec.imageConfig.runAsRoot, with the allowlist whose denied
-// images it never reads.
-type imageConfigRoot struct {
-	allow *allowlist
-}
+// imageConfigRoot is the compiled spec.imageConfig.runAsRoot. It needs nothing compiled: the images
+// the policy's allow and deny lists keep out (AllowedImage) are never read.
+type imageConfigRoot struct{}
 
 func (r *imageConfigRoot) check(t *Target, im *Image, out *Findings) {
 	c := im.Container

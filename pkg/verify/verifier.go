@@ -96,7 +96,7 @@ func (v *Verifier) Verify(ctx context.Context, p *policy.Policy, t *rules.Target
 	for i := range images {
 		im := &images[i]
 		if im.Err != nil || !rules.AllowedImage(p, im) {
-			continue // denied by the allowlist already: never a registry call
+			continue // denied by the allowlist or deny-list already: never a registry call
 		}
 		var matched []*policy.Signature
 		for j := range p.Signatures {

@@ -128,16 +128,32 @@ type Match struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=256
 	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
+	// Kinds limits the policy to these pod-bearing kinds, each written as its kind ("Deployment") or
+	// API group and kind ("apps/Deployment"); core kinds are written alone ("Pod"). An object is
+	// matched by its own kind: a Deployment's pods are kind Pod, so [Deployment] does not cover them.
+	// Absent matches every pod-bearing kind.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Kinds []string `json:"kinds,omitempty"`
 }
 
 // ImageRules restricts image references.
 type ImageRules struct {
 	// AllowedRegistries lists image patterns; an image that no pattern matches is denied. Patterns are
 	// parsed references whose path segments may be '*' (exactly one segment) or '**' (any number of
-	// segments), e.g. "registry.example.com/**", "ghcr.io/acme/*". Unset means every registry is allowed.
+	// segments), e.g. "registry.example.com/**", "ghcr.io/acme/*", optionally pinned to one tag
+	// ("docker.io/library/ubuntu:24.04") or one digest ("ubuntu@sha256:..."). A tag-pinned pattern does
+	// not allow that tag beside a digest: the digest is what runs. Unset means every registry is allowed.
 	// +optional
 	// +kubebuilder:validation:MaxItems=256
 	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
+	// DeniedRegistries lists image patterns (same syntax as allowedRegistries); an image that any of
+	// them matches is denied, whatever allowedRegistries says. A tag-pinned pattern also denies that
+	// tag beside a digest ("ubuntu:24.04@sha256:..."). Unset or empty denies nothing.
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	DeniedRegistries []string `json:"deniedRegistries,omitempty"`
 	// RequireDigest requires every image to be pinned by digest (name@sha256:...).
 	// +optional
 	RequireDigest bool `json:"requireDigest,omitempty"`
@@ -149,7 +165,8 @@ type ImageRules struct {
 
 // SignatureRule requires signatures on the images it names.
 type SignatureRule struct {
-	// Images lists the image patterns (same syntax as allowedRegistries) this rule covers.
+	// Images lists the image patterns (same syntax as allowedRegistries, without tag or digest: a rule
+	// covers every tag and digest of the repositories it names) this rule covers.
 	// +kubebuilder:validation:MinItems=1
 	Images []string `json:"images"`
 	// Threshold is how many distinct signers among the attestors must verify: attestors that hold
