@@ -249,7 +249,7 @@ func TestAsEnforce(t *testing.T) {
 		if in[i].Mode != wantIn[i] || in[i].Source.Spec.Mode != wantIn[i] {
 			t.Errorf("input policy %s mode changed to %s (source %s)", in[i].Name, in[i].Mode, in[i].Source.Spec.Mode)
 		}
-		if out[i].Mode != v1alpha1.ModeEnforce || out[i].Name != in[i].Name || out[i].Images != in[i].Images {
+		if out[i].Mode != v1alpha1.ModeEnforce || out[i].Name != in[i].Name || out[i].Source != in[i].Source {
 			t.Errorf("AsEnforce policy %d = %s %s, want %s in Enforce with the same rules", i, out[i].Name, out[i].Mode, in[i].Name)
 		}
 	}

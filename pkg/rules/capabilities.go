@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/sealgate/sealgate/pkg/policy"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // capabilities implements spec.containers.capabilities, two checks on Linux capabilities:
@@ -23,14 +23,18 @@ import (
 //     are reported as one finding at the add list, with their count and the first few.
 //
 // Reads: spec.os.name, spec.{initContainers,containers,ephemeralContainers}[*].securityContext.capabilities.{drop,add}.
-var capabilities = Rule{
+var capabilities = register(Def[capabilityRules]{
 	ID:   "containers.capabilities",
 	Name: "Containers drop all capabilities and add only allowed ones",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Containers == nil || !p.Containers.RequireDropAll && !p.Containers.RestrictAdd {
-			return
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*capabilityRules, field.ErrorList) {
+		if s.Containers == nil || s.Containers.Capabilities == nil {
+			return nil, nil
 		}
-		dropAll := p.Containers.RequireDropAll && !windowsPod(t.Spec)
+		c := s.Containers.Capabilities
+		return &capabilityRules{RequireDropAll: c.RequireDropAll, AllowedAdd: c.AllowedAdd}, nil
+	},
+	Check: func(cr *capabilityRules, t *Target, out *Findings) {
+		dropAll := cr.RequireDropAll && !windowsPod(t.Spec)
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			var caps *corev1.Capabilities
@@ -42,13 +46,13 @@ var capabilities = Rule{
 					Message: found(containerOwner(c)+" does not drop ALL capabilities",
 						`add "ALL" to securityContext.capabilities.drop and add back only the capabilities it needs`)})
 			}
-			if !p.Containers.RestrictAdd || caps == nil {
+			if caps == nil {
 				continue
 			}
 			var bad entries
 			for j, add := range caps.Add {
 				name := corev1.Capability(strings.TrimPrefix(string(add), "CAP_"))
-				if !slices.Contains(p.Containers.AllowedAdd, name) {
+				if !slices.Contains(cr.AllowedAdd, name) {
 					bad.add(j, string(add))
 				}
 			}
@@ -56,8 +60,8 @@ var capabilities = Rule{
 				continue
 			}
 			allowed := "no capability may be added"
-			if len(p.Containers.AllowedAdd) > 0 {
-				allowed = "only " + quoteList(p.Containers.AllowedAdd) + " may be added (upper case, with or without CAP_)"
+			if len(cr.AllowedAdd) > 0 {
+				allowed = "only " + quoteList(cr.AllowedAdd) + " may be added (upper case, with or without CAP_)"
 			}
 			if bad.n == 1 {
 				out.Add(Finding{Path: c.Path("securityContext", "capabilities", "add["+strconv.Itoa(bad.index)+"]"), Container: c.Name,
@@ -69,4 +73,11 @@ var capabilities = Rule{
 					allowed+"; remove them")})
 		}
 	},
+})
+
+// capabilityRules is the compiled spec.containers.capabilities: with it set, only AllowedAdd may be
+// added.
+type capabilityRules struct {
+	RequireDropAll bool
+	AllowedAdd     []corev1.Capability
 }

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"reflect"
-	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -112,18 +111,16 @@ func runRuleCases(t *testing.T, rule Rule, cases []ruleCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := tc.target.Spec.DeepCopy()
 			src := tc.policy.Source.DeepCopy()
-			var res *policy.Resources
-			if tc.policy.Resources != nil {
-				r := *tc.policy.Resources
-				r.MaxLimits = slices.Clone(r.MaxLimits)
-				r.MaxLimitRequestRatio = slices.Clone(r.MaxLimitRequestRatio)
-				for i := range r.MaxLimits {
-					r.MaxLimits[i].Value = r.MaxLimits[i].Value.DeepCopy()
+			// The resource bounds are compiled quantities: copy them to see that the rule left them alone.
+			var bounds [][]bound
+			for _, r := range []*Rule{&maxLimits, &maxLimitRequestRatio} {
+				var cp []bound
+				if c := config[[]bound](tc.policy, r); c != nil {
+					for _, b := range *c {
+						cp = append(cp, bound{Name: b.Name, Value: b.Value.DeepCopy()})
+					}
 				}
-				for i := range r.MaxLimitRequestRatio {
-					r.MaxLimitRequestRatio[i].Value = r.MaxLimitRequestRatio[i].Value.DeepCopy()
-				}
-				res = &r
+				bounds = append(bounds, cp)
 			}
 
 			got := collect(rule, tc.policy, tc.target)
@@ -134,7 +131,12 @@ func runRuleCases(t *testing.T, rule Rule, cases []ruleCase) {
 			if !reflect.DeepEqual(spec, tc.target.Spec) {
 				t.Errorf("%s changed the pod spec", rule.ID)
 			}
-			if !reflect.DeepEqual(src, tc.policy.Source) || res != nil && !reflect.DeepEqual(res, tc.policy.Resources) {
+			for i, r := range []*Rule{&maxLimits, &maxLimitRequestRatio} {
+				if c := config[[]bound](tc.policy, r); c != nil && !reflect.DeepEqual(bounds[i], *c) {
+					t.Errorf("%s changed the policy's %s", rule.ID, r.ID)
+				}
+			}
+			if !reflect.DeepEqual(src, tc.policy.Source) {
 				t.Errorf("%s changed the policy", rule.ID)
 			}
 		})

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	psaapi "k8s.io/pod-security-admission/api"
 	psapolicy "k8s.io/pod-security-admission/policy"
-
-	"github.com/sealgate/sealgate/pkg/policy"
 )
 
 // podSecurity implements spec.podSecurity: the pod must meet a Pod Security Standards level
@@ -23,13 +23,20 @@ import (
 //
 // Reads: the pod's metadata (annotations) and its whole spec.
 // Allowed: whatever upstream allows at the level and version; the privileged level allows everything.
-var podSecurity = Rule{
+var podSecurity = register(Def[psaapi.LevelVersion]{
 	ID:   "podSecurity",
 	Name: "Pods meet the Pod Security Standards level",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.PodSecurity == nil || p.PodSecurity.Level == psaapi.LevelPrivileged {
-			return
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*psaapi.LevelVersion, field.ErrorList) {
+		ps := s.PodSecurity
+		if ps == nil || ps.Level == string(psaapi.LevelPrivileged) {
+			return nil, nil
 		}
+		lv := psaapi.LevelVersion{}
+		lv.Level, _ = psaapi.ParseLevel(ps.Level) // validated with the spec (v1alpha1.Validate)
+		lv.Version, _ = psaapi.ParseVersion(ps.Version)
+		return &lv, nil
+	},
+	Check: func(lv *psaapi.LevelVersion, t *Target, out *Findings) {
 		c, err := defaultPSS()
 		if err != nil {
 			// Fail closed: a pod sealgate cannot judge is not a pod that passed.
@@ -38,9 +45,9 @@ var podSecurity = Rule{
 					"sealgate cannot judge this pod; report this as a bug")})
 			return
 		}
-		c.check(*p.PodSecurity, t, out)
+		c.check(*lv, t, out)
 	},
-}
+})
 
 // defaultPSS builds the checker over upstream's default checks once, on first use.
 var defaultPSS = sync.OnceValues(func() (*pssChecker, error) {

@@ -4,7 +4,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/imageref"
 	"github.com/sealgate/sealgate/pkg/policy"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // allowedRegistries implements spec.images.allowedRegistries: every image must match one of the
@@ -13,32 +16,40 @@ import (
 //
 // Reads: every container image and image volume reference.
 // Allowed: references whose registry and repository match a pattern.
-var allowedRegistries = Rule{
+var allowedRegistries = register(Def[allowlist]{
 	ID:   "images.allowedRegistries",
 	Name: "Images come from allowed registries",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Images == nil || p.Images.Allowed == nil {
-			return
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*allowlist, field.ErrorList) {
+		if s.Images == nil || s.Images.AllowedRegistries == nil {
+			return nil, nil
 		}
+		// The patterns were validated with the spec (v1alpha1.Validate).
+		pats := make([]imageref.Pattern, len(s.Images.AllowedRegistries))
+		for i, raw := range s.Images.AllowedRegistries {
+			pats[i], _ = imageref.CompilePattern(raw)
+		}
+		return &allowlist{patterns: pats}, nil
+	},
+	Check: func(a *allowlist, t *Target, out *Findings) {
 		for i := range t.Images() {
 			im := &t.Images()[i]
-			if im.Err != nil || AllowedImage(p, im) {
+			if im.Err != nil || a.allows(im) {
 				continue
 			}
 			out.Add(Finding{Path: im.Path(), Container: im.OwnerName(),
 				Message: found(im.Owner()+" uses image "+quote(im.Ref.Name())+", which no allowed pattern matches",
-					"use an image matching one of "+patternList(p))})
+					"use an image matching one of "+patternList(a.patterns))})
 		}
 	},
+})
+
+// allowlist is the compiled spec.images.allowedRegistries.
+type allowlist struct {
+	patterns []imageref.Pattern
 }
 
-// AllowedImage reports whether the policy's allowlist admits the image. Images that fail this are
-// never sent to a registry for signature verification.
-func AllowedImage(p *policy.Policy, im *Image) bool {
-	if p.Images == nil || p.Images.Allowed == nil {
-		return true
-	}
-	for _, pat := range p.Images.Allowed {
+func (a *allowlist) allows(im *Image) bool {
+	for _, pat := range a.patterns {
 		if pat.Match(im.Ref) {
 			return true
 		}
@@ -46,12 +57,19 @@ func AllowedImage(p *policy.Policy, im *Image) bool {
 	return false
 }
 
-func patternList(p *policy.Policy) string {
+// AllowedImage reports whether the policy's image rules admit the image. Images that fail this are
+// never sent to a registry for signature verification.
+func AllowedImage(p *policy.Policy, im *Image) bool {
+	a := config[allowlist](p, &allowedRegistries)
+	return a == nil || a.allows(im)
+}
+
+func patternList(pats []imageref.Pattern) string {
 	const max = 5
 	var b strings.Builder
-	for i, pat := range p.Images.Allowed {
+	for i, pat := range pats {
 		if i == max {
-			b.WriteString(", … (" + strconv.Itoa(len(p.Images.Allowed)-max) + " more)")
+			b.WriteString(", … (" + strconv.Itoa(len(pats)-max) + " more)")
 			break
 		}
 		if i > 0 {

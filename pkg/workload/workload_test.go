@@ -376,7 +376,7 @@ func decodedView(obj, tmpl *metav1.ObjectMeta, spec *corev1.PodSpec) (*metav1.Ob
 	s := spec.DeepCopy()
 	s.Tolerations, s.Affinity, s.TopologySpreadConstraints = nil, nil, nil
 	clear := func(c *corev1.Container) {
-		c.Env, c.EnvFrom, c.VolumeMounts, c.VolumeDevices = nil, nil, nil, nil
+		c.EnvFrom, c.VolumeDevices = nil, nil
 	}
 	for i := range s.Containers {
 		clear(&s.Containers[i])

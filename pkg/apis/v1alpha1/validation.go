@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -56,6 +57,7 @@ func (p *ClusterAdmissionPolicy) Validate() field.ErrorList {
 	if ps := s.PodSecurity; ps != nil {
 		errs = append(errs, validatePodSecurity(ps, spec.Child("podSecurity"))...)
 	}
+	errs = append(errs, validateKnobs(reflect.ValueOf(s).Elem(), spec)...)
 	if c := s.Containers; c != nil {
 		errs = append(errs, validateContainers(c, spec.Child("containers"))...)
 	}
@@ -284,21 +286,6 @@ func validatePodSecurity(ps *PodSecurity, path *field.Path) field.ErrorList {
 
 func validateContainers(c *ContainerRules, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	forbids := []struct {
-		name string
-		v    Forbid
-	}{
-		{"privileged", c.Privileged}, {"runAsRoot", c.RunAsRoot},
-		{"allowPrivilegeEscalation", c.AllowPrivilegeEscalation}, {"hostNamespaces", c.HostNamespaces},
-	}
-	for _, f := range forbids {
-		if f.v != "" && f.v != Forbidden && f.v != AllowForbid {
-			errs = append(errs, field.NotSupported(path.Child(f.name), f.v, []Forbid{Forbidden, AllowForbid}))
-		}
-	}
-	if v := c.ReadOnlyRootFilesystem; v != "" && v != Required && v != AllowRequire {
-		errs = append(errs, field.NotSupported(path.Child("readOnlyRootFilesystem"), v, []Require{Required, AllowRequire}))
-	}
 	if caps := c.Capabilities; caps != nil {
 		for i, cp := range caps.AllowedAdd {
 			if !capabilityName.MatchString(string(cp)) || strings.HasPrefix(string(cp), "CAP_") {

@@ -1,0 +1,93 @@
+package rules_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/engine"
+	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/rules"
+	"github.com/sealgate/sealgate/pkg/rules/fixture"
+	"github.com/sealgate/sealgate/pkg/workload"
+)
+
+// TestRuleFixtures runs every case of testdata/<rule ID>.yaml through the decoder the webhook uses
+// and the engine, with only the case's policy, and compares the rule's violations (path and message)
+// with the case's. Each file needs a case the rule passes and one it fails.
+func TestRuleFixtures(t *testing.T) {
+	files, err := fixture.LoadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, r := range rules.Default().Rules() {
+		ids[r.ID] = true
+	}
+	eng := &engine.Engine{Rules: rules.Default(), SkipSignatures: true}
+	for _, f := range files {
+		t.Run(f.Rule, func(t *testing.T) {
+			if !ids[f.Rule] {
+				t.Fatalf("%s: no rule %q is registered", f.Path, f.Rule)
+			}
+			var passes, fails int
+			for _, c := range f.Cases {
+				if len(c.Want) == 0 {
+					passes++
+				} else {
+					fails++
+				}
+				t.Run(c.Name, func(t *testing.T) {
+					got := evaluate(t, eng, &c, f.Rule)
+					var want []fixture.Finding
+					for _, w := range c.Want {
+						if w.Rule == "" {
+							w.Rule = f.Rule
+						}
+						want = append(want, w)
+					}
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Errorf("%s violations (-want +got):\n%s", f.Rule, diff)
+					}
+				})
+			}
+			if passes == 0 || fails == 0 {
+				t.Errorf("%s: %d passing and %d failing cases; a rule's fixtures need both", f.Path, passes, fails)
+			}
+		})
+	}
+}
+
+// evaluate decodes the case's object as the webhook does and returns the violations of rule (or of a
+// member of its family, "podSecurity.privileged").
+func evaluate(t *testing.T, eng *engine.Engine, c *fixture.Case, rule string) []fixture.Finding {
+	t.Helper()
+	p, err := policy.Compile(&v1alpha1.ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: c.Policy})
+	if err != nil {
+		t.Fatalf("policy: %v", err)
+	}
+	gvk, err := c.GVK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := workload.Decode(gvk, c.Object)
+	if err != nil {
+		t.Fatalf("object: %v", err)
+	}
+	ns := c.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	res := eng.Evaluate(context.Background(), []*policy.Policy{p}, w, ns)
+	var got []fixture.Finding
+	for _, v := range res.Violations {
+		if v.Rule == rule || strings.HasPrefix(v.Rule, rule+".") {
+			got = append(got, fixture.Finding{Path: v.Path, Message: v.Message, Rule: v.Rule})
+		}
+	}
+	return got
+}
