@@ -9,6 +9,8 @@ type builtin struct {
 	// keywords: the expression runs only on inputs holding one of them (none: always). They make
 	// the common case, a value with no secret, a handful of substring searches.
 	keywords []string
+	// fold: the keywords are lower case and match in any case.
+	fold bool
 	// verify, when set, must accept a match before it counts.
 	verify func(secret string) bool
 }
@@ -53,7 +55,9 @@ var builtins = []builtin{{
 	kind: "AWS secret access key",
 	expr: `(?i:aws[a-z0-9_.-]{0,32}secret|secret[_.-]?access[_.-]?key)[A-Za-z0-9_.-]{0,32}` +
 		`["']?\s{0,4}[:=]\s{0,4}["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`,
-	verify: mixedCase,
+	keywords: []string{"secret"},
+	fold:     true,
+	verify:   mixedCase,
 }, {
 	// PEM-encoded private keys: PKCS #8 ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY", RFC 7468
 	// sections 10 and 11), the traditional OpenSSL forms ("RSA PRIVATE KEY", "EC PRIVATE KEY"),
@@ -80,14 +84,18 @@ var builtins = []builtin{{
 	// Storage account keys are 512-bit, so 88 characters of base64 ending "==", and are written
 	// in connection strings after AccountKey=.
 	// https://learn.microsoft.com/azure/storage/common/storage-configure-connection-string
-	kind: "Azure storage account key",
-	expr: `(?i:AccountKey)\s{0,4}=\s{0,4}([A-Za-z0-9+/]{86}==)(?:[^A-Za-z0-9+/=]|$)`,
+	kind:     "Azure storage account key",
+	expr:     `(?i:AccountKey)\s{0,4}=\s{0,4}([A-Za-z0-9+/]{86}==)(?:[^A-Za-z0-9+/=]|$)`,
+	keywords: []string{"accountkey"},
+	fold:     true,
 }, {
 	// Service Bus, Event Hubs and IoT Hub shared access keys are 256-bit, 44 characters of base64,
 	// written in connection strings after SharedAccessKey=.
 	// https://learn.microsoft.com/azure/service-bus-messaging/service-bus-sas
-	kind: "Azure shared access key",
-	expr: `(?i:SharedAccessKey)\s{0,4}=\s{0,4}([A-Za-z0-9+/]{43}=)(?:[^A-Za-z0-9+/=]|$)`,
+	kind:     "Azure shared access key",
+	expr:     `(?i:SharedAccessKey)\s{0,4}=\s{0,4}([A-Za-z0-9+/]{43}=)(?:[^A-Za-z0-9+/=]|$)`,
+	keywords: []string{"sharedaccesskey"},
+	fold:     true,
 }, {
 	// GitHub tokens: ghp_ (personal), gho_ (OAuth), ghu_ (user-to-server), ghs_ (server-to-server),
 	// ghr_ (refresh), then at least 36 base62 characters.

@@ -17,6 +17,9 @@ type Match struct {
 	Kind string
 	// Start and End are byte offsets into the input.
 	Start, End int
+	// Added is true when the format is one a policy added with Compile: Kind is then the policy's
+	// name for it, which a message quotes.
+	Added bool
 }
 
 // Pattern is a format a policy adds: a name for messages and an RE2 expression. When the
@@ -43,8 +46,10 @@ type Detector struct {
 // compiled is one format ready to match.
 type compiled struct {
 	kind     string
+	added    bool
 	re       *regexp.Regexp
 	keywords []string
+	fold     bool
 	verify   func(string) bool
 }
 
@@ -55,7 +60,7 @@ var defaultDetector = mustDefault()
 func mustDefault() *Detector {
 	d := &Detector{patterns: make([]compiled, len(builtins))}
 	for i, b := range builtins {
-		d.patterns[i] = compiled{kind: b.kind, re: regexp.MustCompile(b.expr), keywords: b.keywords, verify: b.verify}
+		d.patterns[i] = compiled{kind: b.kind, re: regexp.MustCompile(b.expr), keywords: b.keywords, fold: b.fold, verify: b.verify}
 	}
 	return d
 }
@@ -101,21 +106,33 @@ func Compile(extra []Pattern) (*Detector, error) {
 		if err != nil {
 			return nil, &PatternError{Index: i, Err: err}
 		}
-		d.patterns = append(d.patterns, compiled{kind: p.Name, re: re})
+		d.patterns = append(d.patterns, compiled{kind: p.Name, added: true, re: re})
 	}
 	return d, nil
 }
 
 func compilePattern(p Pattern) (*regexp.Regexp, error) {
-	switch {
-	case strings.TrimSpace(p.Name) == "":
+	if strings.TrimSpace(p.Name) == "" {
 		return nil, errors.New("name is required")
-	case p.Regex == "":
-		return nil, errors.New("regex is required")
-	case len(p.Regex) > MaxPatternBytes:
-		return nil, fmt.Errorf("regex is %d bytes, more than %d", len(p.Regex), MaxPatternBytes)
 	}
-	parsed, err := syntax.Parse(p.Regex, syntax.Perl)
+	return compileRegex(p.Regex)
+}
+
+// ValidateRegex returns the error Compile would give for a pattern with this expression, so that a
+// caller can check every pattern of a policy and name each bad one.
+func ValidateRegex(expr string) error {
+	_, err := compileRegex(expr)
+	return err
+}
+
+func compileRegex(expr string) (*regexp.Regexp, error) {
+	switch {
+	case expr == "":
+		return nil, errors.New("regex is required")
+	case len(expr) > MaxPatternBytes:
+		return nil, fmt.Errorf("regex is %d bytes, more than %d", len(expr), MaxPatternBytes)
+	}
+	parsed, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
 		return nil, fmt.Errorf("regex is not valid RE2: %w", err)
 	}
@@ -127,7 +144,7 @@ func compilePattern(p Pattern) (*regexp.Regexp, error) {
 		return nil, fmt.Errorf("regex compiles to %d instructions, more than %d: use fewer or smaller repetitions",
 			len(prog.Inst), maxPatternInsts)
 	}
-	re, err := regexp.Compile(p.Regex)
+	re, err := regexp.Compile(expr)
 	if err != nil {
 		return nil, fmt.Errorf("regex is not valid RE2: %w", err)
 	}
@@ -148,7 +165,7 @@ func (d *Detector) Find(s string) (Match, bool) {
 		}
 		start, end, found := p.find(s)
 		if found && (!ok || start < best.Start) {
-			best, ok = Match{Kind: p.kind, Start: start, End: end}, true
+			best, ok = Match{Kind: p.kind, Start: start, End: end, Added: p.added}, true
 		}
 	}
 	return best, ok
@@ -160,7 +177,28 @@ func (p *compiled) mayMatch(s string) bool {
 		return true
 	}
 	for _, k := range p.keywords {
-		if strings.Contains(s, k) {
+		if p.fold && containsFold(s, k) || !p.fold && strings.Contains(s, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains lower, which is lower-case ASCII, in any case. It
+// allocates nothing, unlike lower-casing s.
+func containsFold(s, lower string) bool {
+	for i := 0; i+len(lower) <= len(s); i++ {
+		j := 0
+		for ; j < len(lower); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == len(lower) {
 			return true
 		}
 	}

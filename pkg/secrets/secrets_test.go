@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/sealgate/sealgate/pkg/secrets/secretstest"
 )
 
 func TestFindSamples(t *testing.T) {
@@ -93,7 +95,7 @@ func TestCompileAddsPatterns(t *testing.T) {
 		{fakeNPMToken, "npm access token", fakeNPMToken},
 	} {
 		m, ok := d.Find(c.input)
-		if !ok || m.Kind != c.kind || c.input[m.Start:m.End] != c.want {
+		if !ok || m.Kind != c.kind || c.input[m.Start:m.End] != c.want || m.Added != (c.kind != "npm access token") {
 			t.Errorf("Find(%q) = %+v, %v; want %s %q", c.input, m, ok, c.kind, c.want)
 		}
 	}
@@ -151,5 +153,24 @@ func BenchmarkFind(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		Find(inputs[i%len(inputs)])
+	}
+}
+
+// TestSecretstestSamples holds the samples other packages' tests use to the table: one per kind,
+// each found as NAME=value with its secret inside the match.
+func TestSecretstestSamples(t *testing.T) {
+	covered := map[string]bool{}
+	for _, s := range secretstest.Samples {
+		covered[s.Kind] = true
+		in := s.Name + "=" + s.Value
+		m, ok := Find(in)
+		if !ok || m.Kind != s.Kind || !strings.Contains(in[m.Start:m.End], s.Secret) {
+			t.Errorf("Find(%s=…) = %+v, %v; want a %s covering the sample's secret", s.Name, m, ok, s.Kind)
+		}
+	}
+	for _, k := range Kinds() {
+		if !covered[k] {
+			t.Errorf("kind %q has no sample in secretstest", k)
+		}
 	}
 }
