@@ -7,7 +7,7 @@
 //
 // Only formats that are secret by their shape alone, so that an ordinary configuration value (a
 // URL, a UUID, a digest, base64 configuration, a $(VAR) reference) is never taken for one. The
-// table in patterns.go cites, for each kind, where its provider documents the format. Two kinds
+// table in patterns.go cites, for each kind, where its provider documents the format. Some kinds
 // need context, and get it from a "NAME=value" string: an AWS secret access key is 40 characters
 // that could be anything, so it is found only after a name that says it is one
 // (AWS_SECRET_ACCESS_KEY=…), and an Azure storage or Service Bus key only after AccountKey= or
