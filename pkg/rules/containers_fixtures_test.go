@@ -149,8 +149,12 @@ func TestPassingChecksDoNotAllocate(t *testing.T) {
 	p := compile(t, v1alpha1.PolicySpec{
 		Containers: &v1alpha1.ContainerRules{Privileged: v1alpha1.Forbidden, RunAsRoot: v1alpha1.Forbidden,
 			AllowPrivilegeEscalation: v1alpha1.Forbidden, HostNamespaces: v1alpha1.Forbidden,
-			ReadOnlyRootFilesystem: v1alpha1.Required,
-			Capabilities:           &v1alpha1.CapabilityRules{RequireDropAll: true, AllowedAdd: []corev1.Capability{"NET_BIND_SERVICE"}}},
+			ReadOnlyRootFilesystem:   v1alpha1.Required,
+			Capabilities:             &v1alpha1.CapabilityRules{RequireDropAll: true, AllowedAdd: []corev1.Capability{"NET_BIND_SERVICE"}},
+			AllowedHostPorts:         []v1alpha1.PortRange{{Min: 8000, Max: 9000}},
+			AllowedSysctls:           []string{"net.ipv4.ip_local_port_range", "kernel.shm*"},
+			AllowedHostPaths:         []v1alpha1.AllowedHostPath{{PathPrefix: "/var/log", ReadOnly: true}},
+			AllowedLocalhostProfiles: []string{"profiles/*"}, AutomountServiceAccountToken: v1alpha1.Forbidden},
 		Resources: &v1alpha1.ResourceRules{
 			RequireRequests:      []corev1.ResourceName{"cpu", "memory"},
 			RequireLimits:        []corev1.ResourceName{"memory"},
@@ -164,12 +168,28 @@ func TestPassingChecksDoNotAllocate(t *testing.T) {
 		sc.Capabilities = &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"CAP_NET_BIND_SERVICE"}}
 	})
 	res := []containerOpt{requests("cpu", "500m", "memory", "1Gi"), limits("cpu", "2", "memory", "1536Mi")}
+	// The pod uses what the allowlist knobs allow: a host port, sysctls (one spelled with '/'), a
+	// read-only hostPath mount, Localhost seccomp profiles.
+	port := func(c *corev1.Container) { c.Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 8080}} }
+	logs := func(c *corev1.Container) {
+		c.VolumeMounts = []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}, {Name: "logs", MountPath: "/logs", ReadOnly: true}}
+	}
+	profile := "profiles/app.json"
+	seccomp := &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &profile}
+	localhost := secCtx(func(sc *corev1.SecurityContext) { sc.SeccompProfile = seccomp })
+	no := false
 	tg := templateTarget(corev1.PodSpec{
-		InitContainers: []corev1.Container{ctr("init", append(res, hardened)...)},
-		Containers:     []corev1.Container{ctr("app", append(res, hardened)...), ctr("side", append(res, hardened)...)},
+		InitContainers: []corev1.Container{ctr("init", append(res, hardened, logs)...)},
+		Containers:     []corev1.Container{ctr("app", append(res, hardened, port, logs, localhost)...), ctr("side", append(res, hardened)...)},
+		SecurityContext: &corev1.PodSecurityContext{SeccompProfile: seccomp, Sysctls: []corev1.Sysctl{
+			{Name: "net/ipv4/ip_local_port_range", Value: "1024 65535"}, {Name: "kernel.shm_rmid_forced", Value: "1"}}},
+		Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			{Name: "logs", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log/pods/"}}}},
+		AutomountServiceAccountToken: &no,
 	})
 	for _, r := range []Rule{privileged, runAsRoot, allowPrivilegeEscalation, hostNamespaces, capabilities,
-		readOnlyRootFilesystem, requireRequests, requireLimits, maxLimits, maxLimitRequestRatio} {
+		readOnlyRootFilesystem, requireRequests, requireLimits, maxLimits, maxLimitRequestRatio,
+		hostPorts, sysctls, hostPaths, seccompProfiles, automountServiceAccountToken} {
 		if got := collect(r, p, tg); got != nil {
 			t.Fatalf("%s: unexpected findings %v", r.ID, got)
 		}
