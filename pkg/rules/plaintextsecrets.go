@@ -15,7 +15,8 @@ import (
 // with a known prefix, JWTs) and the policy's own patterns.
 //
 // An env var is searched as "NAME=value", since the name is what marks some secrets
-// (AWS_SECRET_ACCESS_KEY); an arg or command entry as it is. A message names the container, the
+// (AWS_SECRET_ACCESS_KEY), without building that string when no format needs it, so that a
+// passing pod costs no allocation; an arg or command entry is searched as it is. A message names the container, the
 // variable or the entry, the kind of secret and its fingerprint, never the value nor any part of
 // it.
 //
@@ -31,20 +32,21 @@ var plaintextSecrets = register(Def[plaintextSecretsConfig]{
 			ct := &t.Containers()[i]
 			for j := range ct.Env {
 				e := &ct.Env[j]
-				m, s, ok := c.findEnv(e.Name, e.Value)
+				m, ok := c.findEnv(e.Name, e.Value)
 				if !ok {
 					continue
 				}
+				fp := m.EnvFingerprint(e.Name, e.Value)
 				env := "env[" + strconv.Itoa(j) + "]"
 				if m.End <= len(e.Name) {
 					// The secret is in the name: quoting the name would print it.
 					out.Add(Finding{Path: ct.Path(env, "name"), Container: ct.Name,
-						Message: found(containerOwner(ct)+" "+env+" has a name that holds "+secretText(m, s),
+						Message: found(containerOwner(ct)+" "+env+" has a name that holds "+secretText(m, fp),
 							"rename the variable")})
 					continue
 				}
 				out.Add(Finding{Path: ct.Path(env, "value"), Container: ct.Name,
-					Message: found(containerOwner(ct)+" env "+quote(e.Name)+" holds "+secretText(m, s),
+					Message: found(containerOwner(ct)+" env "+quote(e.Name)+" holds "+secretText(m, fp),
 						"store the value in a Secret and set the variable with valueFrom.secretKeyRef")})
 			}
 			c.checkList(ct, "command", ct.Command, out)
@@ -53,16 +55,14 @@ var plaintextSecrets = register(Def[plaintextSecretsConfig]{
 	},
 })
 
-// findEnv searches an environment variable as this rule does: as "NAME=value", unless allowedEnv
-// lists the name. entry is the string searched, for m.Fingerprint. The image-config rule searches
-// an image's env with it (plaintextSecretsOf), so that both rules agree on what a secret is.
-func (c *plaintextSecretsConfig) findEnv(name, value string) (m secrets.Match, entry string, ok bool) {
+// findEnv searches an environment variable as this rule does: as "NAME=value"
+// (secrets.Detector.FindEnv), unless allowedEnv lists the name. The image-config rule searches an
+// image's env with it (plaintextSecretsOf), so that both rules agree on what a secret is.
+func (c *plaintextSecretsConfig) findEnv(name, value string) (secrets.Match, bool) {
 	if value == "" || c.allowed(name) {
-		return secrets.Match{}, "", false
+		return secrets.Match{}, false
 	}
-	entry = name + "=" + value
-	m, ok = c.detector.Find(entry)
-	return m, entry, ok
+	return c.detector.FindEnv(name, value)
 }
 
 // plaintextSecretsOf returns the compiled containers.plaintextSecrets of a policy spec, nil when the
@@ -85,7 +85,7 @@ func (c *plaintextSecretsConfig) checkList(ct *Container, list string, entries [
 		}
 		entry := list + "[" + strconv.Itoa(j) + "]"
 		out.Add(Finding{Path: ct.Path(entry), Container: ct.Name,
-			Message: found(containerOwner(ct)+" "+entry+" holds "+secretText(m, a),
+			Message: found(containerOwner(ct)+" "+entry+" holds "+secretText(m, m.Fingerprint(a)),
 				"set an environment variable from a Secret with valueFrom.secretKeyRef and write $(NAME) in "+list+" instead")})
 	}
 }
@@ -93,12 +93,12 @@ func (c *plaintextSecretsConfig) checkList(ct *Container, list string, entries [
 // secretText names what was found without showing it: `a plain-text GitHub token
 // (sha256:0123456789ab)`, or for a policy's own pattern `a plain-text secret matching pattern
 // "Acme deploy key" (sha256:…)`.
-func secretText(m secrets.Match, s string) string {
+func secretText(m secrets.Match, fingerprint string) string {
 	kind := m.Kind
 	if m.Added {
 		kind = "secret matching pattern " + quote(m.Kind)
 	}
-	return "a plain-text " + kind + " (" + m.Fingerprint(s) + ")"
+	return "a plain-text " + kind + " (" + fingerprint + ")"
 }
 
 // plaintextSecretsConfig is the compiled spec.containers.plaintextSecrets.

@@ -171,6 +171,51 @@ func (d *Detector) Find(s string) (Match, bool) {
 	return best, ok
 }
 
+// FindEnv finds a secret in an environment variable: what Find(name + "=" + value) finds, with
+// offsets into that string, but without building it unless a format may need the name. That is
+// when the name holds a keyword of a built-in format ("SECRET" for the AWS secret access key, which
+// is found only after such a name) or the detector has a policy's patterns, which may read the
+// name; otherwise name and value are searched apart, and a variable with no secret costs no
+// allocation.
+func (d *Detector) FindEnv(name, value string) (Match, bool) {
+	if d.needsName(name) {
+		return d.Find(name + "=" + value)
+	}
+	if m, ok := d.Find(name); ok {
+		return m, true
+	}
+	m, ok := d.Find(value)
+	if ok {
+		m.Start += len(name) + 1
+		m.End += len(name) + 1
+	}
+	return m, ok
+}
+
+// needsName reports whether a format may match name=value differently from name and value
+// apart. A built-in match across the "=" would hold one of its keywords before the "=", in name:
+// the token formats stop at "=", and the context formats' keywords are the name they need.
+func (d *Detector) needsName(name string) bool {
+	for i := range d.patterns {
+		p := &d.patterns[i]
+		if p.added || p.mayMatch(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// EnvFingerprint returns the fingerprint of the secret m that FindEnv(name, value) found.
+func (m Match) EnvFingerprint(name, value string) string {
+	switch n := len(name) + 1; {
+	case m.End <= len(name):
+		return Fingerprint(name[m.Start:m.End])
+	case m.Start >= n:
+		return Fingerprint(value[m.Start-n : m.End-n])
+	}
+	return m.Fingerprint(name + "=" + value)
+}
+
 // mayMatch reports whether s holds one of p's keywords, or p has none.
 func (p *compiled) mayMatch(s string) bool {
 	if len(p.keywords) == 0 {

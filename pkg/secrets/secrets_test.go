@@ -174,3 +174,37 @@ func TestSecretstestSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestFindEnv: FindEnv finds what Find finds in NAME=value, at the same offsets, for every sample and
+// negative, with the name as context or not, and a policy's pattern that reads the name.
+func TestFindEnv(t *testing.T) {
+	custom, err := Compile([]Pattern{{Name: "db password", Regex: `DB_PASSWORD=(\S{8,})`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type env struct{ name, value string }
+	envs := []env{{"DB_PASSWORD", "hunter2hunter2"}, {fakeGitHubPAT, "true"}, {"AccountKey", fakeAzureStorageKey},
+		{"aws_secret_access_key", fakeAWSSecretKey}, {"X", "AWS_SECRET_ACCESS_KEY=" + fakeAWSSecretKey}}
+	for _, s := range secretstest.Samples {
+		envs = append(envs, env{s.Name, s.Value}, env{"VALUE", s.Value})
+	}
+	for _, n := range negatives {
+		envs = append(envs, env{"NAME", n})
+	}
+	for _, d := range []*Detector{Default(), custom} {
+		for _, e := range envs {
+			joined := e.name + "=" + e.value
+			want, wantOK := d.Find(joined)
+			got, ok := d.FindEnv(e.name, e.value)
+			if got != want || ok != wantOK {
+				t.Errorf("FindEnv(%.20q, %.20q) = %+v, %v; Find(NAME=value) = %+v, %v", e.name, e.value, got, ok, want, wantOK)
+			}
+			if ok && got.EnvFingerprint(e.name, e.value) != got.Fingerprint(joined) {
+				t.Errorf("EnvFingerprint(%.20q, %.20q) is not the fingerprint of the secret", e.name, e.value)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(10, func() { Default().FindEnv("DATABASE_URL", "postgres://db.example.com:5432/app") }); n != 0 {
+		t.Errorf("FindEnv of an ordinary variable allocates %.0f times", n)
+	}
+}
