@@ -168,6 +168,11 @@ type Engine struct {
 	Signatures Signatures
 	// SkipSignatures skips signature rules (offline linting); the result says so.
 	SkipSignatures bool
+	// ImageConfigs reads image configs for the rules that need them (imageconfig.go); nil with
+	// SkipImageConfig false makes those rules fail closed.
+	ImageConfigs ImageConfigs
+	// SkipImageConfig skips the rules that read image configs (offline linting); the output says so.
+	SkipImageConfig bool
 }
 
 // Evaluate runs every matching policy over the workload. namespace is where the object lives.
@@ -178,6 +183,7 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 	// of a rule ID, however many the pod has.
 	found := &rules.Findings{Limit: MaxViolationsPerRule}
 	t.Namespace = namespace
+	e.bindImageConfigs(ctx, t)
 	var (
 		nsLabels  labels.Set
 		nsErr     error

@@ -48,7 +48,20 @@ type Signature struct {
 func Compile(in *v1alpha1.ClusterAdmissionPolicy) (*Policy, error) {
 	src := in.DeepCopy()
 	src.Default()
-	if errs := src.Validate(); len(errs) > 0 {
+	// The spec's own checks and every rule's are reported together, so that one run shows every
+	// field to fix. A rule's Compile validates its own fields and must not trust the others.
+	errs := src.Validate()
+	if len(compilers) == 0 {
+		// A binary that links no rules would enforce nothing: fail rather than admit everything.
+		return nil, fmt.Errorf("policy %q: no rules are registered; import github.com/sealgate/sealgate/pkg/rules", src.Name)
+	}
+	configs := make([]any, len(compilers))
+	for i, c := range compilers {
+		cfg, cerrs := c.Compile(&src.Spec, field.NewPath("spec"))
+		errs = append(errs, cerrs...)
+		configs[i] = cfg
+	}
+	if len(errs) > 0 {
 		return nil, &InvalidError{Name: src.Name, Errs: errs}
 	}
 	s := &src.Spec
@@ -68,20 +81,7 @@ func Compile(in *v1alpha1.ClusterAdmissionPolicy) (*Policy, error) {
 		}
 		p.Signatures = append(p.Signatures, Signature{Index: i, Images: pats, Rule: &s.Signatures[i]})
 	}
-	if len(compilers) == 0 {
-		// A binary that links no rules would enforce nothing: fail rather than admit everything.
-		return nil, fmt.Errorf("policy %q: no rules are registered; import github.com/sealgate/sealgate/pkg/rules", src.Name)
-	}
-	p.configs = make([]any, len(compilers))
-	var errs field.ErrorList
-	for i, c := range compilers {
-		cfg, cerrs := c.Compile(s, field.NewPath("spec"))
-		errs = append(errs, cerrs...)
-		p.configs[i] = cfg
-	}
-	if len(errs) > 0 {
-		return nil, &InvalidError{Name: src.Name, Errs: errs}
-	}
+	p.configs = configs
 	return p, nil
 }
 

@@ -20,15 +20,7 @@ var allowedRegistries = register(Def[allowlist]{
 	ID:   "images.allowedRegistries",
 	Name: "Images come from allowed registries",
 	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*allowlist, field.ErrorList) {
-		if s.Images == nil || s.Images.AllowedRegistries == nil {
-			return nil, nil
-		}
-		// The patterns were validated with the spec (v1alpha1.Validate).
-		pats := make([]imageref.Pattern, len(s.Images.AllowedRegistries))
-		for i, raw := range s.Images.AllowedRegistries {
-			pats[i], _ = imageref.CompilePattern(raw)
-		}
-		return &allowlist{patterns: pats}, nil
+		return compileAllowlist(s), nil
 	},
 	Check: func(a *allowlist, t *Target, out *Findings) {
 		for i := range t.Images() {
@@ -46,6 +38,20 @@ var allowedRegistries = register(Def[allowlist]{
 // allowlist is the compiled spec.images.allowedRegistries.
 type allowlist struct {
 	patterns []imageref.Pattern
+}
+
+// compileAllowlist compiles spec.images.allowedRegistries; nil when unset. Rules that call a
+// registry compile it too (imageConfig), since an image the allowlist denies must never cost one.
+func compileAllowlist(s *v1alpha1.PolicySpec) *allowlist {
+	if s.Images == nil || s.Images.AllowedRegistries == nil {
+		return nil
+	}
+	// The patterns were validated with the spec (v1alpha1.Validate).
+	pats := make([]imageref.Pattern, len(s.Images.AllowedRegistries))
+	for i, raw := range s.Images.AllowedRegistries {
+		pats[i], _ = imageref.CompilePattern(raw)
+	}
+	return &allowlist{patterns: pats}
 }
 
 func (a *allowlist) allows(im *Image) bool {

@@ -112,10 +112,16 @@ type Target struct {
 	MetaPath string
 	// Namespace is where the object lives (a pod template's metadata names none); set by the engine.
 	Namespace string
+	// RegistrySession is the registry client's state for this request (pkg/verify): tags resolved,
+	// pull secrets read, the request's deadline, shared by signature checks and image-config reads.
+	RegistrySession any
 
 	containers []Container
 	images     []Image
 	parsed     bool
+
+	// imageConfigs reads image configs for rules that ask (target_imageconfig.go).
+	imageConfigs imageConfigs
 }
 
 // NewTarget walks the pod spec once: every container, init container and ephemeral container.

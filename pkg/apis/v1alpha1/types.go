@@ -98,6 +98,22 @@ type PolicySpec struct {
 	// Resources requires resource requests and limits and bounds them.
 	// +optional
 	Resources *ResourceRules `json:"resources,omitempty"`
+
+	// ImageConfig judges what each container image's config says (its user), read from the image's
+	// registry with the pod's pull credentials; the registry is asked only when the pod leaves the
+	// answer to the image.
+	// +optional
+	ImageConfig *ImageConfigRules `json:"imageConfig,omitempty"`
+}
+
+// ImageConfigRules are checks on the config blob of each container image.
+type ImageConfigRules struct {
+	// RunAsRoot: Forbid denies a container that would run as root because its image's config says
+	// so (USER unset, 0 or root) or may (a USER name, which the kubelet cannot verify), when the pod
+	// does not force non-root with runAsNonRoot=true or a non-zero runAsUser. A container whose pod
+	// forces non-root costs no registry call.
+	// +optional
+	RunAsRoot Forbid `json:"runAsRoot,omitempty"`
 }
 
 // Match selects objects by namespace and labels.
