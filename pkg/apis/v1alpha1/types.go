@@ -329,6 +329,44 @@ type ContainerRules struct {
 	// see, so only an explicit false passes.
 	// +optional
 	AutomountServiceAccountToken Forbid `json:"automountServiceAccountToken,omitempty"`
+	// PlaintextSecrets flags credentials written in plain text into env values, args and command.
+	// +optional
+	PlaintextSecrets *PlaintextSecretRules `json:"plaintextSecrets,omitempty"`
+}
+
+// PlaintextSecretRules flags credentials written in plain text into a container's env values, args
+// and command, where anyone who may read the pod reads them: cloud access keys, private keys, API
+// tokens of known formats, JWTs, and the policy's own patterns.
+type PlaintextSecretRules struct {
+	// Mode: Forbid flags them; Allow (or unset) does not check, keeping the rest of the settings.
+	// +optional
+	Mode Forbid `json:"mode,omitempty"`
+	// AllowedEnv lists environment variable names whose values are not checked: exact names, or
+	// patterns where '*' stands for any run of characters ("PUBLIC_*").
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=256
+	AllowedEnv []string `json:"allowedEnv,omitempty"`
+	// Patterns adds secret formats to the built-in ones.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Patterns []SecretPattern `json:"patterns,omitempty"`
+}
+
+// SecretPattern is a secret format of the policy's own.
+type SecretPattern struct {
+	// Name names the format in messages ("Acme deploy key").
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Name string `json:"name"`
+	// Regex is an RE2 expression (Go's regexp syntax: no backreferences or lookaround). When it has
+	// a capturing group, the first group is the secret and the rest is context; otherwise the
+	// whole match is the secret. It must not match the empty string.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Regex string `json:"regex"`
 }
 
 // PortRange is a range of ports, both ends included.
