@@ -188,11 +188,13 @@ func effectiveUser(t *Target, c *Container) (uid *int64, nonRoot *bool, uidFromP
 	return uid, nonRoot, uidFromPod, nonRootFromPod
 }
 
-// NeedsImageConfigs reports whether p enables a rule that reads image configs, so that a front end
-// sets up a registry client only when one may be asked.
-//
-// TODO(issue 10): spec.imageConfig.plaintextSecrets: Forbid, judging PlatformConfig.Env with the
-// secrets helper's pkg/secrets.Find once it is on main (a rule file of its own, listed here too).
+// NeedsImageConfigs reports whether p enables a rule that reads image configs (the imageConfig.*
+// rules), so that a front end sets up a registry client only when one may be asked.
 func NeedsImageConfigs(p *policy.Policy) bool {
-	return Enables(p, &imageConfigRunAsRoot)
+	for i := range registered {
+		if strings.HasPrefix(registered[i].ID, "imageConfig.") && Enables(p, &registered[i]) {
+			return true
+		}
+	}
+	return false
 }
