@@ -114,6 +114,12 @@ type ImageConfigRules struct {
 	// forces non-root costs no registry call.
 	// +optional
 	RunAsRoot Forbid `json:"runAsRoot,omitempty"`
+	// PlaintextSecrets: Forbid denies an image whose config's environment holds a plain-text
+	// credential: a secret baked into the image, readable by anyone who can pull it. The formats
+	// are those of containers.plaintextSecrets, with its allowedEnv and patterns when it sets them.
+	// The config of every container image is read.
+	// +optional
+	PlaintextSecrets Forbid `json:"plaintextSecrets,omitempty"`
 }
 
 // Match selects objects by namespace and labels.
