@@ -48,10 +48,23 @@ type Signature struct {
 func Compile(in *v1alpha1.ClusterAdmissionPolicy) (*Policy, error) {
 	src := in.DeepCopy()
 	src.Default()
-	if errs := src.Validate(); len(errs) > 0 {
-		return nil, &InvalidError{Name: src.Name, Errs: errs}
-	}
+	// The rules validate their own fields as they compile, so they compile even when the rest of the
+	// spec is invalid: one run reports every invalid field.
+	invalid := src.Validate()
 	s := &src.Spec
+	if len(compilers) == 0 {
+		// A binary that links no rules would enforce nothing: fail rather than admit everything.
+		return nil, fmt.Errorf("policy %q: no rules are registered; import github.com/sealgate/sealgate/pkg/rules", src.Name)
+	}
+	configs := make([]any, len(compilers))
+	for i, c := range compilers {
+		cfg, errs := c.Compile(s, field.NewPath("spec"))
+		invalid = append(invalid, errs...)
+		configs[i] = cfg
+	}
+	if len(invalid) > 0 {
+		return nil, &InvalidError{Name: src.Name, Errs: invalid}
+	}
 	p := &Policy{Name: src.Name, Generation: src.Generation, Mode: s.Mode, Source: src,
 		ExcludeNamespaces: s.Match.ExcludeNamespaces}
 	var err error
@@ -68,20 +81,7 @@ func Compile(in *v1alpha1.ClusterAdmissionPolicy) (*Policy, error) {
 		}
 		p.Signatures = append(p.Signatures, Signature{Index: i, Images: pats, Rule: &s.Signatures[i]})
 	}
-	if len(compilers) == 0 {
-		// A binary that links no rules would enforce nothing: fail rather than admit everything.
-		return nil, fmt.Errorf("policy %q: no rules are registered; import github.com/sealgate/sealgate/pkg/rules", src.Name)
-	}
-	p.configs = make([]any, len(compilers))
-	var errs field.ErrorList
-	for i, c := range compilers {
-		cfg, cerrs := c.Compile(s, field.NewPath("spec"))
-		errs = append(errs, cerrs...)
-		p.configs[i] = cfg
-	}
-	if len(errs) > 0 {
-		return nil, &InvalidError{Name: src.Name, Errs: errs}
-	}
+	p.configs = configs
 	return p, nil
 }
 
