@@ -160,7 +160,8 @@ func (h *Handler) record(res *engine.Result, what string) {
 		if v.Mode == v1alpha1.ModeAudit {
 			audited = append(audited, v)
 		}
-		h.Metrics.Violation(v.Policy, v.Rule, string(v.Mode), caused(v.Mode), 1)
+		// A violation several rules flagged counts for each: the metric is per rule.
+		v.Rules(func(rule string) { h.Metrics.Violation(v.Policy, rule, string(v.Mode), caused(v.Mode), 1) })
 	}
 	for _, o := range res.Omitted {
 		h.Metrics.Violation(o.Policy, o.Rule, string(o.Mode), caused(o.Mode), o.Count)

@@ -183,7 +183,7 @@ func (e *Entry) rules() map[policyRule]v1alpha1.Mode {
 	out := map[policyRule]v1alpha1.Mode{}
 	for i := range e.Violations {
 		v := &e.Violations[i]
-		out[policyRule{v.Policy, v.Rule}] = v.Mode
+		v.Rules(func(rule string) { out[policyRule{v.Policy, rule}] = v.Mode })
 	}
 	for _, o := range e.Omitted {
 		out[policyRule{o.Policy, o.Rule}] = o.Mode

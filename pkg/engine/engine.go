@@ -6,6 +6,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -15,19 +16,39 @@ import (
 	"github.com/sealgate/sealgate/pkg/workload"
 )
 
-// Violation is one thing a policy found wrong, with where it is.
+// Violation is one thing a policy found wrong, with where it is. When several rules of one policy
+// flag the same field, they are one violation: Rule is the first in rule order, with its message,
+// and AlsoRules the others.
 type Violation struct {
 	Policy    string        `json:"policy"`
 	Rule      string        `json:"rule"`
+	AlsoRules []string      `json:"alsoRules,omitempty"`
 	Mode      v1alpha1.Mode `json:"mode"`
 	Path      string        `json:"path"`
 	Container string        `json:"container,omitempty"`
 	Message   string        `json:"message"`
 }
 
-// String renders the violation as one line: "spec.containers[0].image: <message> (policy/rule)".
+// String renders the violation as one line: "spec.containers[0].image: <message> [policy/rule]",
+// with every rule that flagged the field: "[policy/rule, other.rule]".
 func (v Violation) String() string {
-	return fmt.Sprintf("%s: %s [%s/%s]", v.Path, v.Message, v.Policy, v.Rule)
+	return fmt.Sprintf("%s: %s [%s/%s]", v.Path, v.Message, v.Policy, v.RuleList())
+}
+
+// RuleList is the violation's rule IDs joined by ", ".
+func (v *Violation) RuleList() string {
+	if len(v.AlsoRules) == 0 {
+		return v.Rule
+	}
+	return v.Rule + ", " + strings.Join(v.AlsoRules, ", ")
+}
+
+// Rules calls fn with each rule ID of the violation: Rule, then AlsoRules.
+func (v *Violation) Rules(fn func(rule string)) {
+	fn(v.Rule)
+	for _, r := range v.AlsoRules {
+		fn(r)
+	}
 }
 
 // Result is the outcome of evaluating one workload. What it holds is bounded (limits.go): past
@@ -188,16 +209,48 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 			}
 		}
 		res.Matched = append(res.Matched, p.Name)
+		first := len(res.Violations)
 		for _, r := range e.Rules.Rules() {
 			found.Reset()
 			r.Check(p, t, found)
 			res.collect(p, r.ID, found)
 		}
+		res.mergeSameField(first)
 		if len(p.Signatures) > 0 {
 			e.signatures(ctx, p, t, res, found)
 		}
 	}
 	return res
+}
+
+// mergeSameField folds the violations from index first on (one policy's) that flag the same field
+// of the same container into the first of them, which lists the others' rule IDs: the demo's
+// CronJob lacks allowPrivilegeEscalation once, not once for spec.containers and once for
+// spec.podSecurity. Their number is bounded by MaxViolationsPerMode, so the quadratic scan is too.
+func (r *Result) mergeSameField(first int) {
+	vs := r.Violations[first:]
+	if len(vs) < 2 {
+		return
+	}
+	kept := vs[:0]
+	for i := range vs {
+		v := vs[i]
+		merged := false
+		for j := range kept {
+			if k := &kept[j]; k.Path == v.Path && k.Container == v.Container && k.Mode == v.Mode {
+				k.AlsoRules = append(k.AlsoRules, v.Rule)
+				merged = true
+				break
+			}
+		}
+		if merged {
+			r.perMode[modeIndex(v.Mode)]--
+			continue
+		}
+		kept = append(kept, v)
+	}
+	clear(vs[len(kept):])
+	r.Violations = r.Violations[:first+len(kept)]
 }
 
 // collect moves one rule's findings into the result, with the count of those the rule did not keep.

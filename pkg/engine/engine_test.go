@@ -75,13 +75,48 @@ func compile(t *testing.T, name string, spec v1alpha1.PolicySpec) *policy.Policy
 	return p
 }
 
-// perContainer is a rule that reports every container, so order and attribution are visible.
+// perContainer is a rule that reports every container, so order and attribution are visible. Each
+// reports its own field of the container (named after the rule), so that no two are merged.
 func perContainer(id string) rules.Rule {
+	return sameField(id, id)
+}
+
+// sameField is a rule that reports the given field of every container.
+func sameField(id, field string) rules.Rule {
 	return rules.Rule{ID: id, Name: id, Check: func(p *policy.Policy, t *rules.Target, out *rules.Findings) {
 		for _, c := range t.Containers() {
-			out.Add(rules.Finding{Path: c.Path("image"), Container: c.Name, Message: id + " on " + c.Name})
+			out.Add(rules.Finding{Path: c.Path(field), Container: c.Name, Message: id + " on " + c.Name})
 		}
 	}}
+}
+
+// TestSameFieldIsOneViolation: two rules of one policy that flag the same field of the same
+// container are one violation naming both rules; another policy's, or another container's, stay apart.
+func TestSameFieldIsOneViolation(t *testing.T) {
+	e := &engine.Engine{Rules: registry(t, sameField("containers.x", "securityContext"), perContainer("other"),
+		sameField("podSecurity.x", "securityContext"))}
+	ps := []*policy.Policy{compile(t, "one", v1alpha1.PolicySpec{}), compile(t, "two", v1alpha1.PolicySpec{Mode: v1alpha1.ModeWarn})}
+	res := e.Evaluate(context.Background(), ps, deployment(), "prod")
+	var got []string
+	for _, v := range res.Violations {
+		got = append(got, v.String())
+	}
+	want := []string{
+		"spec.template.spec.containers[0].securityContext: containers.x on a [one/containers.x, podSecurity.x]",
+		"spec.template.spec.containers[1].securityContext: containers.x on b [one/containers.x, podSecurity.x]",
+		"spec.template.spec.containers[0].other: other on a [one/other]",
+		"spec.template.spec.containers[1].other: other on b [one/other]",
+		"spec.template.spec.containers[0].securityContext: containers.x on a [two/containers.x, podSecurity.x]",
+		"spec.template.spec.containers[1].securityContext: containers.x on b [two/containers.x, podSecurity.x]",
+		"spec.template.spec.containers[0].other: other on a [two/other]",
+		"spec.template.spec.containers[1].other: other on b [two/other]",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("violations (-want +got):\n%s", diff)
+	}
+	if n := len(res.ByMode(v1alpha1.ModeWarn)); n != 4 {
+		t.Errorf("%d Warn violations, want 4", n)
+	}
 }
 
 func registry(t *testing.T, rs ...rules.Rule) *rules.Registry {
@@ -263,7 +298,7 @@ func TestViolationOrder(t *testing.T) {
 		for _, r := range []string{"first", "second"} {
 			for i, c := range []string{"a", "b"} {
 				want = append(want, engine.Violation{Policy: p.name, Rule: r, Mode: p.mode,
-					Path: "spec.template.spec.containers[" + string(rune('0'+i)) + "].image", Container: c, Message: r + " on " + c})
+					Path: "spec.template.spec.containers[" + string(rune('0'+i)) + "]." + r, Container: c, Message: r + " on " + c})
 			}
 		}
 	}

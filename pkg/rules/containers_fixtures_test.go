@@ -152,11 +152,14 @@ func TestPassingChecksDoNotAllocate(t *testing.T) {
 			ReadOnlyRootFilesystem: v1alpha1.Required,
 			Capabilities: &v1alpha1.CapabilityRules{RequireDropAll: true, AllowedAdd: []corev1.Capability{"NET_BIND_SERVICE"},
 				RequiredDrop: []corev1.Capability{"NET_RAW"}},
-			RunAsUser:          &v1alpha1.IDRanges{Ranges: []v1alpha1.IDRange{{Min: 1, Max: 99}, {Min: 1000, Max: 1999}}},
-			RunAsGroup:         &v1alpha1.IDRanges{Ranges: []v1alpha1.IDRange{{Min: 3000, Max: 3000}}},
-			FSGroup:            &v1alpha1.IDRanges{Ranges: []v1alpha1.IDRange{{Min: 2000, Max: 3999}}},
-			SupplementalGroups: &v1alpha1.IDRanges{Ranges: []v1alpha1.IDRange{{Min: 2000, Max: 2999}, {Min: 4000, Max: 4000}}},
-		},
+			RunAsUser:                &v1alpha1.IDRanges{Ranges: []v1alpha1.IDRange{{Min: 1, Max: 99}, {Min: 1000, Max: 1999}}},
+			RunAsGroup:               &v1alpha1.IDRanges{Ranges: []v1alpha1.IDRange{{Min: 3000, Max: 3000}}},
+			FSGroup:                  &v1alpha1.IDRanges{Ranges: []v1alpha1.IDRange{{Min: 2000, Max: 3999}}},
+			SupplementalGroups:       &v1alpha1.IDRanges{Ranges: []v1alpha1.IDRange{{Min: 2000, Max: 2999}, {Min: 4000, Max: 4000}}},
+			AllowedHostPorts:         []v1alpha1.PortRange{{Min: 8000, Max: 9000}},
+			AllowedSysctls:           []string{"net.ipv4.ip_local_port_range", "kernel.shm*"},
+			AllowedHostPaths:         []v1alpha1.AllowedHostPath{{PathPrefix: "/var/log", ReadOnly: true}},
+			AllowedLocalhostProfiles: []string{"profiles/*"}, AutomountServiceAccountToken: v1alpha1.Forbidden},
 		Resources: &v1alpha1.ResourceRules{
 			RequireRequests:      []corev1.ResourceName{"cpu", "memory"},
 			RequireLimits:        []corev1.ResourceName{"memory"},
@@ -173,15 +176,31 @@ func TestPassingChecksDoNotAllocate(t *testing.T) {
 		sc.RunAsUser = &uid
 	})
 	res := []containerOpt{requests("cpu", "500m", "memory", "1Gi"), limits("cpu", "2", "memory", "1536Mi")}
+	// The pod uses what the allowlist knobs allow: a host port, sysctls (one spelled with '/'), a
+	// read-only hostPath mount, Localhost seccomp profiles.
+	port := func(c *corev1.Container) { c.Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 8080}} }
+	logs := func(c *corev1.Container) {
+		c.VolumeMounts = []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}, {Name: "logs", MountPath: "/logs", ReadOnly: true}}
+	}
+	profile := "profiles/app.json"
+	seccomp := &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &profile}
+	localhost := secCtx(func(sc *corev1.SecurityContext) { sc.SeccompProfile = seccomp })
+	no := false
 	gid := int64(3000)
 	tg := templateTarget(corev1.PodSpec{
-		SecurityContext: &corev1.PodSecurityContext{RunAsGroup: &gid, FSGroup: &gid, SupplementalGroups: []int64{2500, 4000}},
-		InitContainers: []corev1.Container{ctr("init", append(res, hardened)...)},
-		Containers:     []corev1.Container{ctr("app", append(res, hardened)...), ctr("side", append(res, hardened)...)},
+		InitContainers: []corev1.Container{ctr("init", append(res, hardened, logs)...)},
+		Containers:     []corev1.Container{ctr("app", append(res, hardened, port, logs, localhost)...), ctr("side", append(res, hardened)...)},
+		SecurityContext: &corev1.PodSecurityContext{SeccompProfile: seccomp, RunAsGroup: &gid, FSGroup: &gid,
+			SupplementalGroups: []int64{2500, 4000}, Sysctls: []corev1.Sysctl{
+				{Name: "net/ipv4/ip_local_port_range", Value: "1024 65535"}, {Name: "kernel.shm_rmid_forced", Value: "1"}}},
+		Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			{Name: "logs", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log/pods/"}}}},
+		AutomountServiceAccountToken: &no,
 	})
 	for _, r := range []Rule{privileged, runAsRoot, allowPrivilegeEscalation, hostNamespaces, capabilities,
 		readOnlyRootFilesystem, runAsUser, runAsGroup, fsGroup, supplementalGroups,
-		requireRequests, requireLimits, maxLimits, maxRequests, maxLimitRequestRatio} {
+		requireRequests, requireLimits, maxLimits, maxRequests, maxLimitRequestRatio,
+		hostPorts, sysctls, hostPaths, seccompProfiles, automountServiceAccountToken} {
 		if got := collect(r, p, tg); got != nil {
 			t.Fatalf("%s: unexpected findings %v", r.ID, got)
 		}

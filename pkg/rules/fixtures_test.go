@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -55,10 +56,70 @@ func TestRuleFixtures(t *testing.T) {
 					}
 				})
 			}
+			for _, inv := range f.Invalid {
+				t.Run("invalid/"+inv.Name, func(t *testing.T) {
+					_, err := policy.Compile(&v1alpha1.ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: inv.Policy})
+					var ie *policy.InvalidError
+					if !errors.As(err, &ie) {
+						t.Fatalf("Compile = %v, want the field errors %q", err, inv.Errors)
+					}
+					var got []string
+					for _, e := range ie.Errs {
+						got = append(got, e.Error())
+					}
+					if diff := cmp.Diff(inv.Errors, got); diff != "" {
+						t.Errorf("field errors (-want +got):\n%s", diff)
+					}
+				})
+			}
 			if passes == 0 || fails == 0 {
 				t.Errorf("%s: %d passing and %d failing cases; a rule's fixtures need both", f.Path, passes, fails)
 			}
 		})
+	}
+}
+
+// TestPassingFixturesDoNotAllocate: every rule runs on every admission, so on each passing case of
+// its fixtures a rule's check allocates nothing. podSecurity is held to upstream's evaluator instead
+// (TestPodSecurityTagAllocatesNothing).
+func TestPassingFixturesDoNotAllocate(t *testing.T) {
+	files, err := fixture.LoadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]rules.Rule{}
+	for _, r := range rules.Default().Rules() {
+		byID[r.ID] = r
+	}
+	for _, f := range files {
+		r, ok := byID[f.Rule]
+		if !ok || f.Rule == "podSecurity" {
+			continue
+		}
+		for _, c := range f.Cases {
+			if len(c.Want) > 0 || c.Allocates != "" {
+				continue
+			}
+			p, err := policy.Compile(&v1alpha1.ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: c.Policy})
+			if err != nil {
+				t.Fatalf("%s: %s: %v", f.Path, c.Name, err)
+			}
+			gvk, err := c.GVK()
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := workload.Decode(gvk, c.Object)
+			if err != nil {
+				t.Fatal(err)
+			}
+			target := rules.NewTarget(w.Template, w.Spec, w.SpecPath, w.MetaPath)
+			target.Namespace = "default"
+			out := &rules.Findings{Limit: engine.MaxViolationsPerRule}
+			// The first run parses the images once per target, as the engine does for every rule.
+			if n := testing.AllocsPerRun(20, func() { out.Reset(); r.Check(p, target, out) }); n != 0 {
+				t.Errorf("%s: %s: the passing check allocates %.0f times", f.Path, c.Name, n)
+			}
+		}
 	}
 }
 

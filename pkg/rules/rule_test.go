@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -66,6 +67,23 @@ func TestRulesReadNoSkippedField(t *testing.T) {
 			if slices.Contains(workload.Skipped, f) {
 				t.Errorf("rule %q reads %q, which pkg/workload skips: stop skipping it in skip.go and fast_pod.go", r.ID, f)
 			}
+		}
+	}
+}
+
+// TestDocsListEveryRule: docs/policy.md's "Rule IDs" table has a row for every registered rule.
+func TestDocsListEveryRule(t *testing.T) {
+	b, err := os.ReadFile("../../docs/policy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Default().Rules() {
+		id := r.ID
+		if id == "podSecurity" {
+			id = "podSecurity.<checkID>"
+		}
+		if !strings.Contains(string(b), "\n| `"+id+"` |") {
+			t.Errorf("docs/policy.md's Rule IDs table has no row for %q", id)
 		}
 	}
 }

@@ -295,6 +295,43 @@ type ContainerRules struct {
 	// group, each in one of the ranges. Windows pods are exempt.
 	// +optional
 	SupplementalGroups *IDRanges `json:"supplementalGroups,omitempty"`
+
+	// AllowedHostPorts lists the ranges a container's host ports must fall in: every non-zero
+	// ports[*].hostPort, and on the host network (hostNetwork: true) every containerPort, which is
+	// then the port on the node. Unset means host ports are not checked. The baseline Pod Security
+	// Standard forbids every host port; both apply.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	AllowedHostPorts []PortRange `json:"allowedHostPorts,omitempty"`
+	// AllowedSysctls lists the sysctls a pod may set in spec.securityContext.sysctls: names such as
+	// "kernel.shm_rmid_forced", prefixes ending in "*" such as "net.*", or "*" for every sysctl.
+	// Names may use "/" as separator, as the kubelet accepts. Unset means sysctls are not checked;
+	// the baseline Pod Security Standard still allows only its safe set.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=256
+	AllowedSysctls []string `json:"allowedSysctls,omitempty"`
+	// AllowedHostPaths lists the host paths hostPath volumes may mount, by path prefix compared
+	// segment by segment; a prefix with readOnly requires every mount of such a volume to be
+	// read-only. Unset means hostPath volumes are not checked; the baseline Pod Security Standard
+	// forbids them all.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	AllowedHostPaths []AllowedHostPath `json:"allowedHostPaths,omitempty"`
+	// AllowedLocalhostProfiles lists the seccomp profiles a Localhost seccompProfile may name in
+	// localhostProfile: exact names, prefixes ending in "*", or "*" for every one. Unset means
+	// Localhost profiles are not checked.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	AllowedLocalhostProfiles []string `json:"allowedLocalhostProfiles,omitempty"`
+	// AutomountServiceAccountToken: Forbid requires spec.automountServiceAccountToken=false. A pod
+	// that leaves it unset gets its ServiceAccount's setting, which admission of a workload cannot
+	// see, so only an explicit false passes.
+	// +optional
+	AutomountServiceAccountToken Forbid `json:"automountServiceAccountToken,omitempty"`
 }
 
 // IDRanges are the user or group IDs a knob allows.
@@ -315,6 +352,30 @@ type IDRange struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=2147483647
 	Max int64 `json:"max"`
+}
+
+// PortRange is a range of ports, both ends included.
+type PortRange struct {
+	// Min is the lowest port of the range.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Min int32 `json:"min"`
+	// Max is the highest port of the range, at least Min.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Max int32 `json:"max"`
+}
+
+// AllowedHostPath is a host path prefix hostPath volumes may mount.
+type AllowedHostPath struct {
+	// PathPrefix is an absolute path; it allows itself and every path under it, segment by
+	// segment: "/var/log" allows "/var/log/pods" but not "/var/logs".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	PathPrefix string `json:"pathPrefix"`
+	// ReadOnly requires every volumeMount of a volume under this prefix to set readOnly: true.
+	// +optional
+	ReadOnly bool `json:"readOnly,omitempty"`
 }
 
 // CapabilityRules restricts Linux capabilities.
