@@ -128,9 +128,8 @@ func (cr *capabilityRules) checkDrop(c *Container, caps *corev1.Capabilities, ou
 	if slices.Contains(drop, "ALL") {
 		return
 	}
-	path := c.Path("securityContext", "capabilities", "drop")
 	if cr.RequireDropAll {
-		out.Add(Finding{Path: path, Container: c.Name,
+		out.Add(Finding{Path: c.Path("securityContext", "capabilities", "drop"), Container: c.Name,
 			Message: found(containerOwner(c)+" does not drop ALL capabilities"+uncounted(drop, "ALL"),
 				`add "ALL" to securityContext.capabilities.drop and add back only the capabilities it needs`)})
 		return
@@ -141,9 +140,11 @@ func (cr *capabilityRules) checkDrop(c *Container, caps *corev1.Capabilities, ou
 			missing = append(missing, name)
 		}
 	}
-	switch len(missing) {
-	case 0:
+	if len(missing) == 0 {
 		return
+	}
+	path := c.Path("securityContext", "capabilities", "drop")
+	switch len(missing) {
 	case 1:
 		out.Add(Finding{Path: path, Container: c.Name,
 			Message: found(containerOwner(c)+" does not drop "+string(missing[0])+uncounted(drop, missing...),
@@ -154,6 +155,20 @@ func (cr *capabilityRules) checkDrop(c *Container, caps *corev1.Capabilities, ou
 				quoteList(missing)+uncounted(drop, missing...),
 				`add them (or "ALL") to securityContext.capabilities.drop`)})
 	}
+}
+
+// allowsAdd reports whether allowedAdd lists the capability an add entry names. It compares without
+// regard to case rather than upper-casing, so that a lower-case entry costs no allocation.
+func (cr *capabilityRules) allowsAdd(add string) bool {
+	if len(add) >= len("CAP_") && strings.EqualFold(add[:len("CAP_")], "CAP_") {
+		add = add[len("CAP_"):]
+	}
+	for _, a := range cr.AllowedAdd {
+		if strings.EqualFold(string(a), add) {
+			return true
+		}
+	}
+	return false
 }
 
 // uncounted explains why a container's drop list does not count for names it misses: it quotes
@@ -172,12 +187,11 @@ func uncounted(drop []corev1.Capability, names ...corev1.Capability) string {
 }
 
 // checkAdd reports the entries of a container's add list that allowedAdd does not allow, as one
-// finding. Each is read as its capability: upper-cased, without the CAP_ prefix.
+// finding. Each is read as its capability: in any case, without the CAP_ prefix.
 func (cr *capabilityRules) checkAdd(c *Container, caps *corev1.Capabilities, out *Findings) {
 	var bad entries
 	for j, add := range caps.Add {
-		name := corev1.Capability(strings.TrimPrefix(strings.ToUpper(string(add)), "CAP_"))
-		if !slices.Contains(cr.AllowedAdd, name) {
+		if !cr.allowsAdd(string(add)) {
 			bad.add(j, string(add))
 		}
 	}
