@@ -167,7 +167,6 @@ func TestLoadErrors(t *testing.T) {
 		paths []string
 	}{
 		{"invalid", []string{"testdata/invalid/invalid.yaml"}},
-		{"knobs", []string{"testdata/invalid/knobs.yaml"}},
 		{"unknown-field", []string{"testdata/invalid/unknown-field.yaml"}},
 		{"duplicate-field", []string{"testdata/invalid/duplicate-field.yaml"}},
 		{"duplicate-key-json", []string{"testdata/invalid/duplicate-key.json"}},
