@@ -1,12 +1,15 @@
 package rules
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/imageref"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	psaapi "k8s.io/pod-security-admission/api"
 	psapolicy "k8s.io/pod-security-admission/policy"
@@ -102,16 +105,19 @@ func (c *pssChecker) checkPart(lv psaapi.LevelVersion, id psapolicy.CheckID, t *
 }
 
 // pssSubTarget returns t with only the containers keep keeps: a copy of the pod spec with shorter
-// container lists, and a Target over it whose containers keep their paths in t.
+// container lists, and a Target over it whose containers keep their paths in t. The AppArmor and
+// seccomp annotations of a container left out go with it, as they concern it alone.
 func pssSubTarget(t *Target, keep func(int) bool) *Target {
 	spec := *t.Spec
 	spec.InitContainers, spec.Containers, spec.EphemeralContainers = nil, nil, nil
 	sub := &Target{Meta: t.Meta, Spec: &spec, SpecPath: t.SpecPath, MetaPath: t.MetaPath, Namespace: t.Namespace}
+	var left []string
 	for i := range t.containers {
+		c := t.containers[i]
 		if !keep(i) {
+			left = append(left, c.Name)
 			continue
 		}
-		c := t.containers[i]
 		sub.containers = append(sub.containers, c)
 		switch c.Kind {
 		case Init:
@@ -122,7 +128,32 @@ func pssSubTarget(t *Target, keep func(int) bool) *Target {
 			spec.EphemeralContainers = append(spec.EphemeralContainers, t.Spec.EphemeralContainers[c.Index])
 		}
 	}
+	sub.Meta = pssMetaWithout(t.Meta, left, sub.containers)
 	return sub
+}
+
+// pssMetaWithout returns meta without the container annotations (AppArmor, and seccomp before
+// v1.19) of the named containers, unless a kept container has the same name; meta itself when
+// there are none.
+func pssMetaWithout(meta *metav1.ObjectMeta, left []string, kept []Container) *metav1.ObjectMeta {
+	var drop []string
+	for k := range meta.Annotations {
+		for _, prefix := range [...]string{corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix, corev1.SeccompContainerAnnotationKeyPrefix} {
+			name, ok := strings.CutPrefix(k, prefix)
+			if ok && slices.Contains(left, name) && !slices.ContainsFunc(kept, func(c Container) bool { return c.Name == name }) {
+				drop = append(drop, k)
+			}
+		}
+	}
+	if len(drop) == 0 {
+		return meta
+	}
+	m := *meta
+	m.Annotations = maps.Clone(meta.Annotations)
+	for _, k := range drop {
+		delete(m.Annotations, k)
+	}
+	return &m
 }
 
 // overridden returns the checks that check id replaces at version v.
