@@ -148,7 +148,7 @@ type Namespaces interface {
 
 // Signatures verifies image signatures for the signature rules of a policy. Implementations append
 // findings for images they could not verify; they are never asked about an image the policy's
-// allowlist already denies.
+// allowlist or deny-list already denies (rules.AllowedImage).
 type Signatures interface {
 	Verify(ctx context.Context, p *policy.Policy, t *rules.Target) []rules.Finding
 }
@@ -168,6 +168,11 @@ type Engine struct {
 	Signatures Signatures
 	// SkipSignatures skips signature rules (offline linting); the result says so.
 	SkipSignatures bool
+	// ImageConfigs reads image configs for the rules that need them (imageconfig.go); nil with
+	// SkipImageConfig false makes those rules fail closed.
+	ImageConfigs ImageConfigs
+	// SkipImageConfig skips the rules that read image configs (offline linting); the output says so.
+	SkipImageConfig bool
 }
 
 // Evaluate runs every matching policy over the workload. namespace is where the object lives.
@@ -178,13 +183,14 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 	// of a rule ID, however many the pod has.
 	found := &rules.Findings{Limit: MaxViolationsPerRule}
 	t.Namespace = namespace
+	e.bindImageConfigs(ctx, t)
 	var (
 		nsLabels  labels.Set
 		nsErr     error
 		nsFetched bool
 	)
 	for _, p := range policies {
-		if p.Excludes(namespace) {
+		if p.Excludes(namespace) || !p.MatchesKind(w.GVK) {
 			continue
 		}
 		if p.ObjectSelector != nil && !p.ObjectSelector.Matches(labels.Set(w.Object.Labels)) {
@@ -210,6 +216,7 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 		}
 		res.Matched = append(res.Matched, p.Name)
 		first := len(res.Violations)
+		t.Policy = p
 		for _, r := range e.Rules.Rules() {
 			found.Reset()
 			r.Check(p, t, found)
@@ -284,8 +291,8 @@ func (e *Engine) signatures(ctx context.Context, p *policy.Policy, t *rules.Targ
 }
 
 // signaturesApply reports whether any image of the pod falls under one of the policy's signature
-// rules. Images the allowlist denies are left out: they are denied already and must never cost a
-// registry call.
+// rules. Images the allowlist or the deny-list denies are left out: they are denied already and must
+// never cost a registry call.
 func signaturesApply(p *policy.Policy, t *rules.Target) bool {
 	images := t.Images()
 	for i := range images {

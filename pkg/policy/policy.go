@@ -8,10 +8,12 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/imageref"
+	"github.com/sealgate/sealgate/pkg/workload"
 )
 
 // Policy is a compiled ClusterAdmissionPolicy. It is immutable once compiled and safe to share
@@ -26,6 +28,8 @@ type Policy struct {
 	// ObjectSelector is nil when the policy matches every object.
 	ObjectSelector    labels.Selector
 	ExcludeNamespaces []string
+	// Kinds is nil when the policy matches every pod-bearing kind (spec.match.kinds).
+	Kinds []schema.GroupKind
 
 	Signatures []Signature
 
@@ -48,23 +52,23 @@ type Signature struct {
 func Compile(in *v1alpha1.ClusterAdmissionPolicy) (*Policy, error) {
 	src := in.DeepCopy()
 	src.Default()
-	// The rules validate their own fields as they compile, so they compile even when the rest of the
-	// spec is invalid: one run reports every invalid field.
-	invalid := src.Validate()
-	s := &src.Spec
+	// The spec's own checks and every rule's are reported together, so that one run shows every
+	// field to fix. A rule's Compile validates its own fields and must not trust the others.
+	errs := src.Validate()
 	if len(compilers) == 0 {
 		// A binary that links no rules would enforce nothing: fail rather than admit everything.
 		return nil, fmt.Errorf("policy %q: no rules are registered; import github.com/sealgate/sealgate/pkg/rules", src.Name)
 	}
 	configs := make([]any, len(compilers))
 	for i, c := range compilers {
-		cfg, errs := c.Compile(s, field.NewPath("spec"))
-		invalid = append(invalid, errs...)
+		cfg, cerrs := c.Compile(&src.Spec, field.NewPath("spec"))
+		errs = append(errs, cerrs...)
 		configs[i] = cfg
 	}
-	if len(invalid) > 0 {
-		return nil, &InvalidError{Name: src.Name, Errs: invalid}
+	if len(errs) > 0 {
+		return nil, &InvalidError{Name: src.Name, Errs: errs}
 	}
+	s := &src.Spec
 	p := &Policy{Name: src.Name, Generation: src.Generation, Mode: s.Mode, Source: src,
 		ExcludeNamespaces: s.Match.ExcludeNamespaces}
 	var err error
@@ -73,6 +77,11 @@ func Compile(in *v1alpha1.ClusterAdmissionPolicy) (*Policy, error) {
 	}
 	if p.ObjectSelector, err = selector(s.Match.ObjectSelector); err != nil {
 		return nil, fmt.Errorf("policy %q: spec.match.objectSelector: %w", src.Name, err)
+	}
+	for _, name := range s.Match.Kinds {
+		// Validated with the spec: every name is a kind workload decodes.
+		k, _ := workload.KindNamed(name)
+		p.Kinds = append(p.Kinds, k.GVK.GroupKind())
 	}
 	for i := range s.Signatures {
 		pats, err := patterns(s.Signatures[i].Images)
@@ -89,6 +98,20 @@ func Compile(in *v1alpha1.ClusterAdmissionPolicy) (*Policy, error) {
 func (p *Policy) Excludes(namespace string) bool {
 	for _, ns := range p.ExcludeNamespaces {
 		if ns == namespace {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchesKind reports whether the policy applies to objects of this kind (spec.match.kinds). The
+// version plays no part: a kind has one version sealgate decodes.
+func (p *Policy) MatchesKind(gvk schema.GroupVersionKind) bool {
+	if p.Kinds == nil {
+		return true
+	}
+	for _, k := range p.Kinds {
+		if k.Group == gvk.Group && k.Kind == gvk.Kind {
 			return true
 		}
 	}

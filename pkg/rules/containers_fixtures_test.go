@@ -143,10 +143,12 @@ func runRuleCases(t *testing.T, rule Rule, cases []ruleCase) {
 	}
 }
 
-// TestPassingChecksDoNotAllocate: the container and resource rules allocate only for a violation,
+// TestPassingChecksDoNotAllocate: the container, resource and deny-list rules allocate only for a violation,
 // since every admission runs every rule.
 func TestPassingChecksDoNotAllocate(t *testing.T) {
 	p := compile(t, v1alpha1.PolicySpec{
+		Images: &v1alpha1.ImageRules{DeniedRegistries: []string{"registry.example.com/legacy/**", "registry.example.com/app:0.9",
+			"registry.example.com/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}},
 		Containers: &v1alpha1.ContainerRules{Privileged: v1alpha1.Forbidden, RunAsRoot: v1alpha1.Forbidden,
 			AllowPrivilegeEscalation: v1alpha1.Forbidden, HostNamespaces: v1alpha1.Forbidden,
 			ReadOnlyRootFilesystem: v1alpha1.Required,
@@ -197,10 +199,11 @@ func TestPassingChecksDoNotAllocate(t *testing.T) {
 			{Name: "logs", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log/pods/"}}}},
 		AutomountServiceAccountToken: &no,
 	})
+	tg.Images() // parsed once per target, before any rule runs
 	for _, r := range []Rule{privileged, runAsRoot, allowPrivilegeEscalation, hostNamespaces, capabilities,
 		readOnlyRootFilesystem, runAsUser, runAsGroup, fsGroup, supplementalGroups,
 		requireRequests, requireLimits, maxLimits, maxRequests, maxLimitRequestRatio,
-		hostPorts, sysctls, hostPaths, seccompProfiles, automountServiceAccountToken} {
+		hostPorts, sysctls, hostPaths, seccompProfiles, automountServiceAccountToken, deniedRegistries} {
 		if got := collect(r, p, tg); got != nil {
 			t.Fatalf("%s: unexpected findings %v", r.ID, got)
 		}

@@ -3,6 +3,7 @@ package rules_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -112,8 +113,18 @@ func TestPassingFixturesDoNotAllocate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if !p.MatchesKind(gvk) {
+				// The case passes because the policy does not apply (spec.match.kinds), not because
+				// the check finds nothing.
+				continue
+			}
 			target := rules.NewTarget(w.Template, w.Spec, w.SpecPath, w.MetaPath)
-			target.Namespace = "default"
+			target.Namespace, target.Policy = "default", p
+			// Configs are read once per target and remembered, as in an admission.
+			configs := fixtureConfigs(c.ImageConfigs)
+			target.SetImageConfigs(func(im *rules.Image) (*rules.ImageConfig, error) {
+				return configs.Config(context.Background(), target, im)
+			})
 			out := &rules.Findings{Limit: engine.MaxViolationsPerRule}
 			// The first run parses the images once per target, as the engine does for every rule.
 			if n := testing.AllocsPerRun(20, func() { out.Reset(); r.Check(p, target, out) }); n != 0 {
@@ -143,7 +154,9 @@ func evaluate(t *testing.T, eng *engine.Engine, c *fixture.Case, rule string) []
 	if ns == "" {
 		ns = "default"
 	}
-	res := eng.Evaluate(context.Background(), []*policy.Policy{p}, w, ns)
+	e := *eng
+	e.ImageConfigs = fixtureConfigs(c.ImageConfigs)
+	res := e.Evaluate(context.Background(), []*policy.Policy{p}, w, ns)
 	var got []fixture.Finding
 	for _, v := range res.Violations {
 		if v.Rule == rule || strings.HasPrefix(v.Rule, rule+".") {
@@ -151,4 +164,19 @@ func evaluate(t *testing.T, eng *engine.Engine, c *fixture.Case, rule string) []
 		}
 	}
 	return got
+}
+
+// fixtureConfigs is the fake registry of a case's image configs.
+type fixtureConfigs map[string][]fixture.ImageConfig
+
+func (f fixtureConfigs) Config(_ context.Context, _ *rules.Target, im *rules.Image) (*rules.ImageConfig, error) {
+	cs, ok := f[im.Raw]
+	if !ok {
+		return nil, fmt.Errorf("the fixture's registry has no image %q", im.Raw)
+	}
+	out := &rules.ImageConfig{Digest: "sha256:" + strings.Repeat("0", 64)}
+	for _, c := range cs {
+		out.Configs = append(out.Configs, rules.PlatformConfig{Platforms: c.Platforms, User: c.User, Env: c.Env})
+	}
+	return out, nil
 }

@@ -548,3 +548,53 @@ func TestDecodeRejectsWhatAPIMachineryRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestKindNamed(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want string // the kind's GroupKind, "" when the name is not accepted
+	}{
+		{"Pod", "Pod"},
+		{"Deployment", "Deployment.apps"},
+		{"apps/Deployment", "Deployment.apps"},
+		{"batch/CronJob", "CronJob.batch"},
+		{"CronJob", "CronJob.batch"},
+		{"PodTemplate", "PodTemplate"},
+		{"ReplicationController", "ReplicationController"},
+		{"deployment", ""},
+		{"Deployments", ""},
+		{"deployments", ""},
+		{"extensions/Deployment", ""},
+		{"batch/Deployment", ""},
+		{"apps/v1/Deployment", ""},
+		{"v1/Pod", ""},
+		{"/Pod", ""},
+		{"core/Pod", ""},
+		{"apps/", ""},
+		{"", ""},
+		{"Service", ""},
+	} {
+		k, ok := workload.KindNamed(c.name)
+		got := ""
+		if ok {
+			got = k.GVK.GroupKind().String()
+		}
+		if got != c.want {
+			t.Errorf("KindNamed(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+	// A bare kind names one kind only if no two groups share it.
+	seen := map[string]bool{}
+	for _, n := range workload.KindNames() {
+		if seen[n] {
+			t.Errorf("kind %s is in two groups; a bare name would be ambiguous", n)
+		}
+		seen[n] = true
+		if _, ok := workload.KindNamed(n); !ok {
+			t.Errorf("KindNamed does not accept %q from KindNames", n)
+		}
+	}
+	if len(seen) != len(workload.Kinds) {
+		t.Errorf("KindNames lists %d kinds, Kinds has %d", len(seen), len(workload.Kinds))
+	}
+}

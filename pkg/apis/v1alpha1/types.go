@@ -98,6 +98,22 @@ type PolicySpec struct {
 	// Resources requires resource requests and limits and bounds them.
 	// +optional
 	Resources *ResourceRules `json:"resources,omitempty"`
+
+	// ImageConfig judges what each container image's config says (its user), read from the image's
+	// registry with the pod's pull credentials; the registry is asked only when the pod leaves the
+	// answer to the image.
+	// +optional
+	ImageConfig *ImageConfigRules `json:"imageConfig,omitempty"`
+}
+
+// ImageConfigRules are checks on the config blob of each container image.
+type ImageConfigRules struct {
+	// RunAsRoot: Forbid denies a container that would run as root because its image's config says
+	// so (USER unset, 0 or root) or may (a USER name, which the kubelet cannot verify), when the pod
+	// does not force non-root with runAsNonRoot=true or a non-zero runAsUser. A container whose pod
+	// forces non-root costs no registry call.
+	// +optional
+	RunAsRoot Forbid `json:"runAsRoot,omitempty"`
 }
 
 // Match selects objects by namespace and labels.
@@ -112,16 +128,32 @@ type Match struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=256
 	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
+	// Kinds limits the policy to these pod-bearing kinds, each written as its kind ("Deployment") or
+	// API group and kind ("apps/Deployment"); core kinds are written alone ("Pod"). An object is
+	// matched by its own kind: a Deployment's pods are kind Pod, so [Deployment] does not cover them.
+	// Absent matches every pod-bearing kind.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Kinds []string `json:"kinds,omitempty"`
 }
 
 // ImageRules restricts image references.
 type ImageRules struct {
 	// AllowedRegistries lists image patterns; an image that no pattern matches is denied. Patterns are
 	// parsed references whose path segments may be '*' (exactly one segment) or '**' (any number of
-	// segments), e.g. "registry.example.com/**", "ghcr.io/acme/*". Unset means every registry is allowed.
+	// segments), e.g. "registry.example.com/**", "ghcr.io/acme/*", optionally pinned to one tag
+	// ("docker.io/library/ubuntu:24.04") or one digest ("ubuntu@sha256:..."). A tag-pinned pattern does
+	// not allow that tag beside a digest: the digest is what runs. Unset means every registry is allowed.
 	// +optional
 	// +kubebuilder:validation:MaxItems=256
 	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
+	// DeniedRegistries lists image patterns (same syntax as allowedRegistries); an image that any of
+	// them matches is denied, whatever allowedRegistries says. A tag-pinned pattern also denies that
+	// tag beside a digest ("ubuntu:24.04@sha256:..."). Unset or empty denies nothing.
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	DeniedRegistries []string `json:"deniedRegistries,omitempty"`
 	// RequireDigest requires every image to be pinned by digest (name@sha256:...).
 	// +optional
 	RequireDigest bool `json:"requireDigest,omitempty"`
@@ -133,7 +165,8 @@ type ImageRules struct {
 
 // SignatureRule requires signatures on the images it names.
 type SignatureRule struct {
-	// Images lists the image patterns (same syntax as allowedRegistries) this rule covers.
+	// Images lists the image patterns (same syntax as allowedRegistries, without tag or digest: a rule
+	// covers every tag and digest of the repositories it names) this rule covers.
 	// +kubebuilder:validation:MinItems=1
 	Images []string `json:"images"`
 	// Threshold is how many distinct signers among the attestors must verify: attestors that hold
@@ -332,6 +365,44 @@ type ContainerRules struct {
 	// see, so only an explicit false passes.
 	// +optional
 	AutomountServiceAccountToken Forbid `json:"automountServiceAccountToken,omitempty"`
+	// PlaintextSecrets flags credentials written in plain text into env values, args and command.
+	// +optional
+	PlaintextSecrets *PlaintextSecretRules `json:"plaintextSecrets,omitempty"`
+}
+
+// PlaintextSecretRules flags credentials written in plain text into a container's env values, args
+// and command, where anyone who may read the pod reads them: cloud access keys, private keys, API
+// tokens of known formats, JWTs, and the policy's own patterns.
+type PlaintextSecretRules struct {
+	// Mode: Forbid flags them; Allow (or unset) does not check, keeping the rest of the settings.
+	// +optional
+	Mode Forbid `json:"mode,omitempty"`
+	// AllowedEnv lists environment variable names whose values are not checked: exact names, or
+	// patterns where '*' stands for any run of characters ("PUBLIC_*").
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=256
+	AllowedEnv []string `json:"allowedEnv,omitempty"`
+	// Patterns adds secret formats to the built-in ones.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Patterns []SecretPattern `json:"patterns,omitempty"`
+}
+
+// SecretPattern is a secret format of the policy's own.
+type SecretPattern struct {
+	// Name names the format in messages ("Acme deploy key").
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Name string `json:"name"`
+	// Regex is an RE2 expression (Go's regexp syntax: no backreferences or lookaround). When it has
+	// a capturing group, the first group is the secret and the rest is context; otherwise the
+	// whole match is the secret. It must not match the empty string.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Regex string `json:"regex"`
 }
 
 // IDRanges are the user or group IDs a knob allows.
