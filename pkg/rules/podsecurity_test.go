@@ -270,7 +270,7 @@ func TestPodSecurityUnknownCheckFallsBack(t *testing.T) {
 	pod := pssCompliantPod()
 	lv := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.MajorMinorVersion(1, 30)}
 	var out Findings
-	c.check(lv, NewTarget(&pod.ObjectMeta, &pod.Spec, "spec.template.spec", "spec.template.metadata"), &out)
+	c.check(&pssConfig{LevelVersion: lv}, NewTarget(&pod.ObjectMeta, &pod.Spec, "spec.template.spec", "spec.template.metadata"), &out)
 	got := out.Kept()
 	want := []Finding{{Rule: "podSecurity.futureCheck", Path: "spec.template.spec",
 		Message: `pod fails the futureCheck check: future things (container "app" does future things); ` +
@@ -439,7 +439,7 @@ func TestPodSecurityTagAllocatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	upstream := testing.AllocsPerRun(100, func() { ref.EvaluatePod(*config[psaapi.LevelVersion](p, &podSecurity), &pod.ObjectMeta, &pod.Spec) })
+	upstream := testing.AllocsPerRun(100, func() { ref.EvaluatePod(config[pssConfig](p, &podSecurity).LevelVersion, &pod.ObjectMeta, &pod.Spec) })
 	var out Findings
 	ours := testing.AllocsPerRun(100, func() {
 		out.Reset()
@@ -498,7 +498,7 @@ func BenchmarkPodSecurityRestricted(b *testing.B) {
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			ref.EvaluatePod(*config[psaapi.LevelVersion](p, &podSecurity), &pod.ObjectMeta, &pod.Spec)
+			ref.EvaluatePod(config[pssConfig](p, &podSecurity).LevelVersion, &pod.ObjectMeta, &pod.Spec)
 		}
 	})
 }

@@ -276,6 +276,26 @@ type PodSecurity struct {
 	// +optional
 	// +kubebuilder:validation:Pattern=`^(latest|v1\.[0-9]+)$`
 	Version string `json:"version,omitempty"`
+	// Exclude turns off checks of the level: for the whole pod, or for the containers of some
+	// images. Each check may be listed once.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	Exclude []PodSecurityExclusion `json:"exclude,omitempty"`
+}
+
+// PodSecurityExclusion turns off one Pod Security Standards check.
+type PodSecurityExclusion struct {
+	// Check is the upstream check ID, as violations name it (podSecurity.<check>):
+	// "capabilities_restricted", "hostPorts", "runAsNonRoot", ...
+	// +kubebuilder:validation:MaxLength=64
+	Check string `json:"check"`
+	// Images limits the exclusion to the containers whose image matches one of these patterns
+	// (the syntax of images.allowedRegistries): the check still judges the pod's own fields and
+	// every other container. Omitted, the check is off for the whole pod. Checks of pod fields
+	// only (hostNamespaces, hostPathVolumes, sysctls, restrictedVolumes) take no images.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	Images []string `json:"images,omitempty"`
 }
 
 // ContainerRules are security knobs checked on every container, init container and ephemeral container.
@@ -298,6 +318,22 @@ type ContainerRules struct {
 	// ReadOnlyRootFilesystem: Require requires readOnlyRootFilesystem=true.
 	// +optional
 	ReadOnlyRootFilesystem Require `json:"readOnlyRootFilesystem,omitempty"`
+	// RunAsUser requires every container's user ID (securityContext.runAsUser of the container,
+	// else of the pod) to be set and in one of the ranges. Windows pods are exempt.
+	// +optional
+	RunAsUser *IDRanges `json:"runAsUser,omitempty"`
+	// RunAsGroup requires every container's primary group ID (securityContext.runAsGroup of the
+	// container, else of the pod) to be set and in one of the ranges. Windows pods are exempt.
+	// +optional
+	RunAsGroup *IDRanges `json:"runAsGroup,omitempty"`
+	// FSGroup requires the pod's securityContext.fsGroup to be set and in one of the ranges.
+	// Windows pods are exempt.
+	// +optional
+	FSGroup *IDRanges `json:"fsGroup,omitempty"`
+	// SupplementalGroups requires the pod's securityContext.supplementalGroups to list at least one
+	// group, each in one of the ranges. Windows pods are exempt.
+	// +optional
+	SupplementalGroups *IDRanges `json:"supplementalGroups,omitempty"`
 
 	// AllowedHostPorts lists the ranges a container's host ports must fall in: every non-zero
 	// ports[*].hostPort, and on the host network (hostNetwork: true) every containerPort, which is
@@ -375,6 +411,26 @@ type SecretPattern struct {
 	Regex string `json:"regex"`
 }
 
+// IDRanges are the user or group IDs a knob allows.
+type IDRanges struct {
+	// Ranges lists the allowed IDs as inclusive ranges; an ID is allowed when a range holds it.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	Ranges []IDRange `json:"ranges"`
+}
+
+// IDRange is an inclusive range of user or group IDs: min <= ID <= max.
+type IDRange struct {
+	// Min is the lowest ID allowed.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	Min int64 `json:"min"`
+	// Max is the highest ID allowed, at least min.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	Max int64 `json:"max"`
+}
+
 // PortRange is a range of ports, both ends included.
 type PortRange struct {
 	// Min is the lowest port of the range.
@@ -405,9 +461,17 @@ type CapabilityRules struct {
 	// +optional
 	RequireDropAll bool `json:"requireDropAll,omitempty"`
 	// AllowedAdd lists the capabilities that may be added; any other added capability is denied.
-	// Unset means no capability may be added. Names are upper case without the CAP_ prefix.
+	// Unset means no capability may be added. Names are upper case without the CAP_ prefix; "*",
+	// alone, allows every capability.
 	// +optional
+	// +kubebuilder:validation:MaxItems=64
 	AllowedAdd []corev1.Capability `json:"allowedAdd,omitempty"`
+	// RequiredDrop lists capabilities every container must drop: each must be in
+	// securityContext.capabilities.drop, unless drop holds ALL. Names are upper case without the
+	// CAP_ prefix.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	RequiredDrop []corev1.Capability `json:"requiredDrop,omitempty"`
 }
 
 // ResourceRules requires and bounds container resources. Ephemeral containers are exempt: they cannot
@@ -422,6 +486,10 @@ type ResourceRules struct {
 	// MaxLimits bounds each container's limits (and requests, which may not exceed limits).
 	// +optional
 	MaxLimits map[corev1.ResourceName]resource.Quantity `json:"maxLimits,omitempty"`
+	// MaxRequests bounds each container's requests. A container with a limit and no request is
+	// held to the bound by its limit, which its request defaults to.
+	// +optional
+	MaxRequests map[corev1.ResourceName]resource.Quantity `json:"maxRequests,omitempty"`
 	// MaxLimitRequestRatio bounds limit/request for each resource, e.g. cpu: "4".
 	// +optional
 	MaxLimitRequestRatio map[corev1.ResourceName]resource.Quantity `json:"maxLimitRequestRatio,omitempty"`

@@ -60,9 +60,6 @@ func (p *ClusterAdmissionPolicy) Validate() field.ErrorList {
 		errs = append(errs, validatePodSecurity(ps, spec.Child("podSecurity"))...)
 	}
 	errs = append(errs, validateKnobs(reflect.ValueOf(s).Elem(), spec)...)
-	if c := s.Containers; c != nil {
-		errs = append(errs, validateContainers(c, spec.Child("containers"))...)
-	}
 	if r := s.Resources; r != nil {
 		errs = append(errs, validateResources(r, spec.Child("resources"))...)
 	}
@@ -327,21 +324,6 @@ func validatePodSecurity(ps *PodSecurity, path *field.Path) field.ErrorList {
 	}
 	return errs
 }
-
-func validateContainers(c *ContainerRules, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	if caps := c.Capabilities; caps != nil {
-		for i, cp := range caps.AllowedAdd {
-			if !capabilityName.MatchString(string(cp)) || strings.HasPrefix(string(cp), "CAP_") {
-				errs = append(errs, field.Invalid(path.Child("capabilities", "allowedAdd").Index(i), cp,
-					"must be an upper-case capability name without the CAP_ prefix, e.g. NET_BIND_SERVICE"))
-			}
-		}
-	}
-	return errs
-}
-
-var capabilityName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 
 func validateResources(r *ResourceRules, path *field.Path) field.ErrorList {
 	var errs field.ErrorList

@@ -189,10 +189,8 @@ func TestValidateInvalid(t *testing.T) {
 		{"containers", policyWith(PolicySpec{Containers: &ContainerRules{
 			Privileged: "Deny", RunAsRoot: "forbid", AllowPrivilegeEscalation: "Require", HostNamespaces: "Forbid",
 			ReadOnlyRootFilesystem: "Forbid",
-			Capabilities:           &CapabilityRules{AllowedAdd: []corev1.Capability{"NET_BIND_SERVICE", "CAP_SYS_ADMIN", "net_raw", ""}},
 		}}), []string{"spec.containers.privileged", "spec.containers.runAsRoot", "spec.containers.allowPrivilegeEscalation",
-			"spec.containers.readOnlyRootFilesystem", "spec.containers.capabilities.allowedAdd[1]",
-			"spec.containers.capabilities.allowedAdd[2]", "spec.containers.capabilities.allowedAdd[3]"}},
+			"spec.containers.readOnlyRootFilesystem"}},
 		{"resources", policyWith(PolicySpec{Resources: &ResourceRules{
 			RequireRequests:      []corev1.ResourceName{"cpu", "", "Not Valid"},
 			RequireLimits:        []corev1.ResourceName{"example.com/a b", "memory"},
