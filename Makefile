@@ -111,7 +111,7 @@ bench-audit: build ## Audit at scale: 10,000 pods on a local API server, CLI and
 REPORT_CRDS_DIR := charts/sealgate/files/report-crds
 
 .PHONY: generate
-generate: tools-generate ## Regenerate deepcopy and the CRDs (config/crd, the chart's crds/ and report CRDs) with controller-gen.
+generate: tools-generate ## Regenerate deepcopy and the CRDs (config/crd, the chart's crds/ and report CRDs) with controller-gen, and the chart's values schema from the CRD.
 	$(BIN)/controller-gen object paths=./pkg/apis/...
 	$(BIN)/controller-gen crd:crdVersions=v1 output:crd:artifacts:config=config/crd/bases paths=./pkg/apis/...
 	@go mod download github.com/openreports/reports-api && \
@@ -120,6 +120,8 @@ generate: tools-generate ## Regenerate deepcopy and the CRDs (config/crd, the ch
 	cp config/crd/bases/sealgate.dev_*.yaml charts/sealgate/crds/
 	@mkdir -p $(REPORT_CRDS_DIR)
 	cp config/crd/bases/openreports.io_*.yaml config/crd/bases/wgpolicyk8s.io_*.yaml $(REPORT_CRDS_DIR)/
+	@echo "values.schema.json: the policy schema from the CRD"
+	go test -tags helm -count=1 ./test/helm -run 'TestValuesSchemaPolicyFromCRD$$' -update >/dev/null
 
 .PHONY: tools-generate
 tools-generate:

@@ -157,7 +157,8 @@ func unchanged(w, old *workload.Workload) bool {
 // engine.MaxLogBytes, with the count of those not logged.
 func (h *Handler) record(res *engine.Result, what string) {
 	for _, v := range res.Violations {
-		h.Metrics.Violation(v.Policy, v.Rule, string(v.Mode), caused(v.Mode, v.Excepted), 1)
+		// A violation several rules flagged counts for each: the metric is per rule.
+		v.Rules(func(rule string) { h.Metrics.Violation(v.Policy, rule, string(v.Mode), caused(v.Mode, v.Excepted), 1) })
 	}
 	for _, o := range res.Omitted {
 		h.Metrics.Violation(o.Policy, o.Rule, string(o.Mode), caused(o.Mode, o.Excepted), o.Count)

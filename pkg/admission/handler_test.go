@@ -356,10 +356,10 @@ func TestHandler(t *testing.T) {
 		message: `Deployment "web" in namespace "prod" was denied`,
 		want: testOutcome{Code: 403, Reason: metav1.StatusReasonForbidden, Decision: "denied",
 			Denials: []string{
-				"spec.template.spec.containers[0].image [enforce/images.allowedRegistries]",
 				"spec.template.spec.containers[0].securityContext.privileged [enforce/containers.privileged]",
+				"spec.template.spec.containers[0].image [enforce/images.allowedRegistries]",
 			},
-			Violations: []string{"enforce/images.allowedRegistries/Enforce/denied", "enforce/containers.privileged/Enforce/denied"}},
+			Violations: []string{"enforce/containers.privileged/Enforce/denied", "enforce/images.allowedRegistries/Enforce/denied"}},
 	}, {
 		name: "cronjob is denied with job template paths",
 		req: testRequest(t, admissionv1.Create, "", testCronJob(corev1.PodSpec{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,6 +137,42 @@ func TestPodFindingsNotRepeated(t *testing.T) {
 	}
 }
 
+// TestKinds: spec.match.kinds is matched against each object's own kind, in the audit as in
+// admission. [Deployment] judges the Deployments' templates and none of their pods (a pod mutated
+// after admission goes unseen); [Pod] judges every pod, reported under its top owner, and no
+// template (nor the ReplicaSet canary-rs, which is audited as itself).
+func TestKinds(t *testing.T) {
+	limited := func(kinds ...string) []*policy.Policy {
+		return []*policy.Policy{compile(t, "deny-privileged", v1alpha1.PolicySpec{Mode: v1alpha1.ModeEnforce,
+			Match: v1alpha1.Match{Kinds: kinds}, Containers: &v1alpha1.ContainerRules{Privileged: v1alpha1.Forbidden}})}
+	}
+	_, entries, _ := run(t, newAuditor(limited("Deployment")), prodObjects(t))
+	want := []entryView{
+		{Ref: "apps/v1 Deployment prod/web", UID: uid("Deployment", "web"), Pods: 2, Allowed: false,
+			Findings: []string{"|" + privileged + "|spec.template.spec.containers[0].securityContext.privileged"}},
+	}
+	if diff := cmp.Diff(want, view(entries)); diff != "" {
+		t.Errorf("kinds [Deployment]: entries (-want +got):\n%s", diff)
+	}
+
+	_, entries, _ = run(t, newAuditor(limited("Pod")), prodObjects(t))
+	var got []string
+	for _, e := range view(entries) {
+		got = append(got, e.Ref+" "+strings.Join(e.Findings, " "))
+	}
+	const field = "|" + privileged + "|spec.containers[0].securityContext.privileged"
+	// The second pod of each owner says what the first said, so it is not listed again.
+	want2 := []string{
+		"apps/v1 Deployment prod/web Pod/web-abc-1" + field,
+		"v1 Pod prod/debug " + field,
+		"argoproj.io/v1alpha1 Rollout prod/canary Pod/canary-1" + field,
+		"apps/v1 Deployment prod/api Pod/api-x-1" + field,
+	}
+	if diff := cmp.Diff(want2, got); diff != "" {
+		t.Errorf("kinds [Pod]: entries (-want +got):\n%s", diff)
+	}
+}
+
 // TestOwnerCycles: owner references that loop (which the API server does not prevent) end the walk.
 func TestOwnerCycles(t *testing.T) {
 	objs := objects(t,
@@ -249,7 +286,7 @@ func TestAsEnforce(t *testing.T) {
 		if in[i].Mode != wantIn[i] || in[i].Source.Spec.Mode != wantIn[i] {
 			t.Errorf("input policy %s mode changed to %s (source %s)", in[i].Name, in[i].Mode, in[i].Source.Spec.Mode)
 		}
-		if out[i].Mode != v1alpha1.ModeEnforce || out[i].Name != in[i].Name || out[i].Images != in[i].Images {
+		if out[i].Mode != v1alpha1.ModeEnforce || out[i].Name != in[i].Name || out[i].Source != in[i].Source {
 			t.Errorf("AsEnforce policy %d = %s %s, want %s in Enforce with the same rules", i, out[i].Name, out[i].Mode, in[i].Name)
 		}
 	}

@@ -105,8 +105,8 @@ func realisticPod(i int) *corev1.Pod {
 }
 
 // TestTransformKeepsOnlyWhatRulesRead checks what an informer with the audit transform retains of a
-// realistic pod: what a rule reads, and none of managedFields, status, env, mounts, tolerations,
-// affinity or topology spread.
+// realistic pod: what a rule reads, and none of managedFields, status, tolerations, affinity or
+// topology spread. Env and volume mounts are kept: the plaintext-secrets and hostPath rules read them.
 func TestTransformKeepsOnlyWhatRulesRead(t *testing.T) {
 	pod := realisticPod(1)
 	full, err := json.Marshal(pod)
@@ -125,11 +125,12 @@ func TestTransformKeepsOnlyWhatRulesRead(t *testing.T) {
 	t.Logf("pod %d bytes of JSON, audit Object %d", len(full), len(kept))
 	// The JSON counts the pod's metadata twice (Object and Template are one pointer for a pod), so
 	// it overstates what the Object holds.
-	if 3*len(kept) > len(full) {
-		t.Errorf("the Object keeps %d bytes of JSON of a %d-byte pod; want under a third", len(kept), len(full))
+	// Most of what is left is the 24 env variables of each container.
+	if 3*len(kept) > 2*len(full) {
+		t.Errorf("the Object keeps %d bytes of JSON of a %d-byte pod; want under two thirds", len(kept), len(full))
 	}
-	for _, marker := range []string{envMarker, managedMarker, statusMarker, "10.244.3.91", "node.kubernetes.io/not-ready",
-		"topology.kubernetes.io/zone", "/var/run/secrets/kubernetes.io/serviceaccount"} {
+	for _, marker := range []string{managedMarker, statusMarker, "10.244.3.91", "node.kubernetes.io/not-ready",
+		"topology.kubernetes.io/zone"} {
 		if bytes.Contains(kept, []byte(marker)) {
 			t.Errorf("the Object keeps %q, which no rule reads", marker)
 		}

@@ -149,9 +149,6 @@ func TestFromJSONAndFromTypedAgree(t *testing.T) {
 					!w.Spec.HostNetwork || w.Template.Labels["tier"] != "web" {
 					t.Errorf("workload does not hold the pod spec: %+v", w.Spec)
 				}
-				if w.Spec.Containers[0].Env != nil {
-					t.Errorf("env kept: %v", w.Spec.Containers[0].Env)
-				}
 			})
 		}
 	}

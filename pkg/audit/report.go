@@ -94,6 +94,10 @@ func NamespaceReport(ns *Namespace, now time.Time) *orv1alpha1.Report {
 			if f.Object != "" {
 				props["object"] = f.Object
 			}
+			if len(f.AlsoRules) > 0 {
+				// One field several rules flag is one result; the others are named here.
+				props["alsoRules"] = strings.Join(f.AlsoRules, ",")
+			}
 			results = append(results, orv1alpha1.ReportResult{Source: Source, Policy: f.Policy, Rule: f.Rule,
 				Result: resultFor(f.Mode, f.Excepted), Scored: true, Timestamp: ts, Subjects: []corev1.ObjectReference{subject},
 				Description: f.Message, Properties: props})

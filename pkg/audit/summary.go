@@ -185,7 +185,7 @@ func (e *Entry) waived() map[waivedRule]bool {
 	out := map[waivedRule]bool{}
 	for i := range e.Violations {
 		if v := &e.Violations[i]; v.Excepted != "" {
-			out[waivedRule{v.Excepted, v.Policy, v.Rule}] = true
+			v.Rules(func(rule string) { out[waivedRule{v.Excepted, v.Policy, rule}] = true })
 		}
 	}
 	for _, o := range e.Omitted {
@@ -239,7 +239,7 @@ func (e *Entry) rules() map[policyRule]v1alpha1.Mode {
 	out := map[policyRule]v1alpha1.Mode{}
 	for i := range e.Violations {
 		if v := &e.Violations[i]; v.Excepted == "" {
-			out[policyRule{v.Policy, v.Rule}] = v.Mode
+			v.Rules(func(rule string) { out[policyRule{v.Policy, rule}] = v.Mode })
 		}
 	}
 	for _, o := range e.Omitted {

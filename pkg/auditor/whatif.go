@@ -12,6 +12,7 @@ import (
 	"github.com/sealgate/sealgate/pkg/audit"
 	"github.com/sealgate/sealgate/pkg/engine"
 	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/rules"
 )
 
 // WhatIfBudget bounds the time one what-if takes: it runs inside the policy webhook's call, whose
@@ -59,6 +60,7 @@ func (w *WhatIf) Check(ctx context.Context, p *policy.Policy) []string {
 	}
 	eng := *w.Engine
 	eng.SkipSignatures = true
+	eng.SkipImageConfig = true // no registry calls at apply time either
 	a := &audit.Auditor{Engine: &eng, Policies: []*policy.Policy{p}, Scope: scope}
 	r := audit.NewResult()
 	total, checked, stopped := w.Informers.Len(), 0, false
@@ -108,6 +110,10 @@ func whatIfWarnings(p *policy.Policy, s *audit.Summary, stopped bool, checked, t
 	}
 	if len(out) > 0 && len(p.Signatures) > 0 {
 		out = append(out, "sealgate: the estimate does not check signature rules (no registry calls at apply time); "+
+			"the background audit and `sealgate audit` do")
+	}
+	if len(out) > 0 && rules.NeedsImageConfigs(p) {
+		out = append(out, "sealgate: the estimate does not read image configs for spec.imageConfig (no registry calls at apply time); "+
 			"the background audit and `sealgate audit` do")
 	}
 	return out

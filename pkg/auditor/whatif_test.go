@@ -63,6 +63,20 @@ func TestWhatIfSaysSignaturesAreSkipped(t *testing.T) {
 	// Without signature rules, no such line (TestWhatIf).
 }
 
+// Image configs are not read at apply time either: the engine has no reader, so a what-if that read
+// them would report every object's containers as failing closed under imageConfig.runAsRoot.
+func TestWhatIfSaysImageConfigsAreSkipped(t *testing.T) {
+	w := whatIf(t, 0)
+	spec := forbidPrivileged
+	spec.ImageConfig = &v1alpha1.ImageConfigRules{RunAsRoot: v1alpha1.Forbidden}
+	got := w.Check(context.Background(), compile(t, policyObject("p", v1alpha1.ModeEnforce, spec)))
+	want := []string{"sealgate: among what already runs, this policy would deny 2 objects (3 pods) in 1 namespace (team: 2); by rule: containers.privileged 2",
+		"sealgate: the estimate does not read image configs for spec.imageConfig (no registry calls at apply time); the background audit and `sealgate audit` do"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}
+
 // Out of time, it says how far it got.
 func TestWhatIfStopsAtTheBudget(t *testing.T) {
 	w := whatIf(t, time.Nanosecond)

@@ -35,6 +35,7 @@ type auditOptions struct {
 	Output            string
 	ReportAPI         string
 	SkipSignatures    bool
+	SkipImageConfig   bool
 	PageSize          int64
 	WebhookConfig     string
 	SealgateNamespace string
@@ -52,6 +53,7 @@ func (o *auditOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text, json or report (the report objects as YAML)")
 	fs.StringVar(&o.ReportAPI, "report-api", audit.APIOpenReports, "API of the report objects of -o report: "+audit.APIOpenReports+" or "+audit.APIPolicyWG)
 	fs.BoolVar(&o.SkipSignatures, "skip-signatures", false, "do not verify image signatures; the output says they were skipped")
+	fs.BoolVar(&o.SkipImageConfig, "skip-image-config", false, "do not read image configs from registries; the output says they were skipped")
 	fs.Int64Var(&o.PageSize, "page-size", 500, "objects per list request; memory stays bounded by a page")
 	fs.StringVar(&o.WebhookConfig, "webhook-config-name", "sealgate", "ValidatingWebhookConfiguration whose selectors say which namespaces and objects the webhook sees")
 	fs.StringVar(&o.SealgateNamespace, "sealgate-namespace", "sealgate-system", "namespace sealgate runs in: excluded with kube-system when the webhook configuration is not installed; policies accept exceptions from it unless spec.exceptions says otherwise")
@@ -150,7 +152,7 @@ func (o *auditOptions) run(ctx context.Context, stdio IO) (*auditOutput, error) 
 	if err != nil {
 		return nil, err
 	}
-	out := &auditOutput{SignaturesSkipped: o.SkipSignatures, AsEnforce: o.AsEnforce, started: time.Now()}
+	out := &auditOutput{SignaturesSkipped: o.SkipSignatures, ImageConfigSkipped: o.SkipImageConfig, AsEnforce: o.AsEnforce, started: time.Now()}
 
 	policies, inline, err := o.policies(ctx, cs, stdio.In, out)
 	if err != nil {
@@ -174,9 +176,11 @@ func (o *auditOptions) run(ctx context.Context, stdio IO) (*auditOutput, error) 
 		return nil, err
 	}
 	out.Scope = scope.Source
-	eng := &engine.Engine{Rules: rules.Default(), Namespaces: namespaces, SkipSignatures: o.SkipSignatures,
+	eng := &engine.Engine{Rules: rules.Default(), Namespaces: namespaces, SkipSignatures: o.SkipSignatures, SkipImageConfig: o.SkipImageConfig,
 		Exceptions: engine.NewStaticExceptions(exceptions), ExceptionNamespace: o.SealgateNamespace}
-	if !o.SkipSignatures && needsSignatures(policies) {
+	sigs := !o.SkipSignatures && needsSignatures(policies)
+	configs := !o.SkipImageConfig && slices.ContainsFunc(policies, rules.NeedsImageConfigs)
+	if sigs || configs {
 		vo, err := o.Verify.Options(nil)
 		if err != nil {
 			return nil, err
@@ -189,7 +193,12 @@ func (o *auditOptions) run(ctx context.Context, stdio IO) (*auditOutput, error) 
 		}
 		v := verify.New(vo)
 		v.SetSecretReader(clusterSecrets{r: reader})
-		eng.Signatures = v
+		if sigs {
+			eng.Signatures = v
+		}
+		if configs {
+			eng.ImageConfigs = v
+		}
 	}
 	a := &audit.Auditor{Engine: eng, Policies: policies, Scope: scope}
 	res := audit.NewResult()

@@ -25,6 +25,8 @@ type auditOutput struct {
 	SkippedObjects    int            `json:"skippedObjects"`
 	SignaturesSkipped bool           `json:"signaturesSkipped"`
 	AsEnforce         bool           `json:"asEnforce"`
+	// ImageConfigSkipped says image configs were not read (--skip-image-config).
+	ImageConfigSkipped bool `json:"imageConfigSkipped"`
 	// PolicySource is "cluster" (the policies in force) or "files" (--policy).
 	PolicySource string `json:"policySource"`
 	// ExceptionSource is "cluster", "files" (the cluster's could not be listed) or "cluster and
@@ -192,6 +194,9 @@ func (o *auditOutput) text() string {
 	fmt.Fprintf(&b, "; scope from %s; %d objects listed in %d API requests\n", o.Scope, o.Listed, o.APIRequests)
 	if o.SignaturesSkipped {
 		b.WriteString("signatures were not verified (--skip-signatures)\n")
+	}
+	if o.ImageConfigSkipped {
+		b.WriteString("image configs were not read (--skip-image-config)\n")
 	}
 	return b.String()
 }

@@ -28,6 +28,7 @@ type checkOptions struct {
 	DefaultNamespace  string
 	SealgateNamespace string
 	SkipSignatures    bool
+	SkipImageConfig   bool
 	Verify            verify.Flags
 }
 
@@ -39,6 +40,7 @@ func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	fs.StringVarP(&o.DefaultNamespace, "namespace", "n", "default", "namespace of objects that name none (as kubectl apply -n would)")
 	fs.BoolVar(&o.SkipSignatures, "skip-signatures", false, "do not verify image signatures (offline linting); the output says they were skipped")
+	fs.BoolVar(&o.SkipImageConfig, "skip-image-config", false, "do not read image configs from registries (offline linting); the output says they were skipped")
 	o.Verify.AddFlags(fs)
 }
 
@@ -117,16 +119,22 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng := &engine.Engine{Rules: rules.Default(), Namespaces: ns, SkipSignatures: o.SkipSignatures,
+	eng := &engine.Engine{Rules: rules.Default(), Namespaces: ns, SkipSignatures: o.SkipSignatures, SkipImageConfig: o.SkipImageConfig,
 		Exceptions: engine.NewStaticExceptions(exceptions), ExceptionNamespace: o.SealgateNamespace}
-	if !o.SkipSignatures {
+	if !o.SkipSignatures || !o.SkipImageConfig {
 		vo, err := o.Verify.Options(nil)
 		if err != nil {
 			return nil, err
 		}
-		eng.Signatures = verify.New(vo)
+		v := verify.New(vo)
+		if !o.SkipSignatures {
+			eng.Signatures = v
+		}
+		if !o.SkipImageConfig {
+			eng.ImageConfigs = v
+		}
 	}
-	rep := &report{SignaturesSkipped: o.SkipSignatures, Results: []result{}, Exceptions: len(exceptions)}
+	rep := &report{SignaturesSkipped: o.SkipSignatures, ImageConfigSkipped: o.SkipImageConfig, Results: []result{}, Exceptions: len(exceptions)}
 	for i := range docs {
 		d := &docs[i]
 		gv, err := schema.ParseGroupVersion(d.APIVersion)

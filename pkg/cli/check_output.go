@@ -18,6 +18,8 @@ type report struct {
 	Results           []result `json:"results"`
 	Skipped           int      `json:"skippedObjects"`
 	SignaturesSkipped bool     `json:"signaturesSkipped"`
+	// ImageConfigSkipped says image configs were not read (--skip-image-config).
+	ImageConfigSkipped bool `json:"imageConfigSkipped"`
 	// Exceptions counts the PolicyExceptions read.
 	Exceptions int `json:"exceptions"`
 }
@@ -149,6 +151,9 @@ func (r *report) text() string {
 	b.WriteString("\n")
 	if r.SignaturesSkipped {
 		b.WriteString("signatures were not verified (--skip-signatures)\n")
+	}
+	if r.ImageConfigSkipped {
+		b.WriteString("image configs were not read (--skip-image-config)\n")
 	}
 	return b.String()
 }

@@ -230,9 +230,11 @@ func (o *serveOptions) run(ctx context.Context, stdio IO) error {
 		return usageError(err)
 	}
 	vo.Log = log.WithName("signatures")
+	v := verify.New(vo)
 	h := &admission.Handler{
-		// The verifier serves both file and cluster modes; runCluster keeps h.Engine as it is.
-		Engine: &engine.Engine{Rules: rules.Default(), Signatures: verify.New(vo),
+		// The verifier serves both file and cluster modes; runCluster keeps h.Engine as it is. It
+		// also reads image configs, with the same client, credentials, cache and limits.
+		Engine: &engine.Engine{Rules: rules.Default(), Signatures: v, ImageConfigs: v,
 			Exceptions: exceptions, ExceptionNamespace: o.Cluster.Namespace},
 		Policies: source,
 		Metrics:  rec,

@@ -5,6 +5,8 @@ import (
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/policy"
+	// The rules register their compilers with pkg/policy: what is in force is decided by them.
+	_ "github.com/sealgate/sealgate/pkg/rules"
 )
 
 // InForce says which generation of a policy is in force, and why.

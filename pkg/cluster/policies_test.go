@@ -76,7 +76,8 @@ func TestDecide(t *testing.T) {
 				t.Errorf("generation in force = %d, want %d (0: none)", gotGen, tc.wantGen)
 			}
 			// Generation 2 is the recorded spec, told apart from the current one by its rules.
-			if tc.wantGen == 2 && (d.Policy.Containers == nil || !d.Policy.Containers.ReadOnlyRootFilesystem || len(d.Policy.ExcludeNamespaces) != 0) {
+			if tc.wantGen == 2 && (d.Policy.Source.Spec.Containers == nil || d.Policy.Source.Spec.Containers.ReadOnlyRootFilesystem != v1alpha1.Required ||
+				len(d.Policy.ExcludeNamespaces) != 0) {
 				t.Errorf("the recorded spec is not the one in force: %+v", d.Policy)
 			}
 			cond := readyCondition(tc.obj.Generation, d)

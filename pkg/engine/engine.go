@@ -6,6 +6,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -16,10 +17,13 @@ import (
 	"github.com/sealgate/sealgate/pkg/workload"
 )
 
-// Violation is one thing a policy found wrong, with where it is.
+// Violation is one thing a policy found wrong, with where it is. When several rules of one policy
+// flag the same field, they are one violation: Rule is the first in rule order, with its message,
+// and AlsoRules the others.
 type Violation struct {
 	Policy    string        `json:"policy"`
 	Rule      string        `json:"rule"`
+	AlsoRules []string      `json:"alsoRules,omitempty"`
 	Mode      v1alpha1.Mode `json:"mode"`
 	Path      string        `json:"path"`
 	Container string        `json:"container,omitempty"`
@@ -30,12 +34,29 @@ type Violation struct {
 }
 
 // String renders the violation as one line: "spec.containers[0].image: <message> [policy/rule]",
-// followed by " (excepted by namespace/name)" when an exception waives it.
+// with every rule that flagged the field: "[policy/rule, other.rule]", and " (excepted by
+// namespace/name)" when an exception waives it.
 func (v Violation) String() string {
 	if v.Excepted != "" {
-		return fmt.Sprintf("%s: %s [%s/%s] (excepted by %s)", v.Path, v.Message, v.Policy, v.Rule, v.Excepted)
+		return fmt.Sprintf("%s: %s [%s/%s] (excepted by %s)", v.Path, v.Message, v.Policy, v.RuleList(), v.Excepted)
 	}
-	return fmt.Sprintf("%s: %s [%s/%s]", v.Path, v.Message, v.Policy, v.Rule)
+	return fmt.Sprintf("%s: %s [%s/%s]", v.Path, v.Message, v.Policy, v.RuleList())
+}
+
+// RuleList is the violation's rule IDs joined by ", ".
+func (v *Violation) RuleList() string {
+	if len(v.AlsoRules) == 0 {
+		return v.Rule
+	}
+	return v.Rule + ", " + strings.Join(v.AlsoRules, ", ")
+}
+
+// Rules calls fn with each rule ID of the violation: Rule, then AlsoRules.
+func (v *Violation) Rules(fn func(rule string)) {
+	fn(v.Rule)
+	for _, r := range v.AlsoRules {
+		fn(r)
+	}
 }
 
 // Result is the outcome of evaluating one workload. What it holds is bounded (limits.go): past
@@ -104,10 +125,7 @@ func (r *Result) OmittedCount(m v1alpha1.Mode) int {
 // add lists v, or counts it when its mode (or, for an excepted one, the excepted) already has
 // MaxViolationsPerMode listed: waived violations never crowd out those that decide.
 func (r *Result) add(v Violation) {
-	i := modeIndex(v.Mode)
-	if v.Excepted != "" {
-		i = len(r.perMode) - 1
-	}
+	i := bucket(&v)
 	if r.perMode[i] >= MaxViolationsPerMode {
 		r.omit(v.Policy, v.Rule, v.Mode, v.Excepted, 1)
 		return
@@ -128,6 +146,14 @@ func (r *Result) omit(policy, rule string, mode v1alpha1.Mode, excepted string, 
 	r.Omitted = append(r.Omitted, Omission{Policy: policy, Rule: rule, Mode: mode, Count: n, Excepted: excepted})
 }
 
+// bucket is the index in perMode that bounds v: its mode's, or the excepted violations' own.
+func bucket(v *Violation) int {
+	if v.Excepted != "" {
+		return 3
+	}
+	return modeIndex(v.Mode)
+}
+
 func modeIndex(m v1alpha1.Mode) int {
 	switch m {
 	case v1alpha1.ModeEnforce:
@@ -146,7 +172,7 @@ type Namespaces interface {
 
 // Signatures verifies image signatures for the signature rules of a policy. Implementations append
 // findings for images they could not verify; they are never asked about an image the policy's
-// allowlist already denies.
+// allowlist or deny-list already denies (rules.AllowedImage).
 type Signatures interface {
 	Verify(ctx context.Context, p *policy.Policy, t *rules.Target) []rules.Finding
 }
@@ -166,6 +192,11 @@ type Engine struct {
 	Signatures Signatures
 	// SkipSignatures skips signature rules (offline linting); the result says so.
 	SkipSignatures bool
+	// ImageConfigs reads image configs for the rules that need them (imageconfig.go); nil with
+	// SkipImageConfig false makes those rules fail closed.
+	ImageConfigs ImageConfigs
+	// SkipImageConfig skips the rules that read image configs (offline linting); the output says so.
+	SkipImageConfig bool
 
 	// Exceptions supplies the PolicyExceptions in force; nil means none.
 	Exceptions ExceptionSource
@@ -184,13 +215,14 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 	// of a rule ID, however many the pod has.
 	found := &rules.Findings{Limit: MaxViolationsPerRule}
 	t.Namespace = namespace
+	e.bindImageConfigs(ctx, t)
 	var (
 		nsLabels  labels.Set
 		nsErr     error
 		nsFetched bool
 	)
 	for _, p := range policies {
-		if p.Excludes(namespace) {
+		if p.Excludes(namespace) || !p.MatchesKind(w.GVK) {
 			continue
 		}
 		if p.ObjectSelector != nil && !p.ObjectSelector.Matches(labels.Set(w.Object.Labels)) {
@@ -215,6 +247,8 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 			}
 		}
 		res.Matched = append(res.Matched, p.Name)
+		first := len(res.Violations)
+		t.Policy = p
 		// Exceptions (exceptions.go): what they waive is marked as the findings are collected.
 		res.waiver = e.waiver(p, w, t, namespace)
 		found.Limit = res.waiver.findingsLimit()
@@ -223,11 +257,42 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 			r.Check(p, t, found)
 			res.collect(p, r.ID, found)
 		}
+		res.mergeSameField(first)
 		if len(p.Signatures) > 0 {
 			e.signatures(ctx, p, t, res, found)
 		}
 	}
 	return res
+}
+
+// mergeSameField folds the violations from index first on (one policy's) that flag the same field
+// of the same container into the first of them, which lists the others' rule IDs: the demo's
+// CronJob lacks allowPrivilegeEscalation once, not once for spec.containers and once for
+// spec.podSecurity. Their number is bounded by MaxViolationsPerMode, so the quadratic scan is too.
+func (r *Result) mergeSameField(first int) {
+	vs := r.Violations[first:]
+	if len(vs) < 2 {
+		return
+	}
+	kept := vs[:0]
+	for i := range vs {
+		v := vs[i]
+		merged := false
+		for j := range kept {
+			if k := &kept[j]; k.Path == v.Path && k.Container == v.Container && k.Mode == v.Mode && k.Excepted == v.Excepted {
+				k.AlsoRules = append(k.AlsoRules, v.Rule)
+				merged = true
+				break
+			}
+		}
+		if merged {
+			r.perMode[bucket(&v)]--
+			continue
+		}
+		kept = append(kept, v)
+	}
+	clear(vs[len(kept):])
+	r.Violations = r.Violations[:first+len(kept)]
 }
 
 // collect moves one rule's findings into the result, with the count of those the rule did not keep.
@@ -265,8 +330,8 @@ func (e *Engine) signatures(ctx context.Context, p *policy.Policy, t *rules.Targ
 }
 
 // signaturesApply reports whether any image of the pod falls under one of the policy's signature
-// rules. Images the allowlist denies are left out: they are denied already and must never cost a
-// registry call.
+// rules. Images the allowlist or the deny-list denies are left out: they are denied already and must
+// never cost a registry call.
 func signaturesApply(p *policy.Policy, t *rules.Target) bool {
 	images := t.Images()
 	for i := range images {

@@ -75,13 +75,48 @@ func compile(t *testing.T, name string, spec v1alpha1.PolicySpec) *policy.Policy
 	return p
 }
 
-// perContainer is a rule that reports every container, so order and attribution are visible.
+// perContainer is a rule that reports every container, so order and attribution are visible. Each
+// reports its own field of the container (named after the rule), so that no two are merged.
 func perContainer(id string) rules.Rule {
+	return sameField(id, id)
+}
+
+// sameField is a rule that reports the given field of every container.
+func sameField(id, field string) rules.Rule {
 	return rules.Rule{ID: id, Name: id, Check: func(p *policy.Policy, t *rules.Target, out *rules.Findings) {
 		for _, c := range t.Containers() {
-			out.Add(rules.Finding{Path: c.Path("image"), Container: c.Name, Message: id + " on " + c.Name})
+			out.Add(rules.Finding{Path: c.Path(field), Container: c.Name, Message: id + " on " + c.Name})
 		}
 	}}
+}
+
+// TestSameFieldIsOneViolation: two rules of one policy that flag the same field of the same
+// container are one violation naming both rules; another policy's, or another container's, stay apart.
+func TestSameFieldIsOneViolation(t *testing.T) {
+	e := &engine.Engine{Rules: registry(t, sameField("containers.x", "securityContext"), perContainer("other"),
+		sameField("podSecurity.x", "securityContext"))}
+	ps := []*policy.Policy{compile(t, "one", v1alpha1.PolicySpec{}), compile(t, "two", v1alpha1.PolicySpec{Mode: v1alpha1.ModeWarn})}
+	res := e.Evaluate(context.Background(), ps, deployment(), "prod")
+	var got []string
+	for _, v := range res.Violations {
+		got = append(got, v.String())
+	}
+	want := []string{
+		"spec.template.spec.containers[0].securityContext: containers.x on a [one/containers.x, podSecurity.x]",
+		"spec.template.spec.containers[1].securityContext: containers.x on b [one/containers.x, podSecurity.x]",
+		"spec.template.spec.containers[0].other: other on a [one/other]",
+		"spec.template.spec.containers[1].other: other on b [one/other]",
+		"spec.template.spec.containers[0].securityContext: containers.x on a [two/containers.x, podSecurity.x]",
+		"spec.template.spec.containers[1].securityContext: containers.x on b [two/containers.x, podSecurity.x]",
+		"spec.template.spec.containers[0].other: other on a [two/other]",
+		"spec.template.spec.containers[1].other: other on b [two/other]",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("violations (-want +got):\n%s", diff)
+	}
+	if n := len(res.ByMode(v1alpha1.ModeWarn)); n != 4 {
+		t.Errorf("%d Warn violations, want 4", n)
+	}
 }
 
 func registry(t *testing.T, rs ...rules.Rule) *rules.Registry {
@@ -144,6 +179,65 @@ func TestMatch(t *testing.T) {
 				t.Errorf("violations: %v", res.Violations)
 			}
 		})
+	}
+}
+
+// everyKind decodes one object of every pod-bearing kind, by kind name.
+func everyKind(t *testing.T) map[string]*workload.Workload {
+	t.Helper()
+	out := map[string]*workload.Workload{}
+	for _, k := range workload.Kinds {
+		apiVersion, kind := k.GVK.ToAPIVersionAndKind()
+		w, err := workload.Decode(k.GVK, []byte(`{"apiVersion":"`+apiVersion+`","kind":"`+kind+`","metadata":{"name":"x"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[kind] = w
+	}
+	return out
+}
+
+func TestMatchKinds(t *testing.T) {
+	objects := everyKind(t)
+	all := workload.KindNames()
+	for _, c := range []struct {
+		kinds []string
+		want  []string
+	}{
+		{nil, all},
+		{[]string{"Deployment"}, []string{"Deployment"}},
+		{[]string{"apps/Deployment", "StatefulSet"}, []string{"Deployment", "StatefulSet"}},
+		{[]string{"Pod"}, []string{"Pod"}},
+		{[]string{"batch/CronJob", "Job"}, []string{"Job", "CronJob"}},
+		{[]string{"PodTemplate", "ReplicationController"}, []string{"ReplicationController", "PodTemplate"}},
+	} {
+		e := &engine.Engine{Rules: silent(t)}
+		p := compile(t, "p", v1alpha1.PolicySpec{Match: v1alpha1.Match{Kinds: c.kinds}})
+		var got []string
+		for _, kind := range all {
+			if res := e.Evaluate(context.Background(), []*policy.Policy{p}, objects[kind], "prod"); slices.Contains(res.Matched, "p") {
+				got = append(got, kind)
+			}
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("kinds %q: matched kinds (-want +got):\n%s", c.kinds, diff)
+		}
+	}
+}
+
+// A policy limited to other kinds does not look the namespace up, so a failed lookup is not reported
+// against objects it would never apply to.
+func TestMatchKindsBeforeNamespaceLookup(t *testing.T) {
+	objects := everyKind(t)
+	ns := &fakeNamespaces{err: errors.New("etcdserver: request timed out")}
+	e := &engine.Engine{Rules: silent(t), Namespaces: ns}
+	p := compile(t, "p", v1alpha1.PolicySpec{Match: v1alpha1.Match{Kinds: []string{"Deployment"}, NamespaceSelector: selector("env", "prod")}})
+	if res := e.Evaluate(context.Background(), []*policy.Policy{p}, objects["Pod"], "prod"); len(res.Violations) != 0 || len(res.Matched) != 0 || ns.calls != 0 {
+		t.Errorf("Pod: violations %v, matched %v, %d lookups; want none", res.Violations, res.Matched, ns.calls)
+	}
+	res := e.Evaluate(context.Background(), []*policy.Policy{p}, objects["Deployment"], "prod")
+	if got := ruleList(res.Violations); !slices.Equal(got, []string{"p/" + engine.RuleNamespaceLookup}) {
+		t.Errorf("Deployment: violations %v, want the failed lookup", got)
 	}
 }
 
@@ -263,7 +357,7 @@ func TestViolationOrder(t *testing.T) {
 		for _, r := range []string{"first", "second"} {
 			for i, c := range []string{"a", "b"} {
 				want = append(want, engine.Violation{Policy: p.name, Rule: r, Mode: p.mode,
-					Path: "spec.template.spec.containers[" + string(rune('0'+i)) + "].image", Container: c, Message: r + " on " + c})
+					Path: "spec.template.spec.containers[" + string(rune('0'+i)) + "]." + r, Container: c, Message: r + " on " + c})
 			}
 		}
 	}
@@ -402,6 +496,30 @@ func TestSignatures(t *testing.T) {
 		}
 		if res.Allowed() {
 			t.Error("Allowed() = true with Enforce rule violations from plain")
+		}
+	})
+	t.Run("images the deny-list denies are never verified", func(t *testing.T) {
+		for _, c := range []struct {
+			denied []string
+			asked  bool
+		}{
+			{[]string{"registry.example.com/**"}, false},
+			{[]string{"registry.example.com/a:1", "registry.example.com/b"}, false},
+			{[]string{"registry.example.com/a"}, true}, // b still needs its signature
+			{[]string{"registry.example.com/a:2"}, true},
+		} {
+			v := &fakeSignatures{}
+			e := &engine.Engine{Rules: silent(t), Signatures: v}
+			p := compile(t, "signed", v1alpha1.PolicySpec{
+				Images: &v1alpha1.ImageRules{DeniedRegistries: c.denied},
+				Signatures: []v1alpha1.SignatureRule{{
+					Images:    []string{"registry.example.com/**"},
+					Attestors: []v1alpha1.Attestor{{Name: "release", PublicKey: testPublicKey}},
+				}}})
+			e.Evaluate(context.Background(), []*policy.Policy{p}, deployment(), "prod")
+			if asked := len(v.asked) > 0; asked != c.asked {
+				t.Errorf("denied %q: verifier asked = %v, want %v", c.denied, asked, c.asked)
+			}
 		}
 	})
 	t.Run("verifier finds nothing", func(t *testing.T) {

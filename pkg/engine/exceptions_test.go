@@ -305,3 +305,30 @@ func TestUnknownRules(t *testing.T) {
 		t.Errorf("ValidateExceptions = %v", err)
 	}
 }
+
+// Rules that flag one field merge into one violation only when the same exception waives them all,
+// or none does: a waived finding never hides one that decides.
+func TestExceptionsAndSameField(t *testing.T) {
+	p := compile(t, "baseline", v1alpha1.PolicySpec{})
+	run := func(ruleIDs ...string) []string {
+		x := exception(t, sealgateNS, "x", v1alpha1.PolicyExceptionSpec{Policies: waives("baseline", ruleIDs...),
+			Match: v1alpha1.ExceptionMatch{Namespaces: []string{"prod"}, Containers: []string{"a"}}})
+		e := &engine.Engine{Rules: registry(t, sameField("containers.x", "securityContext"), sameField("podSecurity.x", "securityContext")),
+			Exceptions: engine.NewStaticExceptions([]*policy.Exception{x}), ExceptionNamespace: sealgateNS, Now: func() time.Time { return now }}
+		var out []string
+		for _, v := range e.Evaluate(context.Background(), []*policy.Policy{p}, deployment(), "prod").Violations {
+			out = append(out, v.Container+" "+v.RuleList()+" "+v.Excepted)
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{
+		"a containers.x ", "b containers.x, podSecurity.x ", "a podSecurity.x sealgate-system/x",
+	}, run("podSecurity")); diff != "" {
+		t.Errorf("one rule waived (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{
+		"a containers.x, podSecurity.x sealgate-system/x", "b containers.x, podSecurity.x ",
+	}, run("containers", "podSecurity")); diff != "" {
+		t.Errorf("both rules waived (-want +got):\n%s", diff)
+	}
+}

@@ -3,8 +3,10 @@ package engine_test
 import (
 	"context"
 	stdjson "encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kjson "sigs.k8s.io/json"
@@ -21,6 +24,7 @@ import (
 	"github.com/sealgate/sealgate/pkg/manifest"
 	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/rules"
+	"github.com/sealgate/sealgate/pkg/rules/fixture"
 	"github.com/sealgate/sealgate/pkg/workload"
 )
 
@@ -58,6 +62,10 @@ func TestSkippedFieldsAreUnread(t *testing.T) {
 	}
 }
 
+// allRulesPolicies is a policy set that enables every rule: two with every knob the rules of the
+// first release have, and the policy of every case of the rule fixtures (pkg/rules/testdata), so that
+// a new rule is covered by its fixtures with no edit here. It fails when a registered rule is enabled
+// by none of them.
 func allRulesPolicies(t *testing.T) []*policy.Policy {
 	t.Helper()
 	var out []*policy.Policy
@@ -69,12 +77,35 @@ func allRulesPolicies(t *testing.T) []*policy.Policy {
 				Containers: &v1alpha1.ContainerRules{Privileged: v1alpha1.Forbidden, RunAsRoot: v1alpha1.Forbidden,
 					AllowPrivilegeEscalation: v1alpha1.Forbidden, HostNamespaces: v1alpha1.Forbidden,
 					ReadOnlyRootFilesystem: v1alpha1.Required, Capabilities: &v1alpha1.CapabilityRules{RequireDropAll: true}},
-				Resources: &v1alpha1.ResourceRules{RequireRequests: []corev1.ResourceName{"cpu", "memory"}, RequireLimits: []corev1.ResourceName{"memory"}},
+				Resources: &v1alpha1.ResourceRules{RequireRequests: []corev1.ResourceName{"cpu", "memory"}, RequireLimits: []corev1.ResourceName{"memory"},
+					MaxLimits:            corev1.ResourceList{"cpu": resource.MustParse("2"), "memory": resource.MustParse("1Gi")},
+					MaxLimitRequestRatio: corev1.ResourceList{"cpu": resource.MustParse("2")}},
 			}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, p)
+	}
+	files, err := fixture.LoadDir(filepath.Join("..", "rules", "testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		for i, c := range f.Cases {
+			p, err := policy.Compile(&v1alpha1.ClusterAdmissionPolicy{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", strings.ReplaceAll(strings.ToLower(f.Rule), ".", "-"), i)},
+				Spec:       c.Policy})
+			if err != nil {
+				t.Fatalf("%s: case %q: %v", f.Path, c.Name, err)
+			}
+			out = append(out, p)
+		}
+	}
+	eng := &engine.Engine{Rules: rules.Default()}
+	for _, r := range eng.Rules.Rules() {
+		if !slices.ContainsFunc(out, func(p *policy.Policy) bool { return rules.Enables(p, &r) }) {
+			t.Errorf("no policy of the set enables rule %q: add fixtures for it in pkg/rules/testdata", r.ID)
+		}
 	}
 	return out
 }

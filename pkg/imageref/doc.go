@@ -44,10 +44,10 @@
 //
 // # Patterns
 //
-// An allowlist pattern is written like an image name without tag or digest and is
-// normalized exactly like a reference, so the pattern "nginx" is
-// docker.io/library/nginx. In the repository path, and only there, a whole segment may
-// be a wildcard:
+// A pattern (an allowlist or deny-list entry, the images of a signature rule) is written
+// like an image name, optionally pinned to one tag or one digest, and is normalized
+// exactly like a reference, so the pattern "nginx" is docker.io/library/nginx. In the
+// repository path, and only there, a whole segment may be a wildcard:
 //
 //   - "*" matches exactly one path segment: "ghcr.io/acme/*" matches ghcr.io/acme/app
 //     but not ghcr.io/acme/app/sub, ghcr.io/acmeevil/app or ghcr.io/acme.
@@ -65,11 +65,28 @@
 //     docker.io/library/nginx), "docker.io/**" means all of Docker Hub, and
 //     "docker.io/*/*" matches official images too.
 //
+// A pattern without tag or digest matches every tag and digest of the repositories it
+// names. Pinned, it matches less:
+//
+//   - ":tag" ("ubuntu:24.04") matches references with exactly that tag: tags are
+//     case-sensitive, and there are no wildcards in tags. A reference with neither tag
+//     nor digest has the tag "latest", which is what runtimes pull.
+//   - "@digest" ("ubuntu@sha256:...") matches references with exactly that digest,
+//     whatever tag is written beside it: the digest is what runs.
+//   - A tag beside a digest ("ubuntu:24.04@sha256:...") is decoration: nothing checks
+//     that the digest is the one the tag points at. So the two ways a pattern is used
+//     read it differently. Match, for lists that grant (allowlists, exceptions), does not
+//     let "ubuntu:24.04" match "ubuntu:24.04@sha256:<any digest>", which could name
+//     any image ever pushed to the repository. Mentions, for lists that refuse
+//     (deny-lists), does: a reference that claims to be the denied tag is refused.
+//     Neither can see which tag a bare digest was pushed as.
+//
 // CompilePattern rejects, with a hint: a wildcard in the host ("*.example.com/**"); a
-// wildcard that is part of a segment ("acme-*"); "**" before the last segment; a tag or
-// digest; a leading wildcard without a registry ("*", "**", "*/app"), which could mean
-// Docker Hub or any registry; and a bare host without "/" ("registry.example.com"),
-// which as an image would name a Docker Hub repository, so "registry.example.com/**"
-// must be written instead. Everything a reference may not contain, a pattern may not
-// contain either.
+// wildcard that is part of a segment ("acme-*"); "**" before the last segment; a
+// wildcard in a tag ("ubuntu:24.*"); both a tag and a digest (the digest alone decides);
+// a leading wildcard without a registry ("*", "**", "*/app"), which could mean Docker
+// Hub or any registry; and a bare host without "/" ("registry.example.com" or
+// "registry.example.com:5000"), which as an image would name a Docker Hub repository, so
+// "registry.example.com/**" must be written instead. Everything a reference may not
+// contain, a pattern may not contain either.
 package imageref

@@ -72,6 +72,25 @@ func FuzzParse(f *testing.F) {
 		if p, _ := CompilePattern(r.Name()); p.String() != r.Name() {
 			t.Fatalf("CompilePattern(%q).String() = %q", r.Name(), p)
 		}
+
+		// Pinned to its own digest or tag, the name matches it: a digest whatever the tag
+		// beside it; a tag beside a digest only when read as a deny-list reads it.
+		if r.Digest != "" {
+			p, err := CompilePattern(r.Name() + "@" + r.Digest)
+			if err != nil || !p.Match(r) || !p.Mentions(r) {
+				t.Fatalf("Parse(%q): digest pattern %q: %v, match %v", s, p, err, p.Match(r))
+			}
+		}
+		tag := r.Tag
+		if tag == "" && r.Digest == "" {
+			tag = "latest"
+		}
+		if tag != "" {
+			p, err := CompilePattern(r.Name() + ":" + tag)
+			if err != nil || p.Match(r) != (r.Digest == "") || !p.Mentions(r) {
+				t.Fatalf("Parse(%q): tag pattern %q: %v, match %v, mentions %v", s, p, err, p.Match(r), p.Mentions(r))
+			}
+		}
 	})
 }
 
@@ -80,7 +99,8 @@ func FuzzCompilePattern(f *testing.F) {
 		f.Add(s)
 	}
 	for _, s := range []string{"ghcr.io/*/app", "ghcr.io/acme/**", "docker.io/*", "*", "**/x",
-		"ghcr.io/acme-*", "ghcr.io/**/x", "registry.example.com"} {
+		"ghcr.io/acme-*", "ghcr.io/**/x", "registry.example.com", "ubuntu:24.04", "ubuntu:24.*",
+		"ghcr.io/acme/*:stable", "registry.example.com/**:latest", "nginx:1@" + d256, "localhost:5000"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -100,13 +120,20 @@ func FuzzCompilePattern(f *testing.F) {
 		if err != nil || again != p {
 			t.Fatalf("CompilePattern(%q).String() = %q does not round-trip: %v, %v", s, str, again, err)
 		}
+		if p.Match(Reference{}) || p.Mentions(Reference{}) {
+			t.Fatalf("CompilePattern(%q) matches the zero Reference", s)
+		}
 		if strings.Contains(str, "*") {
 			return
 		}
-		// A pattern without wildcards is a name, and matches exactly that name.
+		// A pattern without wildcards is a reference (a name, perhaps pinned), and
+		// matches that reference.
 		r, err := Parse(str)
-		if err != nil || r.Name() != str || !p.Match(r) {
+		if err != nil || r.String() != str || !p.Match(r) || !p.Mentions(r) {
 			t.Fatalf("literal pattern %q: Parse gives %+v, %v", str, r, err)
+		}
+		if p.Pinned() != (r.Tag != "" || r.Digest != "") {
+			t.Fatalf("literal pattern %q: Pinned() = %v for %+v", str, p.Pinned(), r)
 		}
 	})
 }

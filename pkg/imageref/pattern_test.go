@@ -29,6 +29,18 @@ func TestCompilePattern(t *testing.T) {
 		{"localhost/app", "localhost/app"},
 		{"[0::1]:5000/**", "[::1]:5000/**"},
 		{"r.io/" + strings.Repeat("a", 250) + "/**", "r.io/" + strings.Repeat("a", 250) + "/**"},
+		// Pinned to a tag (kept as written: tags are case-sensitive) or a digest.
+		{"ubuntu:24.04", "docker.io/library/ubuntu:24.04"},
+		{"docker.io/library/ubuntu:24.04", "docker.io/library/ubuntu:24.04"},
+		{"index.docker.io/ubuntu:24.04", "docker.io/library/ubuntu:24.04"},
+		{"REGISTRY.example.com/app:V1_RC", "registry.example.com/app:V1_RC"},
+		{"localhost:5000/app:dev", "localhost:5000/app:dev"},
+		{"[0::1]:5000/app:1", "[::1]:5000/app:1"},
+		{"ghcr.io/acme/*:stable", "ghcr.io/acme/*:stable"},
+		{"registry.example.com/**:latest", "registry.example.com/**:latest"},
+		{"nginx@" + d256, "docker.io/library/nginx@" + d256},
+		{"ghcr.io/acme/app@" + d512, "ghcr.io/acme/app@" + d512},
+		{"r.io/" + strings.Repeat("a", 250) + ":" + strings.Repeat("t", 128), "r.io/" + strings.Repeat("a", 250) + ":" + strings.Repeat("t", 128)},
 	}
 	for _, tt := range tests {
 		p, err := CompilePattern(tt.in)
@@ -61,12 +73,26 @@ func TestCompilePatternInvalid(t *testing.T) {
 		{"**", "must name its registry first"},
 		{"*/app", "must name its registry first"},
 		{"**/app", "must name its registry first"},
-		{"nginx:1.27", "must not contain a tag"},
-		{"ghcr.io/acme/app:v1", "must not contain a tag"},
-		{"nginx@" + d256, "must not contain a digest"},
+		{"nginx:1.27@" + d256, `not both: the digest is what runs; write "nginx@` + d256 + `"`},
+		{"ubuntu:24.*", "wildcards are not allowed in a tag"},
+		{"ubuntu:*", "wildcards are not allowed in a tag"},
+		{"ghcr.io/acme/*:*", "wildcards are not allowed in a tag"},
+		{"ubuntu:", "tag is empty"},
+		{"ubuntu:.x", "tag must start with"},
+		{"ubuntu:a/b", "registry port \"a\" is not a number"}, // a ':' before the last '/' is host:port
+		{"ubuntu:" + strings.Repeat("t", 129), "tag is longer than 128"},
+		{"ubuntu@", "digest is empty"},
+		{"ubuntu@sha256:abc", "must have 64 hex digits"},
+		{"ubuntu@md5:" + hex64, "not supported"},
+		{"ubuntu@" + strings.ToUpper(d256[:7]) + hex64, "not supported"},
+		{"ghcr.io/acme/app@sha256:" + strings.ToUpper(hex64), "lower-case"},
+		{"*:1.0", "must name its registry first"},
+		{"*.example.com/app:1", "wildcards are not allowed in the registry host"},
+		{"r.io/" + strings.Repeat("a", 251) + ":1", "can only match names longer than 255"},
 		{"registry.example.com", `write "registry.example.com/**"`},
 		{"localhost", `write "localhost/**"`},
 		{"registry.example.com:5000", `write "registry.example.com:5000/**"`},
+		{"localhost:5000", `write "localhost:5000/**"`},
 		{"ghcr.io/Acme/*", "repository must be lower-case"},
 		{"ghcr.io//x", "empty path component"},
 		{"ghcr.io/acme/", "empty path component"},
@@ -161,6 +187,34 @@ func TestMatch(t *testing.T) {
 		{"[::1]:5000/**", "[0:0:0:0:0:0:0:1]:5000/app", true},
 		{"[::1]:5000/**", "[::2]:5000/app", false},
 		{"[::1]:5000/**", "[::1]/app", false},
+		// A pinned tag is compared exactly; a reference with neither tag nor digest is ":latest".
+		{"ubuntu:24.04", "ubuntu:24.04", true},
+		{"ubuntu:24.04", "docker.io/library/ubuntu:24.04", true},
+		{"ubuntu:24.04", "ubuntu:24.10", false},
+		{"ubuntu:24.04", "ubuntu:24.04.1", false},
+		{"ubuntu:24.04", "ubuntu", false},
+		{"ubuntu:24.04", "ubuntu@" + d256, false},
+		{"ubuntu:24.04", "ubuntu:24.04@" + d256, false}, // the digest runs; the tag is not checked against it
+		{"ubuntu:24.04", "acme/ubuntu:24.04", false},
+		{"registry.example.com/app:V1", "registry.example.com/app:v1", false},
+		{"registry.example.com/app:V1", "REGISTRY.EXAMPLE.COM/app:V1", true},
+		{"ubuntu:latest", "ubuntu", true},
+		{"ubuntu:latest", "ubuntu:latest", true},
+		{"ubuntu:latest", "ubuntu@" + d256, false},
+		{"ghcr.io/acme/*:stable", "ghcr.io/acme/app:stable", true},
+		{"ghcr.io/acme/*:stable", "ghcr.io/acme/app:1.0", false},
+		{"ghcr.io/acme/*:stable", "ghcr.io/acme/app/sub:stable", false},
+		{"registry.example.com/**:latest", "registry.example.com/a/b", true},
+		{"registry.example.com/**:latest", "registry.example.com/a/b:1", false},
+		// A pinned digest is what runs, whatever tag is written beside it.
+		{"ubuntu@" + d256, "ubuntu@" + d256, true},
+		{"ubuntu@" + d256, "ubuntu:24.04@" + d256, true},
+		{"ubuntu@" + d256, "ubuntu:any@" + d256, true},
+		{"ubuntu@" + d256, "ubuntu", false},
+		{"ubuntu@" + d256, "ubuntu:24.04", false},
+		{"ubuntu@" + d256, "ubuntu@sha256:" + strings.Repeat("f", 64), false},
+		{"ubuntu@" + d256, "ubuntu@" + d512, false},
+		{"ubuntu@" + d256, "acme/ubuntu@" + d256, false},
 	}
 	for _, tt := range tests {
 		p, err := CompilePattern(tt.pattern)
@@ -174,6 +228,57 @@ func TestMatch(t *testing.T) {
 		if got := p.Match(r); got != tt.want {
 			t.Errorf("CompilePattern(%q).Match(%q) = %v, want %v", tt.pattern, tt.ref, got, tt.want)
 		}
+	}
+}
+
+// TestMentions: the deny-list reading differs from Match in one case only, a tag-pinned
+// pattern and a reference with that tag beside a digest.
+func TestMentions(t *testing.T) {
+	tests := []struct {
+		pattern, ref    string
+		match, mentions bool
+	}{
+		{"ubuntu:24.04", "ubuntu:24.04@" + d256, false, true},
+		{"ubuntu:24.04", "ubuntu:24.04", true, true},
+		{"ubuntu:24.04", "ubuntu:24.10@" + d256, false, false},
+		{"ubuntu:24.04", "ubuntu@" + d256, false, false},
+		{"ubuntu:latest", "ubuntu:latest@" + d256, false, true},
+		{"ubuntu@" + d256, "ubuntu:24.04@" + d256, true, true},
+		{"ubuntu@" + d256, "ubuntu:24.04", false, false},
+		{"ubuntu", "ubuntu:24.04@" + d256, true, true},
+		{"registry.example.com/**", "evil.example.com/app:1@" + d256, false, false},
+		{"ghcr.io/acme/*:stable", "ghcr.io/acme/app:stable@" + d256, false, true},
+	}
+	for _, tt := range tests {
+		p, err := CompilePattern(tt.pattern)
+		if err != nil {
+			t.Fatalf("CompilePattern(%q): %v", tt.pattern, err)
+		}
+		r, err := Parse(tt.ref)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.ref, err)
+		}
+		if got := p.Match(r); got != tt.match {
+			t.Errorf("CompilePattern(%q).Match(%q) = %v, want %v", tt.pattern, tt.ref, got, tt.match)
+		}
+		if got := p.Mentions(r); got != tt.mentions {
+			t.Errorf("CompilePattern(%q).Mentions(%q) = %v, want %v", tt.pattern, tt.ref, got, tt.mentions)
+		}
+	}
+}
+
+func TestPinned(t *testing.T) {
+	for s, want := range map[string]bool{"nginx": false, "ghcr.io/acme/**": false, "nginx:1.27": true, "nginx@" + d256: true} {
+		p, err := CompilePattern(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Pinned() != want {
+			t.Errorf("CompilePattern(%q).Pinned() = %v, want %v", s, p.Pinned(), want)
+		}
+	}
+	if (Pattern{}).Pinned() {
+		t.Error("the zero Pattern is pinned")
 	}
 }
 
@@ -197,6 +302,13 @@ func TestMatchAllocations(t *testing.T) {
 	r, _ := Parse("registry.example.com/team/app/sub:1")
 	if n := testing.AllocsPerRun(100, func() { p.Match(r) }); n != 0 {
 		t.Errorf("Match: %v allocations, want 0", n)
+	}
+	pinned, _ := CompilePattern("registry.example.com/team/*/sub:1")
+	if n := testing.AllocsPerRun(100, func() { pinned.Match(r); pinned.Mentions(r) }); n != 0 {
+		t.Errorf("Match and Mentions of a pinned pattern: %v allocations, want 0", n)
+	}
+	if !pinned.Match(r) {
+		t.Errorf("%q does not match %v", pinned, r)
 	}
 }
 

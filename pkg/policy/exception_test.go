@@ -237,7 +237,7 @@ metadata: {name: one, namespace: platform}
 spec:
   reason: ""
   policies: [{name: baseline, rules: ["pod security"]}]
-  match: {kind: [Pod], images: ["quay.io/cilium/agent:v1"]}
+  match: {kind: [Pod], images: ["quay.io/cilium/agent:v*"]}
 ---
 apiVersion: sealgate.dev/v1alpha1
 kind: PolicyException
@@ -264,7 +264,7 @@ metadata: {name: c}
 	for _, want := range []string{
 		`document 1`, `exception "platform/one" is invalid:`, `unknown field "spec.match.kind"`,
 		`spec.reason: Required value`, `spec.policies[0].rules[0]: Invalid value: "pod security"`,
-		`spec.match.images[0]: Invalid value: "quay.io/cilium/agent:v1"`,
+		`spec.match.images[0]: Invalid value: "quay.io/cilium/agent:v*"`,
 		`document 3`, `exception "platform/two" is also defined at`,
 		`document 4`, `expected sealgate.dev/v1alpha1 PolicyException, found v1 ConfigMap`,
 	} {

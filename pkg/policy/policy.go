@@ -4,18 +4,16 @@ package policy
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	psaapi "k8s.io/pod-security-admission/api"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/imageref"
+	"github.com/sealgate/sealgate/pkg/workload"
 )
 
 // Policy is a compiled ClusterAdmissionPolicy. It is immutable once compiled and safe to share
@@ -30,23 +28,17 @@ type Policy struct {
 	// ObjectSelector is nil when the policy matches every object.
 	ObjectSelector    labels.Selector
 	ExcludeNamespaces []string
+	// Kinds is nil when the policy matches every pod-bearing kind (spec.match.kinds).
+	Kinds []schema.GroupKind
 
-	Images      *Images
-	Signatures  []Signature
-	PodSecurity *psaapi.LevelVersion
-	Containers  *Containers
-	Resources   *Resources
+	Signatures []Signature
+
+	// configs holds each registered rule's compiled config, by the index RegisterRule gave it; nil
+	// for a rule the policy does not enable.
+	configs []any
 
 	// Source is the defaulted object the policy was compiled from.
 	Source *v1alpha1.ClusterAdmissionPolicy
-}
-
-// Images is the compiled spec.images.
-type Images struct {
-	// Allowed is nil when every registry is allowed; empty-but-set never happens (validation).
-	Allowed           []imageref.Pattern
-	RequireDigest     bool
-	DisallowLatestTag bool
 }
 
 // Signature is a compiled spec.signatures[i].
@@ -56,38 +48,24 @@ type Signature struct {
 	Rule   *v1alpha1.SignatureRule
 }
 
-// Containers is the compiled spec.containers.
-type Containers struct {
-	Privileged               bool
-	RunAsRoot                bool
-	AllowPrivilegeEscalation bool
-	HostNamespaces           bool
-	ReadOnlyRootFilesystem   bool
-	RequireDropAll           bool
-	// RestrictAdd is true when spec.containers.capabilities is set: only AllowedAdd may be added.
-	RestrictAdd bool
-	AllowedAdd  []corev1.Capability
-}
-
-// Resources is the compiled spec.resources.
-type Resources struct {
-	RequireRequests      []corev1.ResourceName
-	RequireLimits        []corev1.ResourceName
-	MaxLimits            []Bound
-	MaxLimitRequestRatio []Bound
-}
-
-// Bound is a per-resource maximum, in a stable order.
-type Bound struct {
-	Name  corev1.ResourceName
-	Value resource.Quantity
-}
-
 // Compile defaults and validates a policy and compiles it. The error lists every invalid field.
 func Compile(in *v1alpha1.ClusterAdmissionPolicy) (*Policy, error) {
 	src := in.DeepCopy()
 	src.Default()
-	if errs := src.Validate(); len(errs) > 0 {
+	// The spec's own checks and every rule's are reported together, so that one run shows every
+	// field to fix. A rule's Compile validates its own fields and must not trust the others.
+	errs := src.Validate()
+	if len(compilers) == 0 {
+		// A binary that links no rules would enforce nothing: fail rather than admit everything.
+		return nil, fmt.Errorf("policy %q: no rules are registered; import github.com/sealgate/sealgate/pkg/rules", src.Name)
+	}
+	configs := make([]any, len(compilers))
+	for i, c := range compilers {
+		cfg, cerrs := c.Compile(&src.Spec, field.NewPath("spec"))
+		errs = append(errs, cerrs...)
+		configs[i] = cfg
+	}
+	if len(errs) > 0 {
 		return nil, &InvalidError{Name: src.Name, Errs: errs}
 	}
 	s := &src.Spec
@@ -100,13 +78,10 @@ func Compile(in *v1alpha1.ClusterAdmissionPolicy) (*Policy, error) {
 	if p.ObjectSelector, err = selector(s.Match.ObjectSelector); err != nil {
 		return nil, fmt.Errorf("policy %q: spec.match.objectSelector: %w", src.Name, err)
 	}
-	if im := s.Images; im != nil {
-		p.Images = &Images{RequireDigest: im.RequireDigest, DisallowLatestTag: im.DisallowLatestTag}
-		if im.AllowedRegistries != nil {
-			if p.Images.Allowed, err = patterns(im.AllowedRegistries); err != nil {
-				return nil, fmt.Errorf("policy %q: spec.images.allowedRegistries: %w", src.Name, err)
-			}
-		}
+	for _, name := range s.Match.Kinds {
+		// Validated with the spec: every name is a kind workload decodes.
+		k, _ := workload.KindNamed(name)
+		p.Kinds = append(p.Kinds, k.GVK.GroupKind())
 	}
 	for i := range s.Signatures {
 		pats, err := patterns(s.Signatures[i].Images)
@@ -115,34 +90,7 @@ func Compile(in *v1alpha1.ClusterAdmissionPolicy) (*Policy, error) {
 		}
 		p.Signatures = append(p.Signatures, Signature{Index: i, Images: pats, Rule: &s.Signatures[i]})
 	}
-	if ps := s.PodSecurity; ps != nil {
-		lv := psaapi.LevelVersion{}
-		lv.Level, _ = psaapi.ParseLevel(ps.Level) // validated above
-		lv.Version, _ = psaapi.ParseVersion(ps.Version)
-		p.PodSecurity = &lv
-	}
-	if c := s.Containers; c != nil {
-		p.Containers = &Containers{
-			Privileged:               c.Privileged == v1alpha1.Forbidden,
-			RunAsRoot:                c.RunAsRoot == v1alpha1.Forbidden,
-			AllowPrivilegeEscalation: c.AllowPrivilegeEscalation == v1alpha1.Forbidden,
-			HostNamespaces:           c.HostNamespaces == v1alpha1.Forbidden,
-			ReadOnlyRootFilesystem:   c.ReadOnlyRootFilesystem == v1alpha1.Required,
-		}
-		if caps := c.Capabilities; caps != nil {
-			p.Containers.RequireDropAll = caps.RequireDropAll
-			p.Containers.RestrictAdd = true
-			p.Containers.AllowedAdd = caps.AllowedAdd
-		}
-	}
-	if r := s.Resources; r != nil {
-		p.Resources = &Resources{
-			RequireRequests:      r.RequireRequests,
-			RequireLimits:        r.RequireLimits,
-			MaxLimits:            bounds(r.MaxLimits),
-			MaxLimitRequestRatio: bounds(r.MaxLimitRequestRatio),
-		}
-	}
+	p.configs = configs
 	return p, nil
 }
 
@@ -150,6 +98,20 @@ func Compile(in *v1alpha1.ClusterAdmissionPolicy) (*Policy, error) {
 func (p *Policy) Excludes(namespace string) bool {
 	for _, ns := range p.ExcludeNamespaces {
 		if ns == namespace {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchesKind reports whether the policy applies to objects of this kind (spec.match.kinds). The
+// version plays no part: a kind has one version sealgate decodes.
+func (p *Policy) MatchesKind(gvk schema.GroupVersionKind) bool {
+	if p.Kinds == nil {
+		return true
+	}
+	for _, k := range p.Kinds {
+		if k.Group == gvk.Group && k.Kind == gvk.Kind {
 			return true
 		}
 	}
@@ -173,16 +135,6 @@ func patterns(in []string) ([]imageref.Pattern, error) {
 		out[i] = p
 	}
 	return out, nil
-}
-
-func bounds(m map[corev1.ResourceName]resource.Quantity) []Bound {
-	out := make([]Bound, 0, len(m))
-	for n, q := range m {
-		out = append(out, Bound{Name: n, Value: q})
-	}
-	// A stable order keeps messages and golden files stable.
-	slices.SortFunc(out, func(a, b Bound) int { return strings.Compare(string(a.Name), string(b.Name)) })
-	return out
 }
 
 // InvalidError is a policy that failed validation; Errs holds every invalid field. Unknown holds the

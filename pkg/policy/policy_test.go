@@ -6,16 +6,19 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	psaapi "k8s.io/pod-security-admission/api"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/manifest"
 	"github.com/sealgate/sealgate/pkg/policy"
+
+	// The rules compile their own fields of a policy.
+	_ "github.com/sealgate/sealgate/pkg/rules"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -49,24 +52,25 @@ func TestLoadMultiDocument(t *testing.T) {
 		t.Errorf("production match: mode %s, namespaceSelector %v, objectSelector %v, exclude %v",
 			prod.Mode, prod.NamespaceSelector, prod.ObjectSelector, prod.ExcludeNamespaces)
 	}
-	if im := prod.Images; im == nil || len(im.Allowed) != 2 || !im.DisallowLatestTag || im.RequireDigest {
-		t.Errorf("production images: %+v", prod.Images)
+	if im := prod.Source.Spec.Images; im == nil || len(im.AllowedRegistries) != 2 || !im.DisallowLatestTag || im.RequireDigest {
+		t.Errorf("production images: %+v", im)
 	}
-	if got := prod.PodSecurity; got == nil || got.Level != psaapi.LevelRestricted || !got.Version.Latest() {
+	if got := prod.Source.Spec.PodSecurity; got == nil || got.Level != "restricted" || got.Version != "latest" {
 		t.Errorf("production podSecurity = %v, want restricted:latest", got)
 	}
 
-	if res.Mode != v1alpha1.ModeWarn || res.Resources == nil {
+	if res.Mode != v1alpha1.ModeWarn || res.Source.Spec.Resources == nil {
 		t.Fatalf("resources: %+v", res)
 	}
 	var bounds []string
-	for _, b := range res.Resources.MaxLimits {
-		bounds = append(bounds, string(b.Name)+"="+b.Value.String())
+	for n, q := range res.Source.Spec.Resources.MaxLimits {
+		bounds = append(bounds, string(n)+"="+q.String())
 	}
+	slices.Sort(bounds)
 	if diff := cmp.Diff([]string{"cpu=4", "memory=8Gi"}, bounds); diff != "" {
 		t.Errorf("maxLimits (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]corev1.ResourceName{"cpu", "memory"}, res.Resources.RequireRequests); diff != "" {
+	if diff := cmp.Diff([]corev1.ResourceName{"cpu", "memory"}, res.Source.Spec.Resources.RequireRequests); diff != "" {
 		t.Errorf("requireRequests (-want +got):\n%s", diff)
 	}
 
@@ -84,15 +88,16 @@ func TestLoadLists(t *testing.T) {
 	if diff := cmp.Diff([]string{"list-one", "list-two", "from-kubectl"}, names(ps)); diff != "" {
 		t.Fatalf("policies (-want +got):\n%s", diff)
 	}
-	if c := ps[0].Containers; c == nil || !c.Privileged || !c.RunAsRoot || c.AllowPrivilegeEscalation || !c.RequireDropAll ||
-		!c.RestrictAdd || !cmp.Equal(c.AllowedAdd, []corev1.Capability{"NET_BIND_SERVICE"}) {
-		t.Errorf("list-one containers: %+v", ps[0].Containers)
+	if c := ps[0].Source.Spec.Containers; c == nil || c.Privileged != v1alpha1.Forbidden || c.RunAsRoot != v1alpha1.Forbidden ||
+		c.AllowPrivilegeEscalation == v1alpha1.Forbidden || c.Capabilities == nil || !c.Capabilities.RequireDropAll ||
+		!cmp.Equal(c.Capabilities.AllowedAdd, []corev1.Capability{"NET_BIND_SERVICE"}) {
+		t.Errorf("list-one containers: %+v", c)
 	}
-	if ps[1].Mode != v1alpha1.ModeAudit || ps[1].Images == nil || !ps[1].Images.RequireDigest {
+	if im := ps[1].Source.Spec.Images; ps[1].Mode != v1alpha1.ModeAudit || im == nil || !im.RequireDigest {
 		t.Errorf("list-two: %+v", ps[1])
 	}
-	if ps[2].Generation != 7 || ps[2].PodSecurity.String() != "baseline:v1.30" {
-		t.Errorf("from-kubectl: generation %d, podSecurity %v", ps[2].Generation, ps[2].PodSecurity)
+	if ps[2].Generation != 7 || !cmp.Equal(*ps[2].Source.Spec.PodSecurity, v1alpha1.PodSecurity{Level: "baseline", Version: "v1.30"}) {
+		t.Errorf("from-kubectl: generation %d, podSecurity %v", ps[2].Generation, ps[2].Source.Spec.PodSecurity)
 	}
 }
 
@@ -115,8 +120,8 @@ func TestLoadBackToBackJSON(t *testing.T) {
 				if diff := cmp.Diff([]string{"report", "enforce-baseline"}, names(ps)); diff != "" {
 					t.Fatalf("policies (-want +got):\n%s", diff)
 				}
-				if ps[1].Mode != v1alpha1.ModeEnforce || ps[1].PodSecurity.String() != "baseline:latest" {
-					t.Errorf("second policy: mode %s, podSecurity %v", ps[1].Mode, ps[1].PodSecurity)
+				if ps[1].Mode != v1alpha1.ModeEnforce || !cmp.Equal(*ps[1].Source.Spec.PodSecurity, v1alpha1.PodSecurity{Level: "baseline", Version: "latest"}) {
+					t.Errorf("second policy: mode %s, podSecurity %v", ps[1].Mode, ps[1].Source.Spec.PodSecurity)
 				}
 			}
 		})
@@ -236,9 +241,10 @@ func TestInvalidErrorFields(t *testing.T) {
 		"spec.signatures[0].attestors[1].transparencyLog",
 		"spec.signatures[0].attestors[1].trustedRootRef", "spec.podSecurity.level", "spec.podSecurity.version",
 		"spec.containers.privileged", "spec.containers.readOnlyRootFilesystem",
-		"spec.containers.capabilities.allowedAdd[0]", "spec.containers.capabilities.allowedAdd[1]",
 		"spec.resources.requireRequests[1]", "spec.resources.maxLimits[cpu]", "spec.resources.maxLimits[memory]",
 		"spec.resources.maxLimitRequestRatio[cpu]",
+		// The rules' own fields follow, as each rule validates them while it compiles.
+		"spec.containers.capabilities.allowedAdd[0]", "spec.containers.capabilities.allowedAdd[1]",
 	}
 	if diff := cmp.Diff(want, fields); diff != "" {
 		t.Errorf("invalid fields (-want +got):\n%s", diff)

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"reflect"
-	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -112,18 +111,16 @@ func runRuleCases(t *testing.T, rule Rule, cases []ruleCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := tc.target.Spec.DeepCopy()
 			src := tc.policy.Source.DeepCopy()
-			var res *policy.Resources
-			if tc.policy.Resources != nil {
-				r := *tc.policy.Resources
-				r.MaxLimits = slices.Clone(r.MaxLimits)
-				r.MaxLimitRequestRatio = slices.Clone(r.MaxLimitRequestRatio)
-				for i := range r.MaxLimits {
-					r.MaxLimits[i].Value = r.MaxLimits[i].Value.DeepCopy()
+			// The resource bounds are compiled quantities: copy them to see that the rule left them alone.
+			var bounds [][]bound
+			for _, r := range []*Rule{&maxLimits, &maxRequests, &maxLimitRequestRatio} {
+				var cp []bound
+				if c := config[[]bound](tc.policy, r); c != nil {
+					for _, b := range *c {
+						cp = append(cp, bound{Name: b.Name, Value: b.Value.DeepCopy()})
+					}
 				}
-				for i := range r.MaxLimitRequestRatio {
-					r.MaxLimitRequestRatio[i].Value = r.MaxLimitRequestRatio[i].Value.DeepCopy()
-				}
-				res = &r
+				bounds = append(bounds, cp)
 			}
 
 			got := collect(rule, tc.policy, tc.target)
@@ -134,25 +131,42 @@ func runRuleCases(t *testing.T, rule Rule, cases []ruleCase) {
 			if !reflect.DeepEqual(spec, tc.target.Spec) {
 				t.Errorf("%s changed the pod spec", rule.ID)
 			}
-			if !reflect.DeepEqual(src, tc.policy.Source) || res != nil && !reflect.DeepEqual(res, tc.policy.Resources) {
+			for i, r := range []*Rule{&maxLimits, &maxRequests, &maxLimitRequestRatio} {
+				if c := config[[]bound](tc.policy, r); c != nil && !reflect.DeepEqual(bounds[i], *c) {
+					t.Errorf("%s changed the policy's %s", rule.ID, r.ID)
+				}
+			}
+			if !reflect.DeepEqual(src, tc.policy.Source) {
 				t.Errorf("%s changed the policy", rule.ID)
 			}
 		})
 	}
 }
 
-// TestPassingChecksDoNotAllocate: the container and resource rules allocate only for a violation,
+// TestPassingChecksDoNotAllocate: the container, resource and deny-list rules allocate only for a violation,
 // since every admission runs every rule.
 func TestPassingChecksDoNotAllocate(t *testing.T) {
 	p := compile(t, v1alpha1.PolicySpec{
+		Images: &v1alpha1.ImageRules{DeniedRegistries: []string{"registry.example.com/legacy/**", "registry.example.com/app:0.9",
+			"registry.example.com/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}},
 		Containers: &v1alpha1.ContainerRules{Privileged: v1alpha1.Forbidden, RunAsRoot: v1alpha1.Forbidden,
 			AllowPrivilegeEscalation: v1alpha1.Forbidden, HostNamespaces: v1alpha1.Forbidden,
 			ReadOnlyRootFilesystem: v1alpha1.Required,
-			Capabilities:           &v1alpha1.CapabilityRules{RequireDropAll: true, AllowedAdd: []corev1.Capability{"NET_BIND_SERVICE"}}},
+			Capabilities: &v1alpha1.CapabilityRules{RequireDropAll: true, AllowedAdd: []corev1.Capability{"NET_BIND_SERVICE"},
+				RequiredDrop: []corev1.Capability{"NET_RAW"}},
+			RunAsUser:                &v1alpha1.IDRanges{Ranges: []v1alpha1.IDRange{{Min: 1, Max: 99}, {Min: 1000, Max: 1999}}},
+			RunAsGroup:               &v1alpha1.IDRanges{Ranges: []v1alpha1.IDRange{{Min: 3000, Max: 3000}}},
+			FSGroup:                  &v1alpha1.IDRanges{Ranges: []v1alpha1.IDRange{{Min: 2000, Max: 3999}}},
+			SupplementalGroups:       &v1alpha1.IDRanges{Ranges: []v1alpha1.IDRange{{Min: 2000, Max: 2999}, {Min: 4000, Max: 4000}}},
+			AllowedHostPorts:         []v1alpha1.PortRange{{Min: 8000, Max: 9000}},
+			AllowedSysctls:           []string{"net.ipv4.ip_local_port_range", "kernel.shm*"},
+			AllowedHostPaths:         []v1alpha1.AllowedHostPath{{PathPrefix: "/var/log", ReadOnly: true}},
+			AllowedLocalhostProfiles: []string{"profiles/*"}, AutomountServiceAccountToken: v1alpha1.Forbidden},
 		Resources: &v1alpha1.ResourceRules{
 			RequireRequests:      []corev1.ResourceName{"cpu", "memory"},
 			RequireLimits:        []corev1.ResourceName{"memory"},
 			MaxLimits:            map[corev1.ResourceName]resource.Quantity{"cpu": resource.MustParse("4"), "memory": resource.MustParse("8Gi")},
+			MaxRequests:          map[corev1.ResourceName]resource.Quantity{"cpu": resource.MustParse("1"), "memory": resource.MustParse("1Gi")},
 			MaxLimitRequestRatio: map[corev1.ResourceName]resource.Quantity{"cpu": resource.MustParse("4"), "memory": resource.MustParse("1.5")},
 		},
 	})
@@ -160,14 +174,36 @@ func TestPassingChecksDoNotAllocate(t *testing.T) {
 		f, tr := false, true
 		sc.Privileged, sc.AllowPrivilegeEscalation, sc.ReadOnlyRootFilesystem, sc.RunAsNonRoot = &f, &f, &tr, &tr
 		sc.Capabilities = &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"CAP_NET_BIND_SERVICE"}}
+		uid := int64(1500)
+		sc.RunAsUser = &uid
 	})
 	res := []containerOpt{requests("cpu", "500m", "memory", "1Gi"), limits("cpu", "2", "memory", "1536Mi")}
+	// The pod uses what the allowlist knobs allow: a host port, sysctls (one spelled with '/'), a
+	// read-only hostPath mount, Localhost seccomp profiles.
+	port := func(c *corev1.Container) { c.Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 8080}} }
+	logs := func(c *corev1.Container) {
+		c.VolumeMounts = []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}, {Name: "logs", MountPath: "/logs", ReadOnly: true}}
+	}
+	profile := "profiles/app.json"
+	seccomp := &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &profile}
+	localhost := secCtx(func(sc *corev1.SecurityContext) { sc.SeccompProfile = seccomp })
+	no := false
+	gid := int64(3000)
 	tg := templateTarget(corev1.PodSpec{
-		InitContainers: []corev1.Container{ctr("init", append(res, hardened)...)},
-		Containers:     []corev1.Container{ctr("app", append(res, hardened)...), ctr("side", append(res, hardened)...)},
+		InitContainers: []corev1.Container{ctr("init", append(res, hardened, logs)...)},
+		Containers:     []corev1.Container{ctr("app", append(res, hardened, port, logs, localhost)...), ctr("side", append(res, hardened)...)},
+		SecurityContext: &corev1.PodSecurityContext{SeccompProfile: seccomp, RunAsGroup: &gid, FSGroup: &gid,
+			SupplementalGroups: []int64{2500, 4000}, Sysctls: []corev1.Sysctl{
+				{Name: "net/ipv4/ip_local_port_range", Value: "1024 65535"}, {Name: "kernel.shm_rmid_forced", Value: "1"}}},
+		Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			{Name: "logs", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log/pods/"}}}},
+		AutomountServiceAccountToken: &no,
 	})
+	tg.Images() // parsed once per target, before any rule runs
 	for _, r := range []Rule{privileged, runAsRoot, allowPrivilegeEscalation, hostNamespaces, capabilities,
-		readOnlyRootFilesystem, requireRequests, requireLimits, maxLimits, maxLimitRequestRatio} {
+		readOnlyRootFilesystem, runAsUser, runAsGroup, fsGroup, supplementalGroups,
+		requireRequests, requireLimits, maxLimits, maxRequests, maxLimitRequestRatio,
+		hostPorts, sysctls, hostPaths, seccompProfiles, automountServiceAccountToken, deniedRegistries} {
 		if got := collect(r, p, tg); got != nil {
 			t.Fatalf("%s: unexpected findings %v", r.ID, got)
 		}

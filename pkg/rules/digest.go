@@ -1,20 +1,21 @@
 package rules
 
 import (
-	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // requireDigest implements spec.images.requireDigest: every image is pinned by digest, so that what
 // was reviewed (and signed) is what runs.
 //
 // Reads: every container image and image volume reference.
-var requireDigest = Rule{
+var requireDigest = register(Def[struct{}]{
 	ID:   "images.requireDigest",
 	Name: "Images are pinned by digest",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Images == nil || !p.Images.RequireDigest {
-			return
-		}
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*struct{}, field.ErrorList) {
+		return enabled(s.Images != nil && s.Images.RequireDigest), nil
+	},
+	Check: func(_ *struct{}, t *Target, out *Findings) {
 		for i := range t.Images() {
 			im := &t.Images()[i]
 			if im.Err != nil || im.Ref.Digest != "" {
@@ -25,4 +26,4 @@ var requireDigest = Rule{
 					"reference it as "+im.Ref.WithDigest("sha256:<digest>")+" (crane digest or docker buildx imagetools inspect prints the digest)")})
 		}
 	},
-}
+})

@@ -1,7 +1,8 @@
 package rules
 
 import (
-	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // hostNamespaces implements spec.containers.hostNamespaces: Forbid denies pods that share the node's
@@ -9,13 +10,13 @@ import (
 //
 // Reads: spec.hostNetwork, spec.hostPID, spec.hostIPC.
 // Allowed: unset or false.
-var hostNamespaces = Rule{
+var hostNamespaces = register(Def[struct{}]{
 	ID:   "containers.hostNamespaces",
 	Name: "Pods do not share host namespaces",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Containers == nil || !p.Containers.HostNamespaces {
-			return
-		}
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*struct{}, field.ErrorList) {
+		return enabled(s.Containers != nil && s.Containers.HostNamespaces == v1alpha1.Forbidden), nil
+	},
+	Check: func(_ *struct{}, t *Target, out *Findings) {
 		s := t.Spec
 		if !s.HostNetwork && !s.HostPID && !s.HostIPC {
 			return
@@ -36,4 +37,4 @@ var hostNamespaces = Rule{
 					"remove "+ns.field+" or set it to false")})
 		}
 	},
-}
+})

@@ -1,7 +1,8 @@
 package rules
 
 import (
-	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // disallowLatestTag implements spec.images.disallowLatestTag: ":latest" and untagged references
@@ -9,13 +10,13 @@ import (
 // when its tag is "latest", so it is allowed.
 //
 // Reads: every container image and image volume reference.
-var disallowLatestTag = Rule{
+var disallowLatestTag = register(Def[struct{}]{
 	ID:   "images.disallowLatestTag",
 	Name: "Images are not :latest or untagged",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Images == nil || !p.Images.DisallowLatestTag {
-			return
-		}
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*struct{}, field.ErrorList) {
+		return enabled(s.Images != nil && s.Images.DisallowLatestTag), nil
+	},
+	Check: func(_ *struct{}, t *Target, out *Findings) {
 		for i := range t.Images() {
 			im := &t.Images()[i]
 			if im.Err != nil || im.Ref.Digest != "" || !im.Ref.IsLatest() {
@@ -30,4 +31,4 @@ var disallowLatestTag = Rule{
 					"use a version tag or a digest, e.g. "+im.Ref.Name()+":1.2.3")})
 		}
 	},
-}
+})

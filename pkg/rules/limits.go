@@ -1,7 +1,9 @@
 package rules
 
 import (
-	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // requireLimits implements spec.resources.requireLimits: every container and init container limits
@@ -10,26 +12,29 @@ import (
 //
 // Reads: spec.{initContainers,containers}[*].resources.limits.
 // Allowed: each listed resource present in limits.
-var requireLimits = Rule{
+var requireLimits = register(Def[[]corev1.ResourceName]{
 	ID:   "resources.requireLimits",
 	Name: "Containers limit the required resources",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Resources == nil || len(p.Resources.RequireLimits) == 0 {
-			return
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*[]corev1.ResourceName, field.ErrorList) {
+		if s.Resources == nil || len(s.Resources.RequireLimits) == 0 {
+			return nil, nil
 		}
+		return &s.Resources.RequireLimits, nil
+	},
+	Check: func(names *[]corev1.ResourceName, t *Target, out *Findings) {
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			if c.Kind == Ephemeral {
 				continue
 			}
-			for _, name := range p.Resources.RequireLimits {
+			for _, name := range *names {
 				if _, ok := c.Resources.Limits[name]; ok {
 					continue
 				}
 				out.Add(Finding{Path: resourcePath(c, "limits", name), Container: c.Name,
 					Message: found(containerOwner(c)+" has no "+string(name)+" limit",
-						"set resources.limits."+string(name)+"; every container must limit "+quoteList(p.Resources.RequireLimits))})
+						"set resources.limits."+string(name)+"; every container must limit "+quoteList(*names))})
 			}
 		}
 	},
-}
+})

@@ -96,7 +96,7 @@ func TestListsCollapse(t *testing.T) {
 			p.Spec.Containers[0].SecurityContext.Capabilities.Add = caps(names("X"))
 		}, want: Finding{Path: "spec.containers[0].securityContext.capabilities.add", Container: "app",
 			Message: `container "app" adds 10000 capabilities that are not allowed: "X0", "X1", "X2"` + more +
-				`; only "NET_BIND_SERVICE" may be added (upper case, with or without CAP_); remove them`},
+				`; only "NET_BIND_SERVICE" may be added; remove them`},
 	}, {
 		name: "baseline capabilities", level: "baseline", version: "latest", mutate: func(p *corev1.Pod) {
 			// Allowed entries between forbidden ones are not counted.

@@ -1,7 +1,13 @@
 package rules
 
 import (
-	"github.com/sealgate/sealgate/pkg/policy"
+	"slices"
+	"strings"
+
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // maxLimits implements spec.resources.maxLimits: no container or init container may limit a bounded
@@ -11,19 +17,22 @@ import (
 //
 // Reads: spec.{initContainers,containers}[*].resources.{limits,requests}.
 // Allowed: limit (or request, without a limit) ≤ the bound, compared exactly.
-var maxLimits = Rule{
+var maxLimits = register(Def[[]bound]{
 	ID:   "resources.maxLimits",
 	Name: "Container limits are under the maximums",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Resources == nil || len(p.Resources.MaxLimits) == 0 {
-			return
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*[]bound, field.ErrorList) {
+		if s.Resources == nil {
+			return nil, nil
 		}
+		return bounds(s.Resources.MaxLimits), nil
+	},
+	Check: func(bounds *[]bound, t *Target, out *Findings) {
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			if c.Kind == Ephemeral {
 				continue
 			}
-			for _, b := range p.Resources.MaxLimits {
+			for _, b := range *bounds {
 				list := "limits"
 				q, ok := c.Resources.Limits[b.Name]
 				if !ok {
@@ -44,4 +53,24 @@ var maxLimits = Rule{
 			}
 		}
 	},
+})
+
+// bound is a per-resource maximum, of spec.resources.maxLimits or maxLimitRequestRatio.
+type bound struct {
+	Name  corev1.ResourceName
+	Value resource.Quantity
+}
+
+// bounds returns the maximums in name order, so that messages and golden files are stable; nil
+// when there are none.
+func bounds(m map[corev1.ResourceName]resource.Quantity) *[]bound {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]bound, 0, len(m))
+	for n, q := range m {
+		out = append(out, bound{Name: n, Value: q})
+	}
+	slices.SortFunc(out, func(a, b bound) int { return strings.Compare(string(a.Name), string(b.Name)) })
+	return &out
 }

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	psaapi "k8s.io/pod-security-admission/api"
 	psapolicy "k8s.io/pod-security-admission/policy"
-
-	"github.com/sealgate/sealgate/pkg/policy"
 )
 
 // podSecurity implements spec.podSecurity: the pod must meet a Pod Security Standards level
@@ -19,17 +19,32 @@ import (
 // the same checks, versions and restricted-over-baseline overrides, so sealgate never disagrees with
 // the cluster. Sealgate adds what upstream's results lack: the ID of each failing check, reported as
 // the finding's rule ("podSecurity.runAsNonRoot"), and the field path of every offending field
-// (podsecurity_locate.go).
+// (podsecurity_locate.go). spec.podSecurity.exclude turns checks off, for the pod or for the
+// containers of some images (podsecurity_exclude.go).
 //
 // Reads: the pod's metadata (annotations) and its whole spec.
-// Allowed: whatever upstream allows at the level and version; the privileged level allows everything.
-var podSecurity = Rule{
+// Allowed: whatever upstream allows at the level and version, less the excluded checks; the
+// privileged level allows everything.
+var podSecurity = register(Def[pssConfig]{
 	ID:   "podSecurity",
 	Name: "Pods meet the Pod Security Standards level",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.PodSecurity == nil || p.PodSecurity.Level == psaapi.LevelPrivileged {
-			return
+	Compile: func(s *v1alpha1.PolicySpec, spec *field.Path) (*pssConfig, field.ErrorList) {
+		ps := s.PodSecurity
+		if ps == nil {
+			return nil, nil
 		}
+		cfg := &pssConfig{}
+		// The level and version are validated with the spec (v1alpha1.Validate).
+		cfg.Level, _ = psaapi.ParseLevel(ps.Level)
+		cfg.Version, _ = psaapi.ParseVersion(ps.Version)
+		var errs field.ErrorList
+		cfg.exclude, errs = compileExclusions(ps, cfg.Level, spec.Child("podSecurity", "exclude"))
+		if len(errs) > 0 || cfg.Level == psaapi.LevelPrivileged {
+			return nil, errs
+		}
+		return cfg, nil
+	},
+	Check: func(cfg *pssConfig, t *Target, out *Findings) {
 		c, err := defaultPSS()
 		if err != nil {
 			// Fail closed: a pod sealgate cannot judge is not a pod that passed.
@@ -38,8 +53,15 @@ var podSecurity = Rule{
 					"sealgate cannot judge this pod; report this as a bug")})
 			return
 		}
-		c.check(*p.PodSecurity, t, out)
+		c.check(cfg, t, out)
 	},
+})
+
+// pssConfig is the compiled spec.podSecurity.
+type pssConfig struct {
+	psaapi.LevelVersion
+	// exclude holds the excluded checks; nil when there are none.
+	exclude map[psapolicy.CheckID]*pssExclusion
 }
 
 // defaultPSS builds the checker over upstream's default checks once, on first use.
@@ -118,27 +140,32 @@ func (c *pssChecker) evaluate(lv psaapi.LevelVersion, t *Target) []psapolicy.Che
 }
 
 // check reports the findings of every check the pod fails: one per offending field, a list field
-// counting as one.
-func (c *pssChecker) check(lv psaapi.LevelVersion, t *Target, out *Findings) {
-	for _, r := range c.evaluate(lv, t) {
+// counting as one. An excluded check is judged again without what it exempts.
+func (c *pssChecker) check(cfg *pssConfig, t *Target, out *Findings) {
+	for _, r := range c.evaluate(cfg.LevelVersion, t) {
 		if r.Allowed {
 			continue
 		}
 		id, reason := pssUntag(r.ForbiddenReason)
-		c.locate(out, lv, id, reason, r.ForbiddenDetail, t)
+		if ex := cfg.exclude[id]; ex != nil {
+			c.checkExcluded(cfg, id, ex, t, out)
+			continue
+		}
+		c.locate(out, cfg.LevelVersion, id, reason, r.ForbiddenDetail, t, pssScope{})
 	}
 }
 
 // locate reports the findings of one failing check: one per location its locator finds, or one at
 // the pod spec when there is no locator (a check newer than this code) or it finds nothing.
-func (c *pssChecker) locate(out *Findings, lv psaapi.LevelVersion, id psapolicy.CheckID, reason, detail string, t *Target) {
+func (c *pssChecker) locate(out *Findings, lv psaapi.LevelVersion, id psapolicy.CheckID, reason, detail string, t *Target, scope pssScope) {
 	rule := "podSecurity"
 	if id != "" {
 		rule += "." + string(id)
 	}
 	standard := c.standard(lv)
 	if loc := pssLocators[id]; loc != nil {
-		x := &pssLocate{id: id, t: t, probe: c.checkAt(id, c.effective(lv.Version)), out: out, rule: rule, standard: standard}
+		x := &pssLocate{id: id, t: t, probe: c.checkAt(id, c.effective(lv.Version)), out: out, rule: rule, standard: standard,
+			pssScope: scope}
 		loc(x)
 		if x.n > 0 {
 			return

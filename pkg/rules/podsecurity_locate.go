@@ -52,8 +52,9 @@ type pssLocate struct {
 	// out receives the findings, under rule; standard names the level and version in messages.
 	out            *Findings
 	rule, standard string
-	// n counts the findings reported.
+	// n counts the findings located, reported or not.
 	n int
+	pssScope
 	// pod and one are the probe pod and its one container, reused across probes.
 	pod corev1.PodSpec
 	one []corev1.Container
@@ -62,6 +63,9 @@ type pssLocate struct {
 // add reports one offending field: where, what it holds, and how to fix it (after the standard's name).
 func (x *pssLocate) add(path, container, what, fix string) {
 	x.n++
+	if x.containersOnly && container == "" {
+		return
+	}
 	x.out.Add(Finding{Rule: x.rule, Path: path, Container: container, Message: found(what, x.standard+" "+fix)})
 }
 
@@ -74,6 +78,15 @@ func (x *pssLocate) forbids(meta *metav1.ObjectMeta, spec *corev1.PodSpec) bool 
 		meta = &pssEmptyMeta
 	}
 	return !x.probe(meta, spec).Allowed
+}
+
+// pssScope says what part of the pod a locator sees, when an exclusion leaves containers out.
+type pssScope struct {
+	// partial: some of the pod's containers are left out, so "no container sets it" is not the
+	// pod's to fix.
+	partial bool
+	// containersOnly leaves out the findings at the pod's own fields (that name no container).
+	containersOnly bool
 }
 
 // pssEmptyMeta is the metadata of probe pods that need none. Checks only read it.

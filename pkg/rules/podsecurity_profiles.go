@@ -39,7 +39,7 @@ func pssLocateRunAsNonRoot(x *pssLocate) {
 	if pod != nil || len(unset) == 0 {
 		return
 	}
-	if len(unset) == len(x.t.Containers()) {
+	if len(unset) == len(x.t.Containers()) && !x.partial {
 		x.add(x.t.Path("securityContext", "runAsNonRoot"), "",
 			"neither the pod nor any container sets securityContext.runAsNonRoot",
 			"requires containers to run as non-root: set securityContext.runAsNonRoot=true on the pod")
@@ -106,7 +106,7 @@ func pssLocateSeccompProfile(x *pssLocate) {
 		return
 	}
 	const missing = `requires a seccomp profile: set securityContext.seccompProfile.type="RuntimeDefault"`
-	if len(unset) == len(t.Containers()) {
+	if len(unset) == len(t.Containers()) && !x.partial {
 		x.add(t.Path("securityContext", "seccompProfile", "type"), "",
 			"neither the pod nor any container sets securityContext.seccompProfile", missing+" on the pod")
 		return

@@ -270,7 +270,7 @@ func TestPodSecurityUnknownCheckFallsBack(t *testing.T) {
 	pod := pssCompliantPod()
 	lv := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.MajorMinorVersion(1, 30)}
 	var out Findings
-	c.check(lv, NewTarget(&pod.ObjectMeta, &pod.Spec, "spec.template.spec", "spec.template.metadata"), &out)
+	c.check(&pssConfig{LevelVersion: lv}, NewTarget(&pod.ObjectMeta, &pod.Spec, "spec.template.spec", "spec.template.metadata"), &out)
 	got := out.Kept()
 	want := []Finding{{Rule: "podSecurity.futureCheck", Path: "spec.template.spec",
 		Message: `pod fails the futureCheck check: future things (container "app" does future things); ` +
@@ -335,7 +335,7 @@ func TestPodSecurityUpstreamFixtures(t *testing.T) {
 						target := NewTarget(&pod.ObjectMeta, &pod.Spec, specPath, metaPath)
 						pssCompareUpstream(t, c, name, lv, target, want)
 
-						got := collect(podSecurity, &policy.Policy{PodSecurity: &lv}, target)
+						got := collect(podSecurity, pssPolicy(t, string(lv.Level), lv.Version.String()), target)
 						if (len(got) > 0) != !agg.Allowed {
 							t.Errorf("%s at %s: %d findings, upstream allowed=%v (%s)", name, lv, len(got), agg.Allowed, agg.ForbiddenDetail())
 						}
@@ -439,7 +439,7 @@ func TestPodSecurityTagAllocatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	upstream := testing.AllocsPerRun(100, func() { ref.EvaluatePod(*p.PodSecurity, &pod.ObjectMeta, &pod.Spec) })
+	upstream := testing.AllocsPerRun(100, func() { ref.EvaluatePod(config[pssConfig](p, &podSecurity).LevelVersion, &pod.ObjectMeta, &pod.Spec) })
 	var out Findings
 	ours := testing.AllocsPerRun(100, func() {
 		out.Reset()
@@ -498,7 +498,7 @@ func BenchmarkPodSecurityRestricted(b *testing.B) {
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			ref.EvaluatePod(*p.PodSecurity, &pod.ObjectMeta, &pod.Spec)
+			ref.EvaluatePod(config[pssConfig](p, &podSecurity).LevelVersion, &pod.ObjectMeta, &pod.Spec)
 		}
 	})
 }

@@ -1,7 +1,8 @@
 package rules
 
 import (
-	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // privileged implements spec.containers.privileged: Forbid denies privileged containers. A privileged
@@ -9,13 +10,13 @@ import (
 //
 // Reads: spec.{initContainers,containers,ephemeralContainers}[*].securityContext.privileged.
 // Allowed: unset or false.
-var privileged = Rule{
+var privileged = register(Def[struct{}]{
 	ID:   "containers.privileged",
 	Name: "Containers are not privileged",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Containers == nil || !p.Containers.Privileged {
-			return
-		}
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*struct{}, field.ErrorList) {
+		return enabled(s.Containers != nil && s.Containers.Privileged == v1alpha1.Forbidden), nil
+	},
+	Check: func(_ *struct{}, t *Target, out *Findings) {
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			if sc := c.SecurityContext; sc == nil || sc.Privileged == nil || !*sc.Privileged {
@@ -26,7 +27,7 @@ var privileged = Rule{
 					"remove securityContext.privileged or set it to false")})
 		}
 	},
-}
+})
 
 // containerOwner names a container in messages, as Image.Owner does: `container "app"`. The
 // container rules all use it so that their messages read alike.

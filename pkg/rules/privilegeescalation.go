@@ -1,9 +1,9 @@
 package rules
 
 import (
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/sealgate/sealgate/pkg/policy"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // allowPrivilegeEscalation implements spec.containers.allowPrivilegeEscalation: Forbid requires every
@@ -15,11 +15,14 @@ import (
 //
 // Reads: spec.os.name, spec.{initContainers,containers,ephemeralContainers}[*].securityContext.allowPrivilegeEscalation.
 // Allowed: false. Unset and true are violations.
-var allowPrivilegeEscalation = Rule{
+var allowPrivilegeEscalation = register(Def[struct{}]{
 	ID:   "containers.allowPrivilegeEscalation",
 	Name: "Containers set allowPrivilegeEscalation: false",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Containers == nil || !p.Containers.AllowPrivilegeEscalation || windowsPod(t.Spec) {
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*struct{}, field.ErrorList) {
+		return enabled(s.Containers != nil && s.Containers.AllowPrivilegeEscalation == v1alpha1.Forbidden), nil
+	},
+	Check: func(_ *struct{}, t *Target, out *Findings) {
+		if windowsPod(t.Spec) {
 			return
 		}
 		for i := range t.Containers() {
@@ -39,7 +42,7 @@ var allowPrivilegeEscalation = Rule{
 				Message: found(what, "set securityContext.allowPrivilegeEscalation: false")})
 		}
 	},
-}
+})
 
 // windowsPod reports whether the pod declares spec.os.name=windows. The API server forbids the Linux
 // security fields (allowPrivilegeEscalation, capabilities, readOnlyRootFilesystem, ...) on such pods,

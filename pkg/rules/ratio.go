@@ -4,10 +4,10 @@ import (
 	"math/bits"
 	"strings"
 
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"gopkg.in/inf.v0"
 	"k8s.io/apimachinery/pkg/api/resource"
-
-	"github.com/sealgate/sealgate/pkg/policy"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // maxLimitRequestRatio implements spec.resources.maxLimitRequestRatio: for each bounded resource a
@@ -19,19 +19,22 @@ import (
 //
 // Reads: spec.{initContainers,containers}[*].resources.{limits,requests}.
 // Allowed: limit ≤ ratio × request.
-var maxLimitRequestRatio = Rule{
+var maxLimitRequestRatio = register(Def[[]bound]{
 	ID:   "resources.maxLimitRequestRatio",
 	Name: "Container limits are within a ratio of their requests",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Resources == nil || len(p.Resources.MaxLimitRequestRatio) == 0 {
-			return
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*[]bound, field.ErrorList) {
+		if s.Resources == nil {
+			return nil, nil
 		}
+		return bounds(s.Resources.MaxLimitRequestRatio), nil
+	},
+	Check: func(bounds *[]bound, t *Target, out *Findings) {
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			if c.Kind == Ephemeral {
 				continue
 			}
-			for _, b := range p.Resources.MaxLimitRequestRatio {
+			for _, b := range *bounds {
 				lim, ok := c.Resources.Limits[b.Name]
 				if !ok {
 					continue
@@ -50,7 +53,7 @@ var maxLimitRequestRatio = Rule{
 			}
 		}
 	},
-}
+})
 
 // exceedsRatio reports whether limit > ratio × request, exactly. Its arguments are copies, so the
 // conversions below never touch the pod or the shared policy. Quantities the API server decodes are

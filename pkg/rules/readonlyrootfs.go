@@ -1,7 +1,8 @@
 package rules
 
 import (
-	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // readOnlyRootFilesystem implements spec.containers.readOnlyRootFilesystem: Require requires every
@@ -12,11 +13,14 @@ import (
 //
 // Reads: spec.os.name, spec.{initContainers,containers,ephemeralContainers}[*].securityContext.readOnlyRootFilesystem.
 // Allowed: true. Unset and false are violations.
-var readOnlyRootFilesystem = Rule{
+var readOnlyRootFilesystem = register(Def[struct{}]{
 	ID:   "containers.readOnlyRootFilesystem",
 	Name: "Containers have a read-only root filesystem",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Containers == nil || !p.Containers.ReadOnlyRootFilesystem || windowsPod(t.Spec) {
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*struct{}, field.ErrorList) {
+		return enabled(s.Containers != nil && s.Containers.ReadOnlyRootFilesystem == v1alpha1.Required), nil
+	},
+	Check: func(_ *struct{}, t *Target, out *Findings) {
+		if windowsPod(t.Spec) {
 			return
 		}
 		for i := range t.Containers() {
@@ -36,4 +40,4 @@ var readOnlyRootFilesystem = Rule{
 				Message: found(what, "set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where it must write")})
 		}
 	},
-}
+})

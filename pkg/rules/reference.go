@@ -1,7 +1,8 @@
 package rules
 
 import (
-	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // imageReference denies image references that cannot be parsed, under any policy that has image or
@@ -9,13 +10,16 @@ import (
 // rules skip such images, so each bad reference is reported once.
 //
 // Reads: spec.{containers,initContainers,ephemeralContainers}[*].image, spec.volumes[*].image.reference.
-var imageReference = Rule{
+var imageReference = register(Def[struct{}]{
 	ID:   "images.reference",
 	Name: "Image references must parse",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Images == nil && len(p.Signatures) == 0 {
-			return
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*struct{}, field.ErrorList) {
+		if s.Images == nil && len(s.Signatures) == 0 {
+			return nil, nil
 		}
+		return &struct{}{}, nil
+	},
+	Check: func(_ *struct{}, t *Target, out *Findings) {
 		for i := range t.Images() {
 			im := &t.Images()[i]
 			if im.Err == nil {
@@ -26,4 +30,4 @@ var imageReference = Rule{
 					"use a reference such as registry.example.com/team/app:1.2.3@sha256:<digest>")})
 		}
 	},
-}
+})

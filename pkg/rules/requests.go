@@ -3,9 +3,9 @@ package rules
 import (
 	"strings"
 
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/sealgate/sealgate/pkg/policy"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // requireRequests implements spec.resources.requireRequests: every container and init container
@@ -20,19 +20,22 @@ import (
 //
 // Reads: spec.{initContainers,containers}[*].resources.{requests,limits}.
 // Allowed: each listed resource present in requests (or in limits).
-var requireRequests = Rule{
+var requireRequests = register(Def[[]corev1.ResourceName]{
 	ID:   "resources.requireRequests",
 	Name: "Containers request the required resources",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Resources == nil || len(p.Resources.RequireRequests) == 0 {
-			return
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*[]corev1.ResourceName, field.ErrorList) {
+		if s.Resources == nil || len(s.Resources.RequireRequests) == 0 {
+			return nil, nil
 		}
+		return &s.Resources.RequireRequests, nil
+	},
+	Check: func(names *[]corev1.ResourceName, t *Target, out *Findings) {
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
 			if c.Kind == Ephemeral {
 				continue
 			}
-			for _, name := range p.Resources.RequireRequests {
+			for _, name := range *names {
 				if _, ok := c.Resources.Requests[name]; ok {
 					continue
 				}
@@ -41,11 +44,11 @@ var requireRequests = Rule{
 				}
 				out.Add(Finding{Path: resourcePath(c, "requests", name), Container: c.Name,
 					Message: found(containerOwner(c)+" has no "+string(name)+" request",
-						"set resources.requests."+string(name)+"; every container must request "+quoteList(p.Resources.RequireRequests))})
+						"set resources.requests."+string(name)+"; every container must request "+quoteList(*names))})
 			}
 		}
 	},
-}
+})
 
 // resourcePath is the field path of a container's resources.<list>.<name>. Names that hold a dot or
 // a slash (example.com/gpu) are written as a key, resources.limits[example.com/gpu], as the API

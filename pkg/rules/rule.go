@@ -1,15 +1,22 @@
-// Package rules holds sealgate's checks: one rule per file, each a pure function from a compiled
-// policy and a pod spec to findings. Rules never walk containers themselves: the Target hands them
-// every container, init container, ephemeral container and image with its field path.
+// Package rules holds sealgate's checks, one rule per file, in the manner of pod-security-admission's
+// checks: each file declares its rule with Def and registers it, with the code that validates and
+// compiles the rule's fields of a policy and the check, a pure function from that compiled config and
+// a pod spec to findings. Its fixtures are testdata/<rule ID>.yaml. Nothing else lists the rules:
+// policy compilation, the engine, the fixtures and the tests that hold the decoder to what rules read
+// all derive from the registry. Rules never walk containers themselves: the Target hands them every
+// container, init container, ephemeral container and image with its field path.
 package rules
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/policy"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Rule is one registered check.
@@ -20,6 +27,59 @@ type Rule struct {
 	Name string
 	// Check reports the violations of p in t to out. It must not keep p, t or out.
 	Check func(p *policy.Policy, t *Target, out *Findings)
+	// Reads names the pod fields the rule reads that the decoder may skip (workload.Skipped); a rule
+	// that reads one must say so, and TestRulesReadNoSkippedField holds the decoder to it.
+	Reads []string
+	// slot is 1 + the rule's config index in a compiled policy (policy.RegisterRule); 0 when the
+	// rule compiles nothing.
+	slot int
+}
+
+// Def declares a rule whose compiled config is a C. Register it with register, from a package
+// variable of the rule's file.
+type Def[C any] struct {
+	ID, Name string
+	// Reads: see Rule.Reads.
+	Reads []string
+	// Compile validates the rule's fields of the defaulted spec, each error with its path under
+	// spec, and returns the compiled config, or nil when the policy does not enable the rule. It
+	// runs once per policy generation, so that Check parses nothing.
+	Compile func(s *v1alpha1.PolicySpec, spec *field.Path) (*C, field.ErrorList)
+	// Check reports the violations of the config in t to out. It must not keep t or out.
+	Check func(c *C, t *Target, out *Findings)
+}
+
+// registered holds every rule declared with register, in declaration order.
+var registered []Rule
+
+// register adds a rule to the default registry and its compiler to policy compilation, and returns
+// the rule. The policy keeps the compiled config; Check runs only on policies that enable the rule.
+func register[C any](d Def[C]) Rule {
+	compile := func(s *v1alpha1.PolicySpec, spec *field.Path) (any, field.ErrorList) {
+		c, errs := d.Compile(s, spec)
+		if c == nil || len(errs) > 0 {
+			// A typed nil in an interface would not compare equal to nil.
+			return nil, errs
+		}
+		return c, nil
+	}
+	r := Rule{ID: d.ID, Name: d.Name, Reads: d.Reads}
+	index := policy.RegisterRule(policy.RuleCompiler{ID: d.ID, Compile: compile})
+	r.slot = index + 1
+	check := d.Check
+	r.Check = func(p *policy.Policy, t *Target, out *Findings) {
+		if c, ok := p.Config(index).(*C); ok {
+			check(c, t, out)
+		}
+	}
+	registered = append(registered, r)
+	return r
+}
+
+// config returns the compiled config of rule r in p, nil when p does not enable it.
+func config[C any](p *policy.Policy, r *Rule) *C {
+	c, _ := p.Config(r.slot - 1).(*C)
+	return c
 }
 
 // Finding is one violation found by a rule, before the engine adds the policy and mode.
@@ -54,11 +114,14 @@ func NewRegistry(rules ...Rule) (*Registry, error) {
 	return &Registry{rules: rules}, nil
 }
 
-// Default returns the registry of every built-in rule, in the order their findings are reported.
+// Default returns the registry of every registered rule, in ID order, which is the order their
+// findings are reported in.
 func Default() *Registry {
-	r, err := NewRegistry(builtin()...)
+	rules := slices.Clone(registered)
+	slices.SortFunc(rules, func(a, b Rule) int { return strings.Compare(a.ID, b.ID) })
+	r, err := NewRegistry(rules...)
 	if err != nil {
-		// The built-in list is fixed at compile time and a test asserts it is valid.
+		// The registered rules are fixed at compile time and a test asserts they are valid.
 		panic(err)
 	}
 	return r
@@ -170,4 +233,18 @@ func (l *entries) join(render func(string) string) string {
 		b.WriteString(", … (" + strconv.Itoa(more) + " more)")
 	}
 	return b.String()
+}
+
+// enabled is the config of a rule that needs none: non-nil when on is true.
+func enabled(on bool) *struct{} {
+	if on {
+		return &struct{}{}
+	}
+	return nil
+}
+
+// Enables reports whether the policy enables rule r (compiled a config for it). A rule that compiles
+// nothing (made without Def) counts as enabled.
+func Enables(p *policy.Policy, r *Rule) bool {
+	return r.slot == 0 || p.Config(r.slot-1) != nil
 }

@@ -1,7 +1,8 @@
 package rules
 
 import (
-	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // runAsRoot implements spec.containers.runAsRoot: Forbid requires every container to run as a
@@ -17,13 +18,13 @@ import (
 // Reads: spec.securityContext.{runAsNonRoot,runAsUser} and
 // spec.{initContainers,containers,ephemeralContainers}[*].securityContext.{runAsNonRoot,runAsUser}.
 // Allowed: effective runAsNonRoot=true, or effective runAsUser set and non-zero.
-var runAsRoot = Rule{
+var runAsRoot = register(Def[struct{}]{
 	ID:   "containers.runAsRoot",
 	Name: "Containers run as a non-root user",
-	Check: func(p *policy.Policy, t *Target, out *Findings) {
-		if p.Containers == nil || !p.Containers.RunAsRoot {
-			return
-		}
+	Compile: func(s *v1alpha1.PolicySpec, _ *field.Path) (*struct{}, field.ErrorList) {
+		return enabled(s.Containers != nil && s.Containers.RunAsRoot == v1alpha1.Forbidden), nil
+	},
+	Check: func(_ *struct{}, t *Target, out *Findings) {
 		pod := t.Spec.SecurityContext
 		for i := range t.Containers() {
 			c := &t.Containers()[i]
@@ -63,4 +64,4 @@ var runAsRoot = Rule{
 			}
 		}
 	},
-}
+})

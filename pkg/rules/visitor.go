@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sealgate/sealgate/pkg/imageref"
+	"github.com/sealgate/sealgate/pkg/policy"
 )
 
 // ContainerKind is which list of the pod spec a container is in.
@@ -112,10 +113,19 @@ type Target struct {
 	MetaPath string
 	// Namespace is where the object lives (a pod template's metadata names none); set by the engine.
 	Namespace string
+	// Policy is the policy whose rules are running; set by the engine before each policy's rules,
+	// for the checks that must ask what another rule of it decides (AllowedImage).
+	Policy *policy.Policy
+	// RegistrySession is the registry client's state for this request (pkg/verify): tags resolved,
+	// pull secrets read, the request's deadline, shared by signature checks and image-config reads.
+	RegistrySession any
 
 	containers []Container
 	images     []Image
 	parsed     bool
+
+	// imageConfigs reads image configs for rules that ask (target_imageconfig.go).
+	imageConfigs imageConfigs
 }
 
 // NewTarget walks the pod spec once: every container, init container and ephemeral container.

@@ -21,61 +21,67 @@ type cacheKey struct {
 	Scope string
 }
 
-type cacheEntry struct {
-	key     cacheKey
-	res     result
+// cache is the LRU of verification results.
+type cache = lru[cacheKey, result]
+
+func newCache(size int, now func() time.Time) *cache { return newLRU[cacheKey, result](size, now) }
+
+type lruEntry[K comparable, V any] struct {
+	key     K
+	val     V
 	expires time.Time
 }
 
-// cache is a bounded LRU of verification results with a time to live per entry.
-type cache struct {
+// lru is a bounded LRU with a time to live per entry: verification results and image configs.
+type lru[K comparable, V any] struct {
 	mu    sync.Mutex
 	size  int
 	ll    *list.List // front is most recently used
-	items map[cacheKey]*list.Element
+	items map[K]*list.Element
 	now   func() time.Time
 }
 
-func newCache(size int, now func() time.Time) *cache {
-	return &cache{size: size, ll: list.New(), items: make(map[cacheKey]*list.Element, size), now: now}
+func newLRU[K comparable, V any](size int, now func() time.Time) *lru[K, V] {
+	return &lru[K, V]{size: size, ll: list.New(), items: make(map[K]*list.Element, min(size, 1024)), now: now}
 }
 
-func (c *cache) get(k cacheKey) (result, bool) {
+func (c *lru[K, V]) get(k K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var zero V
 	el, ok := c.items[k]
 	if !ok {
-		return result{}, false
+		return zero, false
 	}
-	e := el.Value.(*cacheEntry)
+	e := el.Value.(*lruEntry[K, V])
 	if !c.now().Before(e.expires) {
 		c.ll.Remove(el)
 		delete(c.items, k)
-		return result{}, false
+		return zero, false
 	}
 	c.ll.MoveToFront(el)
-	return e.res, true
+	return e.val, true
 }
 
-func (c *cache) put(k cacheKey, r result, ttl time.Duration) {
+func (c *lru[K, V]) put(k K, v V, ttl time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	exp := c.now().Add(ttl)
 	if el, ok := c.items[k]; ok {
-		e := el.Value.(*cacheEntry)
-		e.res, e.expires = r, exp
+		e := el.Value.(*lruEntry[K, V])
+		e.val, e.expires = v, exp
 		c.ll.MoveToFront(el)
 		return
 	}
-	c.items[k] = c.ll.PushFront(&cacheEntry{key: k, res: r, expires: exp})
+	c.items[k] = c.ll.PushFront(&lruEntry[K, V]{key: k, val: v, expires: exp})
 	for c.ll.Len() > c.size {
 		old := c.ll.Back()
 		c.ll.Remove(old)
-		delete(c.items, old.Value.(*cacheEntry).key)
+		delete(c.items, old.Value.(*lruEntry[K, V]).key)
 	}
 }
 
-func (c *cache) len() int {
+func (c *lru[K, V]) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ll.Len()

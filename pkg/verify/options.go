@@ -19,13 +19,17 @@ import (
 
 // Options configure a Verifier. The zero value of every field means its default.
 type Options struct {
-	// Timeout bounds one Verify call, all images together; it stays below the webhook's 10 s
-	// timeout so that the API server gets a reasoned answer, not a timeout. Default 8 s.
+	// Timeout bounds the registry work of one request (one Target): every signature check and image
+	// config read of all its images together; it stays below the webhook's 10 s timeout so that the
+	// API server gets a reasoned answer, not a timeout. Default 8 s.
 	Timeout time.Duration
 	// RegistryTimeout bounds each HTTP call to a registry, body included. Default 3 s.
 	RegistryTimeout time.Duration
 	// CacheSize is how many verification results are kept. Default 10000.
 	CacheSize int
+	// ConfigCacheSize is how many image configs are kept (each holds a user and at most 32 KiB of
+	// environment). Default 1000.
+	ConfigCacheSize int
 	// SuccessTTL is how long a successful verification is reused. Default 1 h.
 	SuccessTTL time.Duration
 	// FailureTTL is how long a failed verification (unsigned, untrusted, below threshold) is
@@ -70,6 +74,9 @@ func (o *Options) defaults() {
 	if o.CacheSize <= 0 {
 		o.CacheSize = 10000
 	}
+	if o.ConfigCacheSize <= 0 {
+		o.ConfigCacheSize = 1000
+	}
 	if o.SuccessTTL <= 0 {
 		o.SuccessTTL = time.Hour
 	}
@@ -111,8 +118,8 @@ func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.InsecureRegistries, "insecure-registry", nil,
 		"registry host[:port] that may be reached over plain HTTP to verify signatures (repeatable); every other registry must use HTTPS")
 	fs.StringVar(&f.RegistryCAFile, "registry-ca-file", "", "PEM file of extra CA certificates trusted for registries, added to the system roots")
-	fs.DurationVar(&f.Timeout, "signature-timeout", 8*time.Second, "deadline for verifying the signatures of one object (keep it below the webhook timeout)")
-	fs.DurationVar(&f.RegistryTimeout, "registry-timeout", 3*time.Second, "deadline for each registry request made to verify signatures")
+	fs.DurationVar(&f.Timeout, "signature-timeout", 8*time.Second, "deadline for the registry work of one object, signatures and image configs together (keep it below the webhook timeout)")
+	fs.DurationVar(&f.RegistryTimeout, "registry-timeout", 3*time.Second, "deadline for each registry request (signatures, image configs)")
 	fs.BoolVar(&f.DockerConfig, "registry-docker-config", true, "use registry credentials from the Docker config ($DOCKER_CONFIG or ~/.docker/config.json)")
 }
 

@@ -13,6 +13,10 @@
 //
 // Results are cached per repository, digest, policy generation and rule; concurrent requests for
 // the same key share one verification; every registry call has a deadline and a size bound.
+//
+// The same client reads image configs (user, environment) for the image-config rule; it implements
+// engine.ImageConfigs (imageconfig.go). Both share one request's tag resolutions, credentials and
+// deadline (session.go).
 package verify
 
 import (
@@ -55,12 +59,15 @@ type Verifier struct {
 	reg   *registry
 	cache *cache
 	group singleflight.Group
+	// configs caches image configs (imageconfig.go); configGroup shares concurrent reads.
+	configs     *lru[configKey, configResult]
+	configGroup singleflight.Group
 }
 
 // New returns a Verifier with o's defaults filled in.
 func New(o Options) *Verifier {
 	o.defaults()
-	v := &Verifier{opts: o, cache: newCache(o.CacheSize, o.Now)}
+	v := &Verifier{opts: o, cache: newCache(o.CacheSize, o.Now), configs: newLRU[configKey, configResult](o.ConfigCacheSize, o.Now)}
 	v.reg = &registry{opts: &v.opts, transport: newTransport(&v.opts)}
 	return v
 }
@@ -76,7 +83,8 @@ func (r result) ok() bool { return r.kind == resultVerified }
 
 // Verify implements engine.Signatures: one finding per image that fails a signature rule.
 func (v *Verifier) Verify(ctx context.Context, p *policy.Policy, t *rules.Target) []rules.Finding {
-	ctx, cancel := context.WithTimeout(ctx, v.opts.Timeout)
+	sess := v.session(t)
+	ctx, cancel := sess.bound(ctx)
 	defer cancel()
 	type job struct {
 		im      *rules.Image
@@ -84,17 +92,11 @@ func (v *Verifier) Verify(ctx context.Context, p *policy.Policy, t *rules.Target
 		finding *rules.Finding
 	}
 	var jobs []job
-	ns := t.Namespace
-	if ns == "" {
-		ns = t.Meta.Namespace
-	}
-	creds := v.podCredentials(t.Spec, ns)
-	pod := &podAuths{} // the pod's own Secrets, read once for all its images and rules
 	images := t.Images()
 	for i := range images {
 		im := &images[i]
 		if im.Err != nil || !rules.AllowedImage(p, im) {
-			continue // denied by the allowlist already: never a registry call
+			continue // denied by the allowlist or deny-list already: never a registry call
 		}
 		var matched []*policy.Signature
 		for j := range p.Signatures {
@@ -116,7 +118,7 @@ func (v *Verifier) Verify(ctx context.Context, p *policy.Policy, t *rules.Target
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			j.finding = v.checkImage(ctx, p, j.im, j.rules, creds, pod)
+			j.finding = v.checkImage(ctx, p, j.im, j.rules, sess)
 		})
 	}
 	wg.Wait()
@@ -134,14 +136,15 @@ func finding(im *rules.Image, msg string) *rules.Finding {
 }
 
 // checkImage verifies one image against the signature rules that cover it.
-func (v *Verifier) checkImage(ctx context.Context, p *policy.Policy, im *rules.Image, sigRules []*policy.Signature,
-	creds *pullCredentials, pod *podAuths) *rules.Finding {
+func (v *Verifier) checkImage(ctx context.Context, p *policy.Policy, im *rules.Image, sigRules []*policy.Signature, sess *session) *rules.Finding {
+	creds, pod := sess.creds, sess.pod
 	ref := im.Ref
 	digest := ref.Digest
 	tagged := digest == ""
 	if tagged {
-		// The tag is resolved with the credentials of every rule that covers the image.
-		d, err := v.reg.resolve(ctx, ref, v.keychain(creds.forRules(sigRules...), pod))
+		// The tag is resolved with the credentials of every rule that covers the image, once per
+		// request: an image-config read of the same tag reuses the answer.
+		d, err := sess.resolve(ctx, ref, v.keychain(creds.forRules(sigRules...), pod))
 		if err != nil {
 			return finding(im, fmt.Sprintf("image %q is referenced by tag and sealgate could not resolve the tag to a digest to verify its signature: %v; "+
 				"sealgate fails closed: pin the image by digest, or retry when the registry answers", im.Raw, err))

@@ -223,6 +223,25 @@ func TestVerify(t *testing.T) {
 			t.Error("the registry was called for an image the allowlist denies")
 		}
 	})
+	t.Run("image denied by the deny-list is never looked up", func(t *testing.T) {
+		before := requests.Load()
+		p, err := policy.Compile(&v1alpha1.ClusterAdmissionPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: "p", Generation: generation.Add(1)},
+			Spec: v1alpha1.PolicySpec{
+				Images:     &v1alpha1.ImageRules{AllowedRegistries: []string{host + "/**"}, DeniedRegistries: []string{host + "/app"}},
+				Signatures: []v1alpha1.SignatureRule{{Images: []string{host + "/**"}, Attestors: []v1alpha1.Attestor{key}}},
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fs := v.Verify(t.Context(), p, target(host+"/app@"+d.String())); len(fs) != 0 {
+			t.Errorf("findings for an image the deny-list denies: %v", fs)
+		}
+		if requests.Load() != before {
+			t.Error("the registry was called for an image the deny-list denies")
+		}
+	})
 	t.Run("unsigned", func(t *testing.T) {
 		p := compile(t, host, v1alpha1.ModeEnforce, host+"/**", key)
 		fs := v.Verify(t.Context(), p, target(host+"/app@"+d.String()))

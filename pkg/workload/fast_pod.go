@@ -74,7 +74,7 @@ func containerMember(dec *jsontext.Decoder, c *corev1.Container, name []byte) (e
 		err = str(dec, &c.WorkingDir)
 	case "ports":
 		err = list(dec, &c.Ports, unmarshalContainerPort)
-	case "envFrom", "env", "volumeMounts", "volumeDevices": // skipped: see skip.go
+	case "envFrom", "volumeDevices": // skipped: see skip.go
 		err = skipValue(dec)
 	case "resources":
 		err = unmarshalResources(dec, &c.Resources)

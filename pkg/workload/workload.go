@@ -180,6 +180,32 @@ func Lookup(gvk schema.GroupVersionKind) (Kind, bool) {
 	return Kind{}, false
 }
 
+// KindNamed returns the pod-bearing kind a policy names (spec.match.kinds): its kind, exactly as the
+// API spells it ("Deployment"), or its API group and kind ("apps/Deployment"); the core group has no
+// name to write, so core kinds are written alone ("Pod"). Versions are not written: sealgate checks
+// one version of each kind.
+func KindNamed(name string) (Kind, bool) {
+	group, kind, grouped := strings.Cut(name, "/")
+	if !grouped {
+		group, kind = "", name
+	}
+	for _, k := range Kinds {
+		if k.GVK.Kind == kind && (!grouped || group != "" && k.GVK.Group == group) {
+			return k, true
+		}
+	}
+	return Kind{}, false
+}
+
+// KindNames lists the kinds KindNamed accepts, without their groups, in the order of Kinds.
+func KindNames() []string {
+	out := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		out[i] = k.GVK.Kind
+	}
+	return out
+}
+
 // Options are the decoder settings that make json v2 read objects as the API server does: names
 // matched case-sensitively, unknown names skipped, invalid UTF-8 (and lone surrogate escapes) turned
 // into U+FFFD rather than rejected, and a repeated name taking the last value. Fields no rule reads

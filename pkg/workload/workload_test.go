@@ -376,7 +376,7 @@ func decodedView(obj, tmpl *metav1.ObjectMeta, spec *corev1.PodSpec) (*metav1.Ob
 	s := spec.DeepCopy()
 	s.Tolerations, s.Affinity, s.TopologySpreadConstraints = nil, nil, nil
 	clear := func(c *corev1.Container) {
-		c.Env, c.EnvFrom, c.VolumeMounts, c.VolumeDevices = nil, nil, nil, nil
+		c.EnvFrom, c.VolumeDevices = nil, nil
 	}
 	for i := range s.Containers {
 		clear(&s.Containers[i])
@@ -546,5 +546,55 @@ func TestDecodeRejectsWhatAPIMachineryRejects(t *testing.T) {
 				t.Errorf("error %q does not say what was decoded", err)
 			}
 		})
+	}
+}
+
+func TestKindNamed(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want string // the kind's GroupKind, "" when the name is not accepted
+	}{
+		{"Pod", "Pod"},
+		{"Deployment", "Deployment.apps"},
+		{"apps/Deployment", "Deployment.apps"},
+		{"batch/CronJob", "CronJob.batch"},
+		{"CronJob", "CronJob.batch"},
+		{"PodTemplate", "PodTemplate"},
+		{"ReplicationController", "ReplicationController"},
+		{"deployment", ""},
+		{"Deployments", ""},
+		{"deployments", ""},
+		{"extensions/Deployment", ""},
+		{"batch/Deployment", ""},
+		{"apps/v1/Deployment", ""},
+		{"v1/Pod", ""},
+		{"/Pod", ""},
+		{"core/Pod", ""},
+		{"apps/", ""},
+		{"", ""},
+		{"Service", ""},
+	} {
+		k, ok := workload.KindNamed(c.name)
+		got := ""
+		if ok {
+			got = k.GVK.GroupKind().String()
+		}
+		if got != c.want {
+			t.Errorf("KindNamed(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+	// A bare kind names one kind only if no two groups share it.
+	seen := map[string]bool{}
+	for _, n := range workload.KindNames() {
+		if seen[n] {
+			t.Errorf("kind %s is in two groups; a bare name would be ambiguous", n)
+		}
+		seen[n] = true
+		if _, ok := workload.KindNamed(n); !ok {
+			t.Errorf("KindNamed does not accept %q from KindNames", n)
+		}
+	}
+	if len(seen) != len(workload.Kinds) {
+		t.Errorf("KindNames lists %d kinds, Kinds has %d", len(seen), len(workload.Kinds))
 	}
 }

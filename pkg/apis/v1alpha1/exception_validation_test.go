@@ -1,6 +1,9 @@
 package v1alpha1
 
 import (
+	"os"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -78,7 +81,7 @@ func TestValidateExceptionInvalid(t *testing.T) {
 				Names:      []string{"web-*", "web/1", strings.Repeat("a", 254)},
 				Selector:   &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: "Is"}}},
 				Containers: []string{"app", "a.b"},
-				Images:     []string{"quay.io/cilium/*", "quay.io/cilium/agent:v1", "*"},
+				Images:     []string{"quay.io/cilium/*", "quay.io/cilium/agent:v*", "*"},
 			}
 		}), []string{
 			"spec.match.namespaces[1]", "spec.match.namespaces[2]", "spec.match.namespaces[3]",
@@ -136,4 +139,35 @@ func manyNamespaces(n int) []string {
 		out[i] = "ns-" + strings.Repeat("a", i%60) + string(rune('a'+i/60))
 	}
 	return out
+}
+
+// TestExceptionDocsCoverEveryField: docs/exceptions.md names every field of a PolicyException's
+// spec, so that a new one cannot land undocumented.
+func TestExceptionDocsCoverEveryField(t *testing.T) {
+	b, err := os.ReadFile("../../../docs/exceptions.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	var walk func(typ reflect.Type, path string)
+	walk = func(typ reflect.Type, path string) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || typ.PkgPath() != reflect.TypeFor[PolicyExceptionSpec]().PkgPath() {
+			return
+		}
+		for i := range typ.NumField() {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			// Named in a path or as itself: "spec.match.images[i]", "`expires`".
+			if !regexp.MustCompile("[.`]" + regexp.QuoteMeta(name) + "\\b").MatchString(doc) {
+				t.Errorf("docs/exceptions.md does not name %s.%s", path, name)
+			}
+			walk(typ.Field(i).Type, path+"."+name)
+		}
+	}
+	walk(reflect.TypeFor[PolicyExceptionSpec](), "spec")
 }

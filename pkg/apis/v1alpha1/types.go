@@ -99,10 +99,32 @@ type PolicySpec struct {
 	// +optional
 	Resources *ResourceRules `json:"resources,omitempty"`
 
+	// ImageConfig judges what each container image's config says (its user), read from the image's
+	// registry with the pod's pull credentials; the registry is asked only when the pod leaves the
+	// answer to the image.
+	// +optional
+	ImageConfig *ImageConfigRules `json:"imageConfig,omitempty"`
+
 	// Exceptions says whether the policy accepts PolicyExceptions, and from which namespaces.
 	// Unset accepts them from sealgate's own namespace only.
 	// +optional
 	Exceptions *ExceptionRules `json:"exceptions,omitempty"`
+}
+
+// ImageConfigRules are checks on the config blob of each container image.
+type ImageConfigRules struct {
+	// RunAsRoot: Forbid denies a container that would run as root because its image's config says
+	// so (USER unset, 0 or root) or may (a USER name, which the kubelet cannot verify), when the pod
+	// does not force non-root with runAsNonRoot=true or a non-zero runAsUser. A container whose pod
+	// forces non-root costs no registry call.
+	// +optional
+	RunAsRoot Forbid `json:"runAsRoot,omitempty"`
+	// PlaintextSecrets: Forbid denies an image whose config's environment holds a plain-text
+	// credential: a secret baked into the image, readable by anyone who can pull it. The formats
+	// are those of containers.plaintextSecrets, with its allowedEnv and patterns when it sets them.
+	// The config of every container image is read.
+	// +optional
+	PlaintextSecrets Forbid `json:"plaintextSecrets,omitempty"`
 }
 
 // Match selects objects by namespace and labels.
@@ -117,16 +139,32 @@ type Match struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=256
 	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
+	// Kinds limits the policy to these pod-bearing kinds, each written as its kind ("Deployment") or
+	// API group and kind ("apps/Deployment"); core kinds are written alone ("Pod"). An object is
+	// matched by its own kind: a Deployment's pods are kind Pod, so [Deployment] does not cover them.
+	// Absent matches every pod-bearing kind.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Kinds []string `json:"kinds,omitempty"`
 }
 
 // ImageRules restricts image references.
 type ImageRules struct {
 	// AllowedRegistries lists image patterns; an image that no pattern matches is denied. Patterns are
 	// parsed references whose path segments may be '*' (exactly one segment) or '**' (any number of
-	// segments), e.g. "registry.example.com/**", "ghcr.io/acme/*". Unset means every registry is allowed.
+	// segments), e.g. "registry.example.com/**", "ghcr.io/acme/*", optionally pinned to one tag
+	// ("docker.io/library/ubuntu:24.04") or one digest ("ubuntu@sha256:..."). A tag-pinned pattern does
+	// not allow that tag beside a digest: the digest is what runs. Unset means every registry is allowed.
 	// +optional
 	// +kubebuilder:validation:MaxItems=256
 	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
+	// DeniedRegistries lists image patterns (same syntax as allowedRegistries); an image that any of
+	// them matches is denied, whatever allowedRegistries says. A tag-pinned pattern also denies that
+	// tag beside a digest ("ubuntu:24.04@sha256:..."). Unset or empty denies nothing.
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	DeniedRegistries []string `json:"deniedRegistries,omitempty"`
 	// RequireDigest requires every image to be pinned by digest (name@sha256:...).
 	// +optional
 	RequireDigest bool `json:"requireDigest,omitempty"`
@@ -138,7 +176,8 @@ type ImageRules struct {
 
 // SignatureRule requires signatures on the images it names.
 type SignatureRule struct {
-	// Images lists the image patterns (same syntax as allowedRegistries) this rule covers.
+	// Images lists the image patterns (same syntax as allowedRegistries, without tag or digest: a rule
+	// covers every tag and digest of the repositories it names) this rule covers.
 	// +kubebuilder:validation:MinItems=1
 	Images []string `json:"images"`
 	// Threshold is how many distinct signers among the attestors must verify: attestors that hold
@@ -242,6 +281,26 @@ type PodSecurity struct {
 	// +optional
 	// +kubebuilder:validation:Pattern=`^(latest|v1\.[0-9]+)$`
 	Version string `json:"version,omitempty"`
+	// Exclude turns off checks of the level: for the whole pod, or for the containers of some
+	// images. Each check may be listed once.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	Exclude []PodSecurityExclusion `json:"exclude,omitempty"`
+}
+
+// PodSecurityExclusion turns off one Pod Security Standards check.
+type PodSecurityExclusion struct {
+	// Check is the upstream check ID, as violations name it (podSecurity.<check>):
+	// "capabilities_restricted", "hostPorts", "runAsNonRoot", ...
+	// +kubebuilder:validation:MaxLength=64
+	Check string `json:"check"`
+	// Images limits the exclusion to the containers whose image matches one of these patterns
+	// (the syntax of images.allowedRegistries): the check still judges the pod's own fields and
+	// every other container. Omitted, the check is off for the whole pod. Checks of pod fields
+	// only (hostNamespaces, hostPathVolumes, sysctls, restrictedVolumes) take no images.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	Images []string `json:"images,omitempty"`
 }
 
 // ContainerRules are security knobs checked on every container, init container and ephemeral container.
@@ -264,6 +323,141 @@ type ContainerRules struct {
 	// ReadOnlyRootFilesystem: Require requires readOnlyRootFilesystem=true.
 	// +optional
 	ReadOnlyRootFilesystem Require `json:"readOnlyRootFilesystem,omitempty"`
+	// RunAsUser requires every container's user ID (securityContext.runAsUser of the container,
+	// else of the pod) to be set and in one of the ranges. Windows pods are exempt.
+	// +optional
+	RunAsUser *IDRanges `json:"runAsUser,omitempty"`
+	// RunAsGroup requires every container's primary group ID (securityContext.runAsGroup of the
+	// container, else of the pod) to be set and in one of the ranges. Windows pods are exempt.
+	// +optional
+	RunAsGroup *IDRanges `json:"runAsGroup,omitempty"`
+	// FSGroup requires the pod's securityContext.fsGroup to be set and in one of the ranges.
+	// Windows pods are exempt.
+	// +optional
+	FSGroup *IDRanges `json:"fsGroup,omitempty"`
+	// SupplementalGroups requires the pod's securityContext.supplementalGroups to list at least one
+	// group, each in one of the ranges. Windows pods are exempt.
+	// +optional
+	SupplementalGroups *IDRanges `json:"supplementalGroups,omitempty"`
+
+	// AllowedHostPorts lists the ranges a container's host ports must fall in: every non-zero
+	// ports[*].hostPort, and on the host network (hostNetwork: true) every containerPort, which is
+	// then the port on the node. Unset means host ports are not checked. The baseline Pod Security
+	// Standard forbids every host port; both apply.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	AllowedHostPorts []PortRange `json:"allowedHostPorts,omitempty"`
+	// AllowedSysctls lists the sysctls a pod may set in spec.securityContext.sysctls: names such as
+	// "kernel.shm_rmid_forced", prefixes ending in "*" such as "net.*", or "*" for every sysctl.
+	// Names may use "/" as separator, as the kubelet accepts. Unset means sysctls are not checked;
+	// the baseline Pod Security Standard still allows only its safe set.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=256
+	AllowedSysctls []string `json:"allowedSysctls,omitempty"`
+	// AllowedHostPaths lists the host paths hostPath volumes may mount, by path prefix compared
+	// segment by segment; a prefix with readOnly requires every mount of such a volume to be
+	// read-only. Unset means hostPath volumes are not checked; the baseline Pod Security Standard
+	// forbids them all.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	AllowedHostPaths []AllowedHostPath `json:"allowedHostPaths,omitempty"`
+	// AllowedLocalhostProfiles lists the seccomp profiles a Localhost seccompProfile may name in
+	// localhostProfile: exact names, prefixes ending in "*", or "*" for every one. Unset means
+	// Localhost profiles are not checked.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	AllowedLocalhostProfiles []string `json:"allowedLocalhostProfiles,omitempty"`
+	// AutomountServiceAccountToken: Forbid requires spec.automountServiceAccountToken=false. A pod
+	// that leaves it unset gets its ServiceAccount's setting, which admission of a workload cannot
+	// see, so only an explicit false passes.
+	// +optional
+	AutomountServiceAccountToken Forbid `json:"automountServiceAccountToken,omitempty"`
+	// PlaintextSecrets flags credentials written in plain text into env values, args and command.
+	// +optional
+	PlaintextSecrets *PlaintextSecretRules `json:"plaintextSecrets,omitempty"`
+}
+
+// PlaintextSecretRules flags credentials written in plain text into a container's env values, args
+// and command, where anyone who may read the pod reads them: cloud access keys, private keys, API
+// tokens of known formats, JWTs, and the policy's own patterns.
+type PlaintextSecretRules struct {
+	// Mode: Forbid flags them; Allow (or unset) does not check, keeping the rest of the settings.
+	// +optional
+	Mode Forbid `json:"mode,omitempty"`
+	// AllowedEnv lists environment variable names whose values are not checked: exact names, or
+	// patterns where '*' stands for any run of characters ("PUBLIC_*").
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=256
+	AllowedEnv []string `json:"allowedEnv,omitempty"`
+	// Patterns adds secret formats to the built-in ones.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Patterns []SecretPattern `json:"patterns,omitempty"`
+}
+
+// SecretPattern is a secret format of the policy's own.
+type SecretPattern struct {
+	// Name names the format in messages ("Acme deploy key").
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Name string `json:"name"`
+	// Regex is an RE2 expression (Go's regexp syntax: no backreferences or lookaround). When it has
+	// a capturing group, the first group is the secret and the rest is context; otherwise the
+	// whole match is the secret. It must not match the empty string.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Regex string `json:"regex"`
+}
+
+// IDRanges are the user or group IDs a knob allows.
+type IDRanges struct {
+	// Ranges lists the allowed IDs as inclusive ranges; an ID is allowed when a range holds it.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	Ranges []IDRange `json:"ranges"`
+}
+
+// IDRange is an inclusive range of user or group IDs: min <= ID <= max.
+type IDRange struct {
+	// Min is the lowest ID allowed.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	Min int64 `json:"min"`
+	// Max is the highest ID allowed, at least min.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	Max int64 `json:"max"`
+}
+
+// PortRange is a range of ports, both ends included.
+type PortRange struct {
+	// Min is the lowest port of the range.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Min int32 `json:"min"`
+	// Max is the highest port of the range, at least Min.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Max int32 `json:"max"`
+}
+
+// AllowedHostPath is a host path prefix hostPath volumes may mount.
+type AllowedHostPath struct {
+	// PathPrefix is an absolute path; it allows itself and every path under it, segment by
+	// segment: "/var/log" allows "/var/log/pods" but not "/var/logs".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	PathPrefix string `json:"pathPrefix"`
+	// ReadOnly requires every volumeMount of a volume under this prefix to set readOnly: true.
+	// +optional
+	ReadOnly bool `json:"readOnly,omitempty"`
 }
 
 // CapabilityRules restricts Linux capabilities.
@@ -272,9 +466,17 @@ type CapabilityRules struct {
 	// +optional
 	RequireDropAll bool `json:"requireDropAll,omitempty"`
 	// AllowedAdd lists the capabilities that may be added; any other added capability is denied.
-	// Unset means no capability may be added. Names are upper case without the CAP_ prefix.
+	// Unset means no capability may be added. Names are upper case without the CAP_ prefix; "*",
+	// alone, allows every capability.
 	// +optional
+	// +kubebuilder:validation:MaxItems=64
 	AllowedAdd []corev1.Capability `json:"allowedAdd,omitempty"`
+	// RequiredDrop lists capabilities every container must drop: each must be in
+	// securityContext.capabilities.drop, unless drop holds ALL. Names are upper case without the
+	// CAP_ prefix.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	RequiredDrop []corev1.Capability `json:"requiredDrop,omitempty"`
 }
 
 // ResourceRules requires and bounds container resources. Ephemeral containers are exempt: they cannot
@@ -289,6 +491,10 @@ type ResourceRules struct {
 	// MaxLimits bounds each container's limits (and requests, which may not exceed limits).
 	// +optional
 	MaxLimits map[corev1.ResourceName]resource.Quantity `json:"maxLimits,omitempty"`
+	// MaxRequests bounds each container's requests. A container with a limit and no request is
+	// held to the bound by its limit, which its request defaults to.
+	// +optional
+	MaxRequests map[corev1.ResourceName]resource.Quantity `json:"maxRequests,omitempty"`
 	// MaxLimitRequestRatio bounds limit/request for each resource, e.g. cpu: "4".
 	// +optional
 	MaxLimitRequestRatio map[corev1.ResourceName]resource.Quantity `json:"maxLimitRequestRatio,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,11 +12,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	psaapi "k8s.io/pod-security-admission/api"
 
 	"github.com/sealgate/sealgate/pkg/imageref"
+	"github.com/sealgate/sealgate/pkg/workload"
 )
 
 // Validate returns every problem with the policy at once, each with the path of the field that is
@@ -56,9 +59,7 @@ func (p *ClusterAdmissionPolicy) Validate() field.ErrorList {
 	if ps := s.PodSecurity; ps != nil {
 		errs = append(errs, validatePodSecurity(ps, spec.Child("podSecurity"))...)
 	}
-	if c := s.Containers; c != nil {
-		errs = append(errs, validateContainers(c, spec.Child("containers"))...)
-	}
+	errs = append(errs, validateKnobs(reflect.ValueOf(s).Elem(), spec)...)
 	if r := s.Resources; r != nil {
 		errs = append(errs, validateResources(r, spec.Child("resources"))...)
 	}
@@ -91,6 +92,37 @@ func validateMatch(m *Match, path *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(path.Child("excludeNamespaces").Index(i), ns, msg))
 		}
 	}
+	return append(errs, validateKinds(m.Kinds, path.Child("kinds"))...)
+}
+
+// validateKinds checks spec.match.kinds against the kinds sealgate decodes (workload.Kinds).
+func validateKinds(kinds []string, path *field.Path) field.ErrorList {
+	if kinds == nil {
+		return nil
+	}
+	if len(kinds) == 0 {
+		// Read literally, an empty list would match nothing and the policy would never apply.
+		return field.ErrorList{field.Required(path, "list at least one kind, or leave kinds out to match every pod-bearing kind")}
+	}
+	errs := tooMany(path, len(kinds), 32)
+	first := map[schema.GroupKind]int{}
+	for i, name := range kinds {
+		k, ok := workload.KindNamed(name)
+		if !ok {
+			e := field.NotSupported(path.Index(i), name, workload.KindNames())
+			e.Detail += ` (a kind may be written with its API group, e.g. "apps/Deployment")`
+			errs = append(errs, e)
+			continue
+		}
+		gk := k.GVK.GroupKind()
+		if j, seen := first[gk]; seen {
+			e := field.Duplicate(path.Index(i), name)
+			e.Detail = fmt.Sprintf("the same kind as kinds[%d]", j)
+			errs = append(errs, e)
+			continue
+		}
+		first[gk] = i
+	}
 	return errs
 }
 
@@ -109,7 +141,18 @@ func validateSignatureRule(s *SignatureRule, path *field.Path) field.ErrorList {
 	if len(s.Images) == 0 {
 		errs = append(errs, field.Required(path.Child("images"), "list the image patterns this rule covers"))
 	}
-	errs = append(errs, validatePatterns(s.Images, path.Child("images"))...)
+	for i, pat := range s.Images {
+		p, err := imageref.CompilePattern(pat)
+		switch {
+		case err != nil:
+			errs = append(errs, field.Invalid(path.Child("images").Index(i), pat, fmt.Sprintf("invalid pattern: %v", err)))
+		case p.Pinned():
+			// A pinned scope would be read as an allowlist reads it (imageref.Pattern.Match), so
+			// "app:1.0" would not cover "app:1.0@sha256:..." and that image would go unverified.
+			errs = append(errs, field.Invalid(path.Child("images").Index(i), pat,
+				"a signature rule covers every tag and digest of the repositories it names; remove the tag or digest"))
+		}
+	}
 	errs = append(errs, tooMany(path.Child("attestors"), len(s.Attestors), 32)...)
 	if len(s.Attestors) == 0 {
 		errs = append(errs, field.Required(path.Child("attestors"), "list at least one attestor"))
@@ -284,36 +327,6 @@ func validatePodSecurity(ps *PodSecurity, path *field.Path) field.ErrorList {
 	}
 	return errs
 }
-
-func validateContainers(c *ContainerRules, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	forbids := []struct {
-		name string
-		v    Forbid
-	}{
-		{"privileged", c.Privileged}, {"runAsRoot", c.RunAsRoot},
-		{"allowPrivilegeEscalation", c.AllowPrivilegeEscalation}, {"hostNamespaces", c.HostNamespaces},
-	}
-	for _, f := range forbids {
-		if f.v != "" && f.v != Forbidden && f.v != AllowForbid {
-			errs = append(errs, field.NotSupported(path.Child(f.name), f.v, []Forbid{Forbidden, AllowForbid}))
-		}
-	}
-	if v := c.ReadOnlyRootFilesystem; v != "" && v != Required && v != AllowRequire {
-		errs = append(errs, field.NotSupported(path.Child("readOnlyRootFilesystem"), v, []Require{Required, AllowRequire}))
-	}
-	if caps := c.Capabilities; caps != nil {
-		for i, cp := range caps.AllowedAdd {
-			if !capabilityName.MatchString(string(cp)) || strings.HasPrefix(string(cp), "CAP_") {
-				errs = append(errs, field.Invalid(path.Child("capabilities", "allowedAdd").Index(i), cp,
-					"must be an upper-case capability name without the CAP_ prefix, e.g. NET_BIND_SERVICE"))
-			}
-		}
-	}
-	return errs
-}
-
-var capabilityName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 
 func validateResources(r *ResourceRules, path *field.Path) field.ErrorList {
 	var errs field.ErrorList

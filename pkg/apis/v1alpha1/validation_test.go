@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -37,6 +39,15 @@ func manySignatureRules(n int) []SignatureRule {
 // keyAttestor is an attestor with a key of its own: one key under two names is invalid.
 func keyAttestor(name string) Attestor { return Attestor{Name: name, PublicKey: newP256Key()} }
 
+// indexPaths returns path[from] ... path[to-1].
+func indexPaths(path string, from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprintf("%s[%d]", path, i))
+	}
+	return out
+}
+
 func q(s string) resource.Quantity { return resource.MustParse(s) }
 
 func TestValidateValid(t *testing.T) {
@@ -49,8 +60,10 @@ func TestValidateValid(t *testing.T) {
 				ObjectSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 					{Key: "app.kubernetes.io/name", Operator: metav1.LabelSelectorOpExists}}},
 				ExcludeNamespaces: []string{"kube-system", "sealgate"},
+				Kinds:             []string{"Pod", "apps/Deployment", "CronJob", "batch/Job"},
 			},
-			Images: &ImageRules{AllowedRegistries: []string{"registry.example.com/**", "ghcr.io/acme/*", "nginx"},
+			Images: &ImageRules{AllowedRegistries: []string{"registry.example.com/**", "ghcr.io/acme/*", "nginx", "ubuntu:24.04",
+				"busybox@sha256:" + strings.Repeat("0", 64)},
 				RequireDigest: true, DisallowLatestTag: true},
 			Signatures: []SignatureRule{{
 				Images:       []string{"registry.example.com/**"},
@@ -79,6 +92,20 @@ func TestValidateValid(t *testing.T) {
 	}
 }
 
+// TestValidateKindsMessage: an unknown kind is named, with the kinds sealgate checks.
+func TestValidateKindsMessage(t *testing.T) {
+	p := policyWith(PolicySpec{Match: Match{Kinds: []string{"Deployments", "Pod", "Pod"}}})
+	p.Default()
+	got := p.Validate().ToAggregate().Error()
+	want := `[spec.match.kinds[0]: Unsupported value: "Deployments": supported values: "Pod", "Deployment", "ReplicaSet", ` +
+		`"StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController", "PodTemplate" ` +
+		`(a kind may be written with its API group, e.g. "apps/Deployment"), ` +
+		`spec.match.kinds[2]: Duplicate value: "Pod": the same kind as kinds[1]]`
+	if got != want {
+		t.Errorf("errors:\n got %s\nwant %s", got, want)
+	}
+}
+
 func TestValidateInvalid(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -95,8 +122,15 @@ func TestValidateInvalid(t *testing.T) {
 			ExcludeNamespaces: []string{"ok", "Not_OK", ""},
 		}}), []string{"spec.match.namespaceSelector.matchExpressions[0].operator", "spec.match.objectSelector.matchLabels",
 			"spec.match.excludeNamespaces[1]", "spec.match.excludeNamespaces[2]"}},
+		{"kinds", policyWith(PolicySpec{Match: Match{Kinds: []string{"Deployment", "deployment", "apps/Deployment", "extensions/Deployment",
+			"Service", "apps/v1/Deployment", "Pod", "v1/Pod"}}}),
+			[]string{"spec.match.kinds[1]", "spec.match.kinds[2]", "spec.match.kinds[3]", "spec.match.kinds[4]",
+				"spec.match.kinds[5]", "spec.match.kinds[7]"}},
+		{"empty kinds", policyWith(PolicySpec{Match: Match{Kinds: []string{}}}), []string{"spec.match.kinds"}},
+		{"too many kinds", policyWith(PolicySpec{Match: Match{Kinds: slices.Repeat([]string{"Pod"}, 33)}}),
+			append([]string{"spec.match.kinds"}, indexPaths("spec.match.kinds", 1, 33)...)},
 		{"allowed registries", policyWith(PolicySpec{Images: &ImageRules{AllowedRegistries: []string{
-			"registry.example.com/**", "", "acme-*", "docker.io", "nginx:latest", "ghcr.io/acme@sha256:abc", "*.example.com/x"}}}),
+			"registry.example.com/**", "", "acme-*", "docker.io", "ubuntu:24.*", "ghcr.io/acme@sha256:abc", "*.example.com/x"}}}),
 			[]string{"spec.images.allowedRegistries[1]", "spec.images.allowedRegistries[2]", "spec.images.allowedRegistries[3]",
 				"spec.images.allowedRegistries[4]", "spec.images.allowedRegistries[5]", "spec.images.allowedRegistries[6]"}},
 		{"empty allowed registries", policyWith(PolicySpec{Images: &ImageRules{AllowedRegistries: []string{}}}),
@@ -109,8 +143,8 @@ func TestValidateInvalid(t *testing.T) {
 			{Images: []string{"a/b"}, Threshold: -1, Attestors: []Attestor{keyAttestor("one")}},
 		}}), []string{"spec.signatures[0].threshold", "spec.signatures[1].threshold"}},
 		{"signature images", policyWith(PolicySpec{Signatures: []SignatureRule{
-			{Images: []string{"a/b", "a/b:1"}, Attestors: []Attestor{keyAttestor("one")}},
-		}}), []string{"spec.signatures[0].images[1]"}},
+			{Images: []string{"a/b", "a/b:1", "a/*@sha256:" + strings.Repeat("0", 64), "a/b:1:2"}, Attestors: []Attestor{keyAttestor("one")}},
+		}}), []string{"spec.signatures[0].images[1]", "spec.signatures[0].images[2]", "spec.signatures[0].images[3]"}},
 		{"attestors", policyWith(PolicySpec{Signatures: []SignatureRule{{Images: []string{"a/b"}, Attestors: []Attestor{
 			{Name: "", PublicKey: testKey},
 			{Name: "none"},
@@ -155,10 +189,8 @@ func TestValidateInvalid(t *testing.T) {
 		{"containers", policyWith(PolicySpec{Containers: &ContainerRules{
 			Privileged: "Deny", RunAsRoot: "forbid", AllowPrivilegeEscalation: "Require", HostNamespaces: "Forbid",
 			ReadOnlyRootFilesystem: "Forbid",
-			Capabilities:           &CapabilityRules{AllowedAdd: []corev1.Capability{"NET_BIND_SERVICE", "CAP_SYS_ADMIN", "net_raw", ""}},
 		}}), []string{"spec.containers.privileged", "spec.containers.runAsRoot", "spec.containers.allowPrivilegeEscalation",
-			"spec.containers.readOnlyRootFilesystem", "spec.containers.capabilities.allowedAdd[1]",
-			"spec.containers.capabilities.allowedAdd[2]", "spec.containers.capabilities.allowedAdd[3]"}},
+			"spec.containers.readOnlyRootFilesystem"}},
 		{"resources", policyWith(PolicySpec{Resources: &ResourceRules{
 			RequireRequests:      []corev1.ResourceName{"cpu", "", "Not Valid"},
 			RequireLimits:        []corev1.ResourceName{"example.com/a b", "memory"},

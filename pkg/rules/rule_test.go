@@ -1,11 +1,14 @@
 package rules
 
 import (
+	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/workload"
 )
 
 func TestNewRegistryRejects(t *testing.T) {
@@ -36,8 +39,11 @@ func TestNewRegistryRejects(t *testing.T) {
 func TestDefaultRegistry(t *testing.T) {
 	id := regexp.MustCompile(`^[a-z][A-Za-z]*\.[a-z][A-Za-z]*$`)
 	rules := Default().Rules()
-	if len(rules) != len(builtin()) {
-		t.Fatalf("Default has %d rules, builtin lists %d", len(rules), len(builtin()))
+	if len(rules) != len(registered) || len(rules) < 15 {
+		t.Fatalf("Default has %d rules, %d are registered", len(rules), len(registered))
+	}
+	if !slices.IsSortedFunc(rules, func(a, b Rule) int { return strings.Compare(a.ID, b.ID) }) {
+		t.Errorf("Default's rules are not in ID order")
 	}
 	seen := map[string]bool{}
 	for _, r := range rules {
@@ -50,6 +56,34 @@ func TestDefaultRegistry(t *testing.T) {
 		}
 		if r.Name == "" || r.Check == nil {
 			t.Errorf("rule %q lacks a name or a check", r.ID)
+		}
+	}
+}
+
+// TestRulesReadNoSkippedField: a rule that reads a field the decoder skips would see it empty.
+func TestRulesReadNoSkippedField(t *testing.T) {
+	for _, r := range Default().Rules() {
+		for _, f := range r.Reads {
+			if slices.Contains(workload.Skipped, f) {
+				t.Errorf("rule %q reads %q, which pkg/workload skips: stop skipping it in skip.go and fast_pod.go", r.ID, f)
+			}
+		}
+	}
+}
+
+// TestDocsListEveryRule: docs/policy.md's "Rule IDs" table has a row for every registered rule.
+func TestDocsListEveryRule(t *testing.T) {
+	b, err := os.ReadFile("../../docs/policy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Default().Rules() {
+		id := r.ID
+		if id == "podSecurity" {
+			id = "podSecurity.<checkID>"
+		}
+		if !strings.Contains(string(b), "\n| `"+id+"` |") {
+			t.Errorf("docs/policy.md's Rule IDs table has no row for %q", id)
 		}
 	}
 }
