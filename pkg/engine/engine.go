@@ -262,6 +262,7 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 			e.signatures(ctx, p, t, res, found)
 		}
 	}
+	res.waiver = nil // it holds the pod: the result must not
 	return res
 }
 
