@@ -52,6 +52,8 @@ tools-test:
 .PHONY: test-unit
 test-unit: ## Unit tests with the race detector: rules, engine, decoders, CLI, webhook server on loopback (= go test ./...).
 	go test -race -count=1 ./pkg/... ./cmd/... ./hack/... ./internal/...
+	@echo "allocation bounds of the rules (without -race, which makes sync.Pool drop items at random)"
+	go test -count=1 -run 'Allocat' ./pkg/rules/
 
 .PHONY: test-integration
 test-integration: tools-test ## Integration tests against a real kube-apiserver and etcd (certificates, lookup failures).

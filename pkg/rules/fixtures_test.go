@@ -84,6 +84,9 @@ func TestRuleFixtures(t *testing.T) {
 // its fixtures a rule's check allocates nothing. podSecurity is held to upstream's evaluator instead
 // (TestPodSecurityTagAllocatesNothing).
 func TestPassingFixturesDoNotAllocate(t *testing.T) {
+	if rules.RaceEnabled {
+		t.Skip("allocation counts are meaningless under -race: sync.Pool drops items at random; `go test ./pkg/rules/` runs this")
+	}
 	files, err := fixture.LoadDir("testdata")
 	if err != nil {
 		t.Fatal(err)
