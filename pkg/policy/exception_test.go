@@ -36,6 +36,9 @@ func TestGlob(t *testing.T) {
 		{"**", "anything", true},
 		{"", "", true},
 		{"", "x", false},
+		{"PUBLIC_*", "public_key", false},
+		{"A*B*C", "AxxCxxB", false},
+		{"A*", "", false},
 	} {
 		if got := policy.Glob(c.glob).Match(c.name); got != c.want {
 			t.Errorf("Glob(%q).Match(%q) = %v, want %v", c.glob, c.name, got, c.want)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/secrets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -104,9 +105,9 @@ func secretText(m secrets.Match, fingerprint string) string {
 // plaintextSecretsConfig is the compiled spec.containers.plaintextSecrets.
 type plaintextSecretsConfig struct {
 	detector *secrets.Detector
-	// allowedNames are allowedEnv's exact names; allowedGlobs its entries with '*'.
+	// allowedNames are allowedEnv's exact names; allowedGlobs its entries with '*' or '?'.
 	allowedNames map[string]bool
-	allowedGlobs []string
+	allowedGlobs []policy.Glob
 }
 
 // Bounds of spec.containers.plaintextSecrets; the CRD schema holds the API server to the same.
@@ -135,8 +136,8 @@ func compilePlaintextSecrets(s *v1alpha1.PolicySpec, spec *field.Path) (*plainte
 			errs = append(errs, field.Required(p, "name a variable, or a pattern such as PUBLIC_*"))
 		case len(n) > maxAllowedEnvBytes:
 			errs = append(errs, field.TooLong(p, "", maxAllowedEnvBytes))
-		case strings.Contains(n, "*"):
-			c.allowedGlobs = append(c.allowedGlobs, n)
+		case strings.ContainsAny(n, "*?"):
+			c.allowedGlobs = append(c.allowedGlobs, policy.Glob(n))
 		default:
 			c.allowedNames[n] = true
 		}
@@ -183,36 +184,9 @@ func (c *plaintextSecretsConfig) allowed(name string) bool {
 		return true
 	}
 	for _, g := range c.allowedGlobs {
-		if globMatch(g, name) {
+		if g.Match(name) {
 			return true
 		}
 	}
 	return false
-}
-
-// globMatch reports whether name matches pattern, where '*' stands for any run of characters and
-// every other byte for itself. It backtracks only to the last '*', so it takes time proportional
-// to len(pattern) × len(name) at worst.
-func globMatch(pattern, name string) bool {
-	p, n := 0, 0
-	star, mark := -1, 0
-	for n < len(name) {
-		switch {
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, n
-			p++
-		case p < len(pattern) && pattern[p] == name[n]:
-			p++
-			n++
-		case star >= 0:
-			p, mark = star+1, mark+1
-			n = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }

@@ -6,30 +6,6 @@ import (
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 )
 
-func TestGlobMatch(t *testing.T) {
-	for _, c := range []struct {
-		pattern, name string
-		want          bool
-	}{
-		{"PUBLIC_*", "PUBLIC_KEY", true},
-		{"PUBLIC_*", "PUBLIC_", true},
-		{"PUBLIC_*", "public_key", false},
-		{"PUBLIC_*", "NOT_PUBLIC_KEY", false},
-		{"*_PUBLIC", "MAPS_PUBLIC", true},
-		{"*_PUBLIC", "MAPS_PUBLIC_X", false},
-		{"A*B*C", "AxxBxxC", true},
-		{"A*B*C", "AxxCxxB", false},
-		{"A*B*C", "ABBC", true},
-		{"*", "", true},
-		{"**", "X", true},
-		{"A*", "", false},
-	} {
-		if got := globMatch(c.pattern, c.name); got != c.want {
-			t.Errorf("globMatch(%q, %q) = %v, want %v", c.pattern, c.name, got, c.want)
-		}
-	}
-}
-
 // TestPlaintextSecretsOf: what the image-config rule gets to search an image's env finds what this
 // rule finds, honours allowedEnv and the policy's patterns, and is nil when the rule is off.
 func TestPlaintextSecretsOf(t *testing.T) {
