@@ -44,6 +44,8 @@ import (
 const (
 	policiesDir  = "examples/policies"
 	workloadsDir = "examples/workloads"
+	// exceptionsDir holds the PolicyException the demo applies after the workloads.
+	exceptionsDir = "examples/exceptions"
 	// runningDir holds workloads created before sealgate and its policies: what the audit finds.
 	runningDir    = "examples/running"
 	namespaceFile = "examples/workloads/00-namespaces.yaml"
@@ -303,6 +305,7 @@ func (d *devCluster) demo(ctx context.Context) error {
 			wrong = append(wrong, fmt.Sprintf("%s/%s: intended %s, but the file is missing", workloadsDir, name, intended[name]))
 		}
 	}
+	wrong = append(wrong, d.exception(ctx)...)
 	wrong = append(wrong, d.audit(ctx)...)
 	total := counts[admitted] + counts[admittedWarn] + counts[denied] + counts[failed]
 	summary := fmt.Sprintf("%d workloads: %d admitted, %d admitted with warnings, %d denied", total,
@@ -320,6 +323,66 @@ func (d *devCluster) demo(ctx context.Context) error {
 	}
 	fmt.Println("   every verdict is the one the examples intend")
 	return nil
+}
+
+// exception applies the example PolicyException, waits until sealgate puts it in force, and applies
+// the workload it covers again: admitted now, with a warning naming the exception. It returns what
+// differs from that.
+func (d *devCluster) exception(ctx context.Context) []string {
+	const waived = "node-agent-daemonset.yaml"
+	fmt.Printf("\n== A PolicyException waives two checks for the node agent, and nothing else\n\n$ kubectl apply -f %s\n", exceptionsDir)
+	out, err := d.kubectl(ctx, "apply", "-f", exceptionsDir)
+	fmt.Print(out)
+	if err != nil {
+		return []string{fmt.Sprintf("kubectl apply -f %s: %v", exceptionsDir, err)}
+	}
+	if err := d.waitExceptions(ctx); err != nil {
+		fmt.Printf("   -> %v\n", err)
+		return []string{err.Error()}
+	}
+	fmt.Println("   -> Ready: in force")
+	f := filepath.Join(workloadsDir, waived)
+	fmt.Printf("\n$ kubectl apply -f %s\n", f)
+	out, err = d.kubectl(ctx, "apply", "-f", f)
+	fmt.Print(out)
+	got := classify(out, err)
+	if got != admittedWarn || !strings.Contains(out, "node-agent-hostnetwork") {
+		fmt.Printf("   -> %s, but the exception should admit it with a warning naming it\n", got)
+		return []string{fmt.Sprintf("%s with the exception: %s, intended %s naming the exception", f, got, admittedWarn)}
+	}
+	fmt.Printf("   -> %s: the waived violations are still reported, marked excepted\n", got)
+	return nil
+}
+
+// waitExceptions waits until every PolicyException of sealgate's namespace reports Ready=True for its
+// current generation.
+func (d *devCluster) waitExceptions(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var list v1alpha1.PolicyExceptionList
+		err := d.c.Client.List(ctx, &list, client.InNamespace(cluster.Namespace))
+		ready := err == nil && len(list.Items) > 0
+		for _, x := range list.Items {
+			cond := apimeta.FindStatusCondition(x.Status.Conditions, policystatus.ConditionReady)
+			switch {
+			case cond != nil && cond.ObservedGeneration == x.Generation && cond.Status == metav1.ConditionFalse:
+				return fmt.Errorf("exception %s is not in force: %s", x.Name, cond.Message)
+			case cond == nil || cond.ObservedGeneration != x.Generation || cond.Status != metav1.ConditionTrue:
+				ready = false
+			}
+		}
+		if ready {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the exceptions were not in force within 30s (%v)", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // audit runs `sealgate audit` against the cluster: what the policies would deny among what is
