@@ -80,6 +80,25 @@ func TestRuleFixtures(t *testing.T) {
 	}
 }
 
+// TestEveryRuleHasFixtures: a registered rule is tested, and counted as enabled by the policy set
+// other tests build from the fixtures (the engine's skipped-fields test), only through its
+// testdata/<rule ID>.yaml, so a rule without one fails here rather than going unexercised.
+func TestEveryRuleHasFixtures(t *testing.T) {
+	files, err := fixture.LoadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, f := range files {
+		have[f.Rule] = true
+	}
+	for _, r := range rules.Default().Rules() {
+		if !have[r.ID] {
+			t.Errorf("rule %q has no fixtures: add testdata/%s.yaml with a case it passes and one it fails", r.ID, r.ID)
+		}
+	}
+}
+
 // TestPassingFixturesDoNotAllocate: every rule runs on every admission, so on each passing case of
 // its fixtures a rule's check allocates nothing. podSecurity is held to upstream's evaluator instead
 // (TestPodSecurityTagAllocatesNothing).
