@@ -26,7 +26,7 @@ var imageReference = register(Def[struct{}]{
 				continue
 			}
 			out.Add(Finding{Path: im.Path(), Container: im.OwnerName(),
-				Message: found(im.Owner()+" has an invalid image reference: "+im.Err.Error(),
+				Message: found(im.Owner()+" has an "+im.Err.Error(),
 					"use a reference such as registry.example.com/team/app:1.2.3@sha256:<digest>")})
 		}
 	},
