@@ -13,10 +13,12 @@ import (
 // maxLimits implements spec.resources.maxLimits: no container or init container may limit a bounded
 // resource above its bound. A container with a request and no limit is held to the bound by its
 // request (its limit will default to at least that much). A container with neither is not this
-// rule's concern (requireLimits is). Ephemeral containers are exempt: they cannot set resources.
+// rule's concern (requireLimits is). A cpu or memory limit of 0 is no limit (see unlimited), so it
+// is above any bound. Ephemeral containers are exempt: they cannot set resources.
 //
 // Reads: spec.{initContainers,containers}[*].resources.{limits,requests}.
-// Allowed: limit (or request, without a limit) ≤ the bound, compared exactly.
+// Allowed: limit (or request, without a limit) ≤ the bound, compared exactly; a cpu or memory limit
+// above 0.
 var maxLimits = register(Def[[]bound]{
 	ID:   "resources.maxLimits",
 	Name: "Container limits are under the maximums",
@@ -44,6 +46,12 @@ var maxLimits = register(Def[[]bound]{
 				// q and bound are copies: Cmp and String may convert or cache in place, and the
 				// policy is shared between goroutines.
 				bound := b.Value
+				if list == "limits" && unlimited(b.Name, q) {
+					out.Add(Finding{Path: resourcePath(c, list, b.Name), Container: c.Name,
+						Message: found(containerOwner(c)+" sets a "+string(b.Name)+" limit of "+q.String()+", which the kubelet reads as no limit",
+							"set resources.limits."+string(b.Name)+" above 0 and at most "+bound.String())})
+					continue
+				}
 				if q.Cmp(bound) <= 0 {
 					continue
 				}
