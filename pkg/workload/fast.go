@@ -29,6 +29,7 @@ var fast = json.JoinUnmarshalers(
 	json.UnmarshalFromFunc(unmarshalContainer),
 	json.UnmarshalFromFunc(unmarshalVolume),
 	json.UnmarshalFromFunc(unmarshalContainerPort),
+	json.UnmarshalFromFunc(unmarshalEnvVar),
 	json.UnmarshalFromFunc(unmarshalProbe),
 	json.UnmarshalFromFunc(unmarshalSecurityContext),
 	json.UnmarshalFromFunc(unmarshalResources),

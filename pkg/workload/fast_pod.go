@@ -74,6 +74,8 @@ func containerMember(dec *jsontext.Decoder, c *corev1.Container, name []byte) (e
 		err = str(dec, &c.WorkingDir)
 	case "ports":
 		err = list(dec, &c.Ports, unmarshalContainerPort)
+	case "env":
+		err = list(dec, &c.Env, unmarshalEnvVar)
 	case "envFrom", "volumeDevices": // skipped: see skip.go
 		err = skipValue(dec)
 	case "resources":
@@ -151,6 +153,27 @@ func containerPortMember(dec *jsontext.Decoder, p *corev1.ContainerPort, name []
 		err = str(dec, &p.HostIP)
 	default:
 		err = skipOrFallback(dec, portFields, reflect.ValueOf(p), name)
+	}
+	return err
+}
+
+// unmarshalEnvVar reads an env entry: a container may have hundreds, and the plaintext-secrets rule
+// reads their names and values. Volume mounts, fewer and with names and paths that repeat from
+// container to container, are left to json v2, whose string cache makes them cheaper.
+func unmarshalEnvVar(dec *jsontext.Decoder, e *corev1.EnvVar) error {
+	return decodeObject(dec, envVarType, e, envVarMember)
+}
+
+func envVarMember(dec *jsontext.Decoder, e *corev1.EnvVar, name []byte) (err error) {
+	switch string(name) {
+	case "name":
+		err = str(dec, &e.Name)
+	case "value":
+		err = str(dec, &e.Value)
+	case "valueFrom": // skipped: see skip.go
+		err = skipValue(dec)
+	default:
+		err = skipOrFallback(dec, envVarFields, reflect.ValueOf(e), name)
 	}
 	return err
 }

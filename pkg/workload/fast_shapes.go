@@ -179,4 +179,6 @@ var (
 	configMapVolFields = fields(configMapVolType)
 	secretVolFields    = fields(secretVolType)
 	tcpSocketFields    = fields(tcpSocketType)
+	envVarType         = reflect.TypeFor[corev1.EnvVar]()
+	envVarFields       = fields(envVarType)
 )

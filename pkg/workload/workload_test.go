@@ -377,6 +377,9 @@ func decodedView(obj, tmpl *metav1.ObjectMeta, spec *corev1.PodSpec) (*metav1.Ob
 	s.Tolerations, s.Affinity, s.TopologySpreadConstraints = nil, nil, nil
 	clear := func(c *corev1.Container) {
 		c.EnvFrom, c.VolumeDevices = nil, nil
+		for i := range c.Env {
+			c.Env[i].ValueFrom = nil
+		}
 	}
 	for i := range s.Containers {
 		clear(&s.Containers[i])
