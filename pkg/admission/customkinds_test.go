@@ -99,7 +99,7 @@ func TestHandlerCustomKinds(t *testing.T) {
 	}, {
 		name:    "rollout with a workloadRef is skipped: its Deployment is checked on its own",
 		req:     testRequest(t, admissionv1.Create, "", refersToDeployment, nil),
-		message: "spec.template",
+		message: "it has no spec.template.spec",
 		want:    testOutcome{Allowed: true, Code: 200, Decision: "skipped"},
 	}, {
 		// The prometheus entry patches the operator's container: not judged alone, and the sidecar

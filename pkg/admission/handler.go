@@ -121,7 +121,9 @@ func (h *Handler) review(ctx context.Context, req *request) (resp *admissionv1.A
 	if errors.Is(err, workload.ErrNotWorkload) {
 		// A custom object with nothing at its pod spec path (an Argo Rollout with spec.workloadRef):
 		// the workload it refers to is admitted, and checked, on its own.
-		return allowed(req.UID, fmt.Sprintf("sealgate does not check this %s: %v", gvk.Kind, err)), "skipped"
+		k, _ := h.CustomKinds.Lookup(gvk)
+		return allowed(req.UID, fmt.Sprintf("sealgate does not check this %s: it has no %s; the workload it refers to is checked on its own",
+			gvk.Kind, k.SpecPath)), "skipped"
 	}
 	if err == nil && w == nil {
 		err = errors.New("the request has no object")
