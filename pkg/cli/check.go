@@ -21,9 +21,9 @@ import (
 
 // checkOptions are the flags of `sealgate check`.
 type checkOptions struct {
-	Policies          []string
-	Exceptions        []string
-	Files             []string
+	Policies   []string
+	Exceptions []string
+	Files      []string
 	checkOutputOptions
 	DefaultNamespace  string
 	SealgateNamespace string

@@ -198,4 +198,3 @@ func (r *report) writeSARIF(w io.Writer) error {
 	enc.SetEscapeHTML(false)
 	return enc.Encode(r.sarif())
 }
-

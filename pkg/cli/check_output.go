@@ -35,11 +35,11 @@ type report struct {
 }
 
 type result struct {
-	APIVersion string             `json:"apiVersion"`
-	Kind       string             `json:"kind"`
-	Namespace  string             `json:"namespace"`
-	Name       string             `json:"name"`
-	Source     string             `json:"source"`
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	Source     string `json:"source"`
 	// File, Document, Line and Column locate the object: Document is its 1-based position in File,
 	// Line and Column (1-based) where it starts, 0 when unknown.
 	File       string             `json:"file"`

@@ -319,7 +319,7 @@ type findingGroup struct {
 	rank                            int
 	messages                        map[string]bool
 	objects                         map[*result]bool
-	items                 []groupItem
+	items                           []groupItem
 }
 
 type groupItem struct {
