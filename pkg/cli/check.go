@@ -21,16 +21,16 @@ import (
 
 // checkOptions are the flags of `sealgate check`.
 type checkOptions struct {
-	Policies   []string
-	Exceptions []string
-	Files      []string
-	checkOutputOptions
+	Policies          []string
+	Exceptions        []string
+	Files             []string
 	DefaultNamespace  string
 	SealgateNamespace string
 	SkipSignatures    bool
 	SkipImageConfig   bool
 	Verify            verify.Flags
 	CustomKinds       customKindFlags
+	checkOutputOptions
 }
 
 func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
