@@ -22,17 +22,30 @@ type report struct {
 	ImageConfigSkipped bool `json:"imageConfigSkipped"`
 	// Exceptions counts the PolicyExceptions read.
 	Exceptions int `json:"exceptions"`
+	// Errors are the files and objects that could not be read (--continue-on-error), and those
+	// --strict-kinds refuses.
+	Errors []inputError `json:"errors,omitempty"`
+	// SkippedKinds counts the skipped objects by kind ("ConfigMap", "monitoring.coreos.com/Prometheus").
+	SkippedKinds map[string]int `json:"skippedKinds,omitempty"`
 }
 
 type result struct {
-	APIVersion string             `json:"apiVersion"`
-	Kind       string             `json:"kind"`
-	Namespace  string             `json:"namespace"`
-	Name       string             `json:"name"`
-	Source     string             `json:"source"`
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	Source     string `json:"source"`
+	// File, Document, Line and Column locate the object: Document is 1-based in File, Line and
+	// Column where it starts (0, and omitted, when not known).
+	File       string             `json:"file"`
+	Document   int                `json:"document"`
+	Line       int                `json:"line,omitempty"`
+	Column     int                `json:"column,omitempty"`
 	Allowed    bool               `json:"allowed"`
 	Policies   []string           `json:"policies"`
 	Violations []engine.Violation `json:"violations"`
+	// Notes say what else is wrong with the object: an API version the API server no longer serves.
+	Notes []string `json:"notes,omitempty"`
 	// OmittedViolations counts the violations found beyond the engine's limits (pkg/engine/limits.go)
 	// and not listed; they count toward allowed like the listed ones.
 	OmittedViolations int `json:"omittedViolations"`
@@ -48,6 +61,7 @@ func (r *report) add(d *manifest.Document, w *workload.Workload, namespace strin
 		name = w.Object.GenerateName + "*"
 	}
 	out := result{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: namespace, Name: name, Source: d.Where(),
+		File: d.Source, Document: d.Index, Line: d.Line, Column: d.Column,
 		Allowed: res.Allowed(), Policies: res.Matched, Violations: res.Violations, OmittedViolations: res.OmittedCount("")}
 	if out.OmittedViolations > 0 {
 		out.omitted = map[v1alpha1.Mode]int{}
@@ -66,6 +80,14 @@ func (r *report) add(d *manifest.Document, w *workload.Workload, namespace strin
 		out.Violations = []engine.Violation{}
 	}
 	r.Results = append(r.Results, out)
+}
+
+// note adds a note to the last result.
+func (r *report) note(n string) {
+	if n != "" {
+		last := &r.Results[len(r.Results)-1]
+		last.Notes = append(last.Notes, n)
+	}
 }
 
 func (r *report) allowed() bool {
@@ -116,6 +138,9 @@ func (r *report) text() string {
 			denied++
 		}
 		fmt.Fprintf(&b, "%s %s/%s: %s  (%s)\n", res.Kind, res.Namespace, res.Name, verdict, res.Source)
+		for _, n := range res.Notes {
+			fmt.Fprintf(&b, "  note   %s\n", n)
+		}
 		for _, v := range res.Violations {
 			switch {
 			case v.Excepted != "":
@@ -140,13 +165,14 @@ func (r *report) text() string {
 	if len(r.Results) > 0 {
 		b.WriteString("\n")
 	}
+	r.inputText(&b)
 	fmt.Fprintf(&b, "%d %s checked: %d admitted, %d denied; violations: %d enforced, %d warned, %d audited",
 		len(r.Results), plural(len(r.Results), "object", "objects"), admitted, denied, enforce, warn, audit)
 	if r.Exceptions > 0 || excepted > 0 {
 		fmt.Fprintf(&b, ", %d excepted (%d %s read)", excepted, r.Exceptions, plural(r.Exceptions, "exception", "exceptions"))
 	}
 	if r.Skipped > 0 {
-		fmt.Fprintf(&b, "; %d other %s skipped", r.Skipped, plural(r.Skipped, "object", "objects"))
+		fmt.Fprintf(&b, "; %d other %s skipped (%s)", r.Skipped, plural(r.Skipped, "object", "objects"), skippedList(r.SkippedKinds))
 	}
 	b.WriteString("\n")
 	if r.SignaturesSkipped {
