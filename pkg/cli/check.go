@@ -28,6 +28,7 @@ type checkOptions struct {
 	SkipSignatures    bool
 	SkipImageConfig   bool
 	Verify            verify.Flags
+	CustomKinds       customKindFlags
 	Input             inputOptions
 }
 
@@ -41,6 +42,7 @@ func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.SkipSignatures, "skip-signatures", false, "do not verify image signatures (offline linting); the output says they were skipped")
 	fs.BoolVar(&o.SkipImageConfig, "skip-image-config", false, "do not read image configs from registries (offline linting); the output says they were skipped")
 	o.Verify.AddFlags(fs)
+	o.CustomKinds.AddFlags(fs)
 	o.Input.AddFlags(fs)
 }
 
@@ -67,7 +69,7 @@ func (o *checkOptions) Validate() error {
 	if o.DefaultNamespace == "" {
 		errs = append(errs, errors.New("--namespace must not be empty"))
 	}
-	errs = append(errs, o.Verify.Validate(), o.Input.Validate())
+	errs = append(errs, o.Verify.Validate(), o.CustomKinds.Validate(), o.Input.Validate())
 	return errors.Join(errs...)
 }
 

@@ -115,7 +115,7 @@ func (o *checkOptions) readInput(stdin io.Reader, w io.Writer) *checkRead {
 				d.APIVersion, d.Kind, removed.RemovedIn, removed.Served.GroupVersion(), removed.Served.GroupVersion())
 			gvk = removed.Served
 		}
-		obj.w, err = workload.Decode(gvk, d.JSON)
+		obj.w, err = o.CustomKinds.kinds.Decode(gvk, d.JSON)
 		if errors.Is(err, workload.ErrNotWorkload) {
 			ci.docs = append(ci.docs, *d)
 			ci.skipped[kindKey(gvk)]++
@@ -125,7 +125,11 @@ func (o *checkOptions) readInput(stdin io.Reader, w io.Writer) *checkRead {
 					ci.kindErrs = append(ci.kindErrs, &manifest.Error{Source: d.Source, Index: d.Index, Item: d.Item, Line: d.Line,
 						Err: errors.New(msg + " (--strict-kinds)")})
 				} else {
-					fmt.Fprintf(w, "warning: %s: line %d: %s (--strict-kinds makes this an error)\n", d.Where(), d.Line, msg)
+					hint := ""
+					if gvk.Group != "" {
+						hint = fmt.Sprintf("--kind-pod-spec %s/%s=%s checks it; ", d.APIVersion, d.Kind, path)
+					}
+					fmt.Fprintf(w, "warning: %s: line %d: %s (%s--strict-kinds makes this an error)\n", d.Where(), d.Line, msg, hint)
 				}
 			}
 			continue

@@ -27,8 +27,8 @@ func TestCheckInputMatrix(t *testing.T) {
 	skippedOnly := write("skipped.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\n")
 	removed := write("removed.yaml", "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: old, namespace: default}\n"+
 		"spec:\n  template:\n    spec:\n      containers: [{name: app, image: registry.example.com/app:1.0}]\n")
-	prometheus := write("prometheus.yaml", "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: k8s}\n"+
-		"spec:\n  containers: [{name: sidecar, securityContext: {privileged: true}}]\n")
+	widget := write("widget.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"+
+		"spec:\n  template:\n    spec:\n      containers: [{name: app, securityContext: {privileged: true}}]\n")
 
 	type want struct {
 		code int
@@ -77,9 +77,10 @@ func TestCheckInputMatrix(t *testing.T) {
 			{ExitOK, "write apiVersion: apps/v1"},
 			{ExitUsage, "error  " + removed + ": document 1: line 1: apiVersion extensions/v1beta1 of Deployment was removed"},
 		}},
-		{"a pod spec in another kind", "", []string{good, prometheus}, [4]want{
-			{ExitOK, "warning: " + prometheus + ": document 1: line 1: monitoring.coreos.com/v1 Prometheus has a pod spec at spec, but sealgate does not check this kind"},
-			{ExitOK, "monitoring.coreos.com/Prometheus 1"},
+		{"a pod spec in an unknown kind", "", []string{good, widget}, [4]want{
+			{ExitOK, "warning: " + widget + ": document 1: line 1: example.com/v1 Widget has a pod spec at spec.template.spec, but sealgate does not check this kind: " +
+				"it was skipped (--kind-pod-spec example.com/v1/Widget=spec.template.spec checks it; --strict-kinds makes this an error)"},
+			{ExitOK, "example.com/Widget 1"},
 			{ExitOK, "Pod default/fine: ADMITTED"},
 			{ExitUsage, "(--strict-kinds)"},
 		}},
