@@ -25,7 +25,7 @@ type report struct {
 	// Errors are the files and objects that could not be read (--continue-on-error), and those
 	// --strict-kinds refuses.
 	Errors []inputError `json:"errors,omitempty"`
-	// SkippedKinds counts the skipped objects by kind ("ConfigMap", "monitoring.coreos.com/Prometheus").
+	// SkippedKinds counts the skipped objects by kind ("ConfigMap", "example.com/Widget").
 	SkippedKinds map[string]int `json:"skippedKinds,omitempty"`
 }
 
