@@ -30,7 +30,10 @@ type report struct {
 	Exceptions int `json:"exceptions"`
 	// Summary counts the results by kind, verdict, policy and rule, and namespace; filled by write.
 	Summary *checkSummary `json:"summary"`
-	// SkippedKinds counts the skipped objects by kind ("apps/v1 ConfigMap" reads "ConfigMap").
+	// Errors are the files and objects that could not be read (--continue-on-error), and those
+	// --strict-kinds refuses.
+	Errors []inputError `json:"errors,omitempty"`
+	// SkippedKinds counts the skipped objects by kind ("ConfigMap", "example.com/Widget").
 	SkippedKinds map[string]int `json:"skippedKinds,omitempty"`
 }
 
@@ -40,8 +43,8 @@ type result struct {
 	Namespace  string `json:"namespace"`
 	Name       string `json:"name"`
 	Source     string `json:"source"`
-	// File, Document, Line and Column locate the object: Document is its 1-based position in File,
-	// Line and Column (1-based) where it starts, 0 when unknown.
+	// File, Document, Line and Column locate the object: Document is 1-based in File, Line and
+	// Column where it starts (0, and omitted, when not known).
 	File       string             `json:"file"`
 	Document   int                `json:"document"`
 	Line       int                `json:"line,omitempty"`
@@ -49,6 +52,8 @@ type result struct {
 	Allowed    bool               `json:"allowed"`
 	Policies   []string           `json:"policies"`
 	Violations []engine.Violation `json:"violations"`
+	// Notes say what else is wrong with the object: an API version the API server no longer serves.
+	Notes []string `json:"notes,omitempty"`
 	// OmittedViolations counts the violations found beyond the engine's limits (pkg/engine/limits.go)
 	// and not listed; they count toward allowed like the listed ones.
 	OmittedViolations int `json:"omittedViolations"`
@@ -73,6 +78,14 @@ func (r *report) add(d *manifest.Document, w *workload.Workload, namespace strin
 		out.Violations = []engine.Violation{}
 	}
 	r.Results = append(r.Results, out)
+}
+
+// note adds a note to the last result.
+func (r *report) note(n string) {
+	if n != "" {
+		last := &r.Results[len(r.Results)-1]
+		last.Notes = append(last.Notes, n)
+	}
 }
 
 func (r *report) allowed() bool {
@@ -181,6 +194,10 @@ func label(v *engine.Violation) string {
 func (r *report) text(detail string) string {
 	var b strings.Builder
 	r.summaryText(&b)
+	if detail != "full" {
+		// The full detail prints each object's notes under it.
+		r.notesText(&b)
+	}
 	switch detail {
 	case "grouped":
 		r.groupedText(&b)
@@ -193,10 +210,27 @@ func (r *report) text(detail string) string {
 	return b.String()
 }
 
+// notesText lists the objects with notes (a removed API version, ...), one line each.
+func (r *report) notesText(b *strings.Builder) {
+	first := true
+	for _, res := range r.Results {
+		for _, n := range res.Notes {
+			if first {
+				b.WriteString("Notes:\n")
+				first = false
+			}
+			fmt.Fprintf(b, "  %s %s/%s: %s  (%s)\n", res.Kind, res.Namespace, res.Name, n, res.location())
+		}
+	}
+}
+
 // fullText renders one block per object.
 func (r *report) fullText(b *strings.Builder) {
 	for _, res := range r.Results {
 		fmt.Fprintf(b, "%s %s/%s: %s  (%s)\n", res.Kind, res.Namespace, res.Name, verdict(res.Allowed), res.location())
+		for _, n := range res.Notes {
+			fmt.Fprintf(b, "  note   %s\n", n)
+		}
 		for _, v := range res.Violations {
 			fmt.Fprintf(b, "  %s  %s\n", label(&v), v.String())
 		}
@@ -206,8 +240,10 @@ func (r *report) fullText(b *strings.Builder) {
 	}
 }
 
-// closingText renders the closing line: the verdicts and violations counted, and what was skipped.
+// closingText renders the closing line: the verdicts and violations counted, and what was skipped,
+// after the input errors, if any.
 func (r *report) closingText(b *strings.Builder) {
+	r.inputText(b)
 	s := r.Summary
 	admitted, denied := s.Admitted, s.Denied
 	enforce, warn, audit, excepted := s.Violations.Enforced, s.Violations.Warned, s.Violations.Audited, s.Violations.Excepted
@@ -217,7 +253,7 @@ func (r *report) closingText(b *strings.Builder) {
 		fmt.Fprintf(b, ", %d excepted (%d %s read)", excepted, r.Exceptions, plural(r.Exceptions, "exception", "exceptions"))
 	}
 	if r.Skipped > 0 {
-		fmt.Fprintf(b, "; %d other %s skipped", r.Skipped, plural(r.Skipped, "object", "objects"))
+		fmt.Fprintf(b, "; %d other %s skipped (%s)", r.Skipped, plural(r.Skipped, "object", "objects"), skippedList(r.SkippedKinds))
 	}
 	b.WriteString("\n")
 	if r.SignaturesSkipped {
@@ -233,13 +269,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// skip counts an object that is not pod-bearing, by kind.
-func (r *report) skip(d *manifest.Document) {
-	r.Skipped++
-	if r.SkippedKinds == nil {
-		r.SkippedKinds = map[string]int{}
-	}
-	r.SkippedKinds[d.Kind]++
 }

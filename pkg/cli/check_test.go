@@ -118,7 +118,7 @@ func TestCheckExitCodes(t *testing.T) {
 		{name: "bad output", args: []string{"-f", exampleWorkloads, "-o", "xml"}, code: ExitUsage, inStderr: `-o "xml"`},
 		{name: "missing file", args: []string{"-f", "testdata/nope.yaml"}, code: ExitUsage, inStderr: "nope.yaml"},
 		{name: "broken manifest", stdin: "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n---\nkind: [", args: []string{"-f", "-"}, code: ExitUsage, inStderr: "-: document 2"},
-		{name: "undecodable pod", stdin: "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: nope}\n", args: []string{"-f", "-"}, code: ExitUsage, inStderr: "-: document 1: decoding Pod"},
+		{name: "undecodable pod", stdin: "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: nope}\n", args: []string{"-f", "-"}, code: ExitUsage, inStderr: "-: document 1: line 1: decoding Pod"},
 		{name: "unknown flag", args: []string{"-f", exampleWorkloads, "--frobnicate"}, code: ExitUsage, inStderr: "frobnicate"},
 	}
 	for _, tt := range tests {
