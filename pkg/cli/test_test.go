@@ -132,3 +132,24 @@ func TestTestSuiteKindAndDocuments(t *testing.T) {
 		})
 	}
 }
+
+// TestTestUnreadablePolicy: a test whose policies check cannot load stops the run with exit 2, the
+// suite file and the test named.
+func TestTestUnreadablePolicy(t *testing.T) {
+	dir := t.TempDir()
+	writeTemp(t, dir, "not-a-policy.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")
+	f := writeTemp(t, dir, "sealgate-test.yaml", `apiVersion: sealgate.dev/v1alpha1
+kind: Test
+metadata: {name: x}
+tests:
+  - name: wrong file
+    policies: [not-a-policy.yaml]
+    resources: [not-a-policy.yaml]
+    results: [{name: p, verdict: admitted}]
+`)
+	out, errOut, code := run(t, "", "test", dir)
+	if code != ExitUsage || out != "" || !strings.Contains(errOut, f+": tests[0] (wrong file): ") ||
+		!strings.Contains(errOut, "ClusterAdmissionPolicy") {
+		t.Errorf("exit %d, want 2 and nothing on stdout; stdout %q, stderr:\n%s", code, out, errOut)
+	}
+}
