@@ -30,6 +30,7 @@ type checkOptions struct {
 	SkipSignatures    bool
 	SkipImageConfig   bool
 	Verify            verify.Flags
+	CustomKinds       customKindFlags
 
 	// namespaceLabels adds namespaces, with their labels, to those the input defines: `sealgate test`
 	// sets them from a suite.
@@ -46,6 +47,7 @@ func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.SkipSignatures, "skip-signatures", false, "do not verify image signatures (offline linting); the output says they were skipped")
 	fs.BoolVar(&o.SkipImageConfig, "skip-image-config", false, "do not read image configs from registries (offline linting); the output says they were skipped")
 	o.Verify.AddFlags(fs)
+	o.CustomKinds.AddFlags(fs)
 }
 
 func (o *checkOptions) Validate() error {
@@ -71,7 +73,7 @@ func (o *checkOptions) Validate() error {
 	if o.DefaultNamespace == "" {
 		errs = append(errs, errors.New("--namespace must not be empty"))
 	}
-	errs = append(errs, o.Verify.Validate())
+	errs = append(errs, o.Verify.Validate(), o.CustomKinds.Validate())
 	return errors.Join(errs...)
 }
 
@@ -148,7 +150,7 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: apiVersion %q: %w", d.Where(), d.APIVersion, err)
 		}
-		w, err := workload.Decode(gv.WithKind(d.Kind), d.JSON)
+		w, err := o.CustomKinds.kinds.Decode(gv.WithKind(d.Kind), d.JSON)
 		if errors.Is(err, workload.ErrNotWorkload) {
 			rep.Skipped++
 			continue

@@ -95,7 +95,10 @@ func (o *testOptions) run(ctx context.Context, stdio IO, suites []*testSuite) (*
 	for _, s := range suites {
 		for i := range s.Tests {
 			t := &s.Tests[i]
-			co := o.checkOptions(s, t)
+			co, err := o.checkOptions(s, t)
+			if err != nil {
+				return nil, fmt.Errorf("%s: tests[%d] (%s): %w", s.file, i, t.Name, err)
+			}
 			// A suite never reads standard input (validate rejects "-").
 			got, err := co.run(ctx, IO{Out: stdio.Out, Err: stdio.Err})
 			if err != nil {
@@ -114,10 +117,13 @@ func (o *testOptions) run(ctx context.Context, stdio IO, suites []*testSuite) (*
 	return rep, nil
 }
 
-// checkOptions are the options `sealgate check` would be given for test t.
-func (o *testOptions) checkOptions(s *testSuite, t *testCase) *checkOptions {
-	co := &checkOptions{DefaultNamespace: "default", SealgateNamespace: "sealgate-system",
-		SkipSignatures: !o.VerifySignatures, SkipImageConfig: !o.ReadImageConfigs, Verify: o.Verify}
+// checkOptions are the options `sealgate check` would be given for test t: check's flag defaults
+// (registered on a flag set of their own), the test's paths, and the test command's registry flags.
+// Validate fills in what check derives from its flags.
+func (o *testOptions) checkOptions(s *testSuite, t *testCase) (*checkOptions, error) {
+	co := &checkOptions{}
+	co.AddFlags(pflag.NewFlagSet("check", pflag.ContinueOnError))
+	co.SkipSignatures, co.SkipImageConfig, co.Verify = !o.VerifySignatures, !o.ReadImageConfigs, o.Verify
 	for _, p := range t.Policies {
 		co.Policies = append(co.Policies, s.path(p))
 	}
@@ -145,7 +151,7 @@ func (o *testOptions) checkOptions(s *testSuite, t *testCase) *checkOptions {
 			co.namespaceLabels[ns.Name] = l
 		}
 	}
-	return co
+	return co, co.Validate()
 }
 
 // compare adds a row for each object each expectation selects, one for each expectation that

@@ -89,8 +89,11 @@ func (row *testRow) resource() string {
 		return row.Source
 	}
 	s := row.Kind
-	if row.Namespace != "" || row.Name != "" {
+	switch {
+	case row.Namespace != "":
 		s += " " + row.Namespace + "/" + row.Name
+	case row.Name != "":
+		s += " " + row.Name // an expectation that names no namespace
 	}
 	return strings.TrimSpace(s)
 }

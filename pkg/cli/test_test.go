@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -152,4 +153,32 @@ tests:
 		!strings.Contains(errOut, "ClusterAdmissionPolicy") {
 		t.Errorf("exit %d, want 2 and nothing on stdout; stdout %q, stderr:\n%s", code, out, errOut)
 	}
+}
+
+// TestTestCustomKinds: a suite sees the custom kinds check knows by default (an Alertmanager), with
+// the rules at their paths: the test command runs check with check's own defaults.
+func TestTestCustomKinds(t *testing.T) {
+	dir := t.TempDir()
+	f := writeTemp(t, dir, "sealgate-test.yaml", `apiVersion: sealgate.dev/v1alpha1
+kind: Test
+metadata: {name: crds}
+tests:
+  - name: alertmanager
+    policies: [`+absTestdata(t, "customkinds/policy.yaml")+`]
+    resources: [`+absTestdata(t, "customkinds/alertmanager.yaml")+`]
+    results: [{kind: Alertmanager, name: main, verdict: denied, rules: [podSecurity.runAsNonRoot]}]
+`)
+	out, errOut, code := run(t, "", "test", f)
+	if code != ExitOK || !strings.Contains(out, "1 result: 1 passed, 0 failed") {
+		t.Errorf("exit %d, want 0; stderr %s\n%s", code, errOut, out)
+	}
+}
+
+func absTestdata(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
