@@ -24,13 +24,13 @@ type checkOptions struct {
 	Policies          []string
 	Exceptions        []string
 	Files             []string
-	Output            string
 	DefaultNamespace  string
 	SealgateNamespace string
 	SkipSignatures    bool
 	SkipImageConfig   bool
 	Verify            verify.Flags
 	CustomKinds       customKindFlags
+	checkOutputOptions
 
 	// namespaceLabels adds namespaces, with their labels, to those the input defines: `sealgate test`
 	// sets them from a suite.
@@ -42,7 +42,7 @@ func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Exceptions, "exceptions", nil, "PolicyException file or directory (repeatable; - reads stdin)")
 	fs.StringVar(&o.SealgateNamespace, "sealgate-namespace", "sealgate-system", "namespace sealgate runs in: policies accept exceptions from it unless spec.exceptions says otherwise, and an exception that names no namespace is in it")
 	fs.StringArrayVarP(&o.Files, "filename", "f", nil, "manifest file or directory to check, or - for stdin (repeatable)")
-	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	o.checkOutputOptions.AddFlags(fs)
 	fs.StringVarP(&o.DefaultNamespace, "namespace", "n", "default", "namespace of objects that name none (as kubectl apply -n would)")
 	fs.BoolVar(&o.SkipSignatures, "skip-signatures", false, "do not verify image signatures (offline linting); the output says they were skipped")
 	fs.BoolVar(&o.SkipImageConfig, "skip-image-config", false, "do not read image configs from registries (offline linting); the output says they were skipped")
@@ -67,9 +67,7 @@ func (o *checkOptions) Validate() error {
 	if o.SealgateNamespace == "" {
 		errs = append(errs, errors.New("--sealgate-namespace must not be empty"))
 	}
-	if o.Output != "text" && o.Output != "json" {
-		errs = append(errs, fmt.Errorf("-o %q: want text or json", o.Output))
-	}
+	errs = append(errs, o.checkOutputOptions.Validate())
 	if o.DefaultNamespace == "" {
 		errs = append(errs, errors.New("--namespace must not be empty"))
 	}
@@ -83,8 +81,9 @@ func newCheckCommand(stdio IO) *cobra.Command {
 		Use:   "check --policy POLICY -f MANIFESTS",
 		Short: "Check manifests against policies offline, with the verdict the cluster would give",
 		Long: `check evaluates Kubernetes manifests against sealgate policies with the same engine as the
-webhook. Exit status: 0 when every object is admitted, 1 when any is denied, 2 on a usage or input error.
-Warn and Audit violations are shown but do not change the exit status.`,
+webhook. Exit status: 0 when every object is admitted, 1 when any is denied (or, with --fail-on warn or
+audit, has a violation of that mode), 2 on a usage or input error. Output formats: text (a summary, then
+the findings), json, yaml, sarif, junit, github (workflow commands), report (OpenReports), table.`,
 		Example: `  sealgate check --policy examples/policies -f examples/workloads
   helm template ./chart | sealgate check --policy policies/ -f - -o json`,
 		Args: cobra.NoArgs,
@@ -96,10 +95,10 @@ Warn and Audit violations are shown but do not change the exit status.`,
 			if err != nil {
 				return usageError(err)
 			}
-			if err := rep.write(stdio.Out, o.Output); err != nil {
+			if err := rep.write(stdio.Out, &o.checkOutputOptions); err != nil {
 				return usageError(err)
 			}
-			if !rep.allowed() {
+			if rep.fails(o.FailOn) {
 				return &exitError{code: ExitDenied}
 			}
 			return nil
@@ -152,7 +151,7 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
 		}
 		w, err := o.CustomKinds.kinds.Decode(gv.WithKind(d.Kind), d.JSON)
 		if errors.Is(err, workload.ErrNotWorkload) {
-			rep.Skipped++
+			rep.skip(d)
 			continue
 		}
 		if err != nil {

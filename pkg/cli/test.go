@@ -192,7 +192,7 @@ func (r *testReport) compare(s *testSuite, ti int, got *report) {
 // selects reports whether expectation e selects the object of res.
 func (s *testSuite) selects(e *expectation, res *result) bool {
 	if e.File != "" {
-		want, file := s.path(e.File), filepath.Clean(trimSource(res.Source))
+		want, file := s.path(e.File), filepath.Clean(res.File)
 		if file != want && !strings.HasPrefix(file, want+string(os.PathSeparator)) {
 			return false
 		}
@@ -231,8 +231,10 @@ func verdictOf(res *result) string {
 	if !res.Allowed {
 		return verdictDenied
 	}
-	if res.omitted[v1alpha1.ModeWarn] > 0 || res.omittedExcepted > 0 {
-		return verdictWarned
+	for _, o := range res.omissions {
+		if o.Excepted != "" || o.Mode == v1alpha1.ModeWarn {
+			return verdictWarned
+		}
 	}
 	for _, v := range res.Violations {
 		if v.Excepted != "" || v.Mode == v1alpha1.ModeWarn {
@@ -242,13 +244,16 @@ func verdictOf(res *result) string {
 	return verdictAdmitted
 }
 
-// rulesOf returns the sorted rule IDs of the object's violations, whatever their mode, waived
-// ones included.
+// rulesOf returns the sorted rule IDs of the object's violations, listed or omitted, whatever their
+// mode, waived ones included.
 func rulesOf(res *result) []string {
 	out := []string{}
 	for _, v := range res.Violations {
 		out = append(out, v.Rule)
 		out = append(out, v.AlsoRules...)
+	}
+	for _, o := range res.omissions {
+		out = append(out, o.Rule)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -255,12 +254,4 @@ func findSuites(args []string) ([]string, error) {
 		out = append(out, found...)
 	}
 	return out, nil
-}
-
-// trimSource returns the file of a check result's source, "file: document n[, item m]".
-func trimSource(source string) string {
-	if i := strings.LastIndex(source, ": document "); i >= 0 {
-		return source[:i]
-	}
-	return source
 }

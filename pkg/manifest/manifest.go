@@ -46,6 +46,8 @@ type Document struct {
 	// Line is the 1-based line of Source where the document starts (for items, where their List
 	// starts).
 	Line int
+	// Column is the 1-based column of the document's first key; 0 when unknown.
+	Column int
 	// APIVersion and Kind are read from the object.
 	APIVersion, Kind string
 	// JSON is the object. It never repeats a key: a repeated key is resolved to its last value, as
