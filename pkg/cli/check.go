@@ -30,6 +30,10 @@ type checkOptions struct {
 	CustomKinds       customKindFlags
 	Input             inputOptions
 	checkOutputOptions
+
+	// namespaceLabels adds namespaces, with their labels, to those the input defines: `sealgate test`
+	// sets them from a suite.
+	namespaceLabels map[string]map[string]string
 }
 
 func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
@@ -126,6 +130,9 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, int, error) 
 	ns, err := namespacesFrom(in.docs)
 	if err != nil {
 		return nil, 0, err
+	}
+	for name, labels := range o.namespaceLabels {
+		ns[name] = labels
 	}
 	eng := &engine.Engine{Rules: rules.Default(), Namespaces: ns, SkipSignatures: o.SkipSignatures, SkipImageConfig: o.SkipImageConfig,
 		Exceptions: engine.NewStaticExceptions(exceptions), ExceptionNamespace: o.SealgateNamespace}
