@@ -100,8 +100,9 @@ spec:
         image: nginx:latest
 `
 	policy := customKindsDir + "/policy.yaml"
-	// Without the flag, both kinds are unknown and skipped: nothing is checked.
-	got, skipped := checkFindings(t, objs, ExitOK, "--policy", policy, "-f", "-")
+	// Without the flag, both kinds are unknown and skipped: nothing is checked (which is exit 2 unless
+	// --allow-empty).
+	got, skipped := checkFindings(t, objs, ExitOK, "--policy", policy, "-f", "-", "--allow-empty")
 	if len(got) != 0 || skipped != 2 {
 		t.Fatalf("without --kind-pod-spec: findings %v, skipped %d; want none and 2", got, skipped)
 	}
