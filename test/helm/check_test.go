@@ -47,7 +47,7 @@ func check(t *testing.T, manifests string, args ...string) (string, int) {
 func TestChartPassesProductionPolicy(t *testing.T) {
 	for _, s := range scenarios(t) {
 		t.Run(s.name, func(t *testing.T) {
-			out, code := check(t, renderScenario(t, s, mirrored...))
+			out, code := check(t, renderScenario(t, s, mirrored...), "--detail", "full")
 			if code != 0 {
 				t.Fatalf("sealgate check denied the chart's manifests (exit %d):\n%s", code, out)
 			}

@@ -259,7 +259,8 @@ func check(t *testing.T, r *testRegistry, policyFile string, images ...string) (
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
-	code := cli.Execute(t.Context(), []string{"check", "--policy", policyFile, "-f", f, "--registry-ca-file", r.caFile,
+	// --detail full: the tests read each object's findings as "<path>: <message> [policy/rule]".
+	code := cli.Execute(t.Context(), []string{"check", "--detail", "full", "--policy", policyFile, "-f", f, "--registry-ca-file", r.caFile,
 		"--registry-docker-config=false"}, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errOut})
 	if code == cli.ExitUsage {
 		t.Fatalf("sealgate check: usage error: %s", errOut.String())
