@@ -30,6 +30,10 @@ type checkOptions struct {
 	SkipSignatures    bool
 	SkipImageConfig   bool
 	Verify            verify.Flags
+	// IncludeExcluded, Operation and Old: check_verdict.go.
+	IncludeExcluded bool
+	Operation       string
+	Old             string
 }
 
 func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
@@ -41,6 +45,9 @@ func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.DefaultNamespace, "namespace", "n", "default", "namespace of objects that name none (as kubectl apply -n would)")
 	fs.BoolVar(&o.SkipSignatures, "skip-signatures", false, "do not verify image signatures (offline linting); the output says they were skipped")
 	fs.BoolVar(&o.SkipImageConfig, "skip-image-config", false, "do not read image configs from registries (offline linting); the output says they were skipped")
+	fs.BoolVar(&o.IncludeExcluded, "include-excluded", false, "evaluate objects in the namespaces the webhook excludes (kube-system and --sealgate-namespace) instead of reporting them as excluded")
+	fs.StringVar(&o.Operation, "operation", opCreate, "admission operation to evaluate: CREATE, or UPDATE of the objects in --old")
+	fs.StringVar(&o.Old, "old", "", "with --operation UPDATE: file or directory of the objects as they are now, matched to -f by kind, namespace and name")
 	o.Verify.AddFlags(fs)
 }
 
@@ -67,6 +74,7 @@ func (o *checkOptions) Validate() error {
 	if o.DefaultNamespace == "" {
 		errs = append(errs, errors.New("--namespace must not be empty"))
 	}
+	errs = append(errs, o.validateVerdict()...)
 	errs = append(errs, o.Verify.Validate())
 	return errors.Join(errs...)
 }
@@ -134,6 +142,10 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
 			eng.ImageConfigs = v
 		}
 	}
+	old, err := o.oldObjects()
+	if err != nil {
+		return nil, err
+	}
 	rep := &report{SignaturesSkipped: o.SkipSignatures, ImageConfigSkipped: o.SkipImageConfig, Results: []result{}, Exceptions: len(exceptions)}
 	for i := range docs {
 		d := &docs[i]
@@ -153,8 +165,22 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
 		if namespace == "" {
 			namespace = o.DefaultNamespace
 		}
+		if o.excluded(namespace) {
+			rep.exclude(d, w, namespace)
+			continue
+		}
+		applyServerDefaults(w.Spec)
+		var op string // set only under --operation UPDATE
+		skip := false
+		if old != nil {
+			op, skip = skipUpdate(old, o.keyOf(w), w)
+		}
+		if skip {
+			rep.add(d, w, namespace, &engine.Result{}).note(op, unchangedNote)
+			continue
+		}
 		res := eng.Evaluate(ctx, policies, w, namespace)
-		rep.add(d, w, namespace, res)
+		rep.add(d, w, namespace, res).note(op, "")
 	}
 	return rep, nil
 }

@@ -22,6 +22,8 @@ type report struct {
 	ImageConfigSkipped bool `json:"imageConfigSkipped"`
 	// Exceptions counts the PolicyExceptions read.
 	Exceptions int `json:"exceptions"`
+	// Excluded lists the objects in namespaces the webhook excludes, not evaluated (check_verdict.go).
+	Excluded []excludedObject `json:"excluded,omitempty"`
 }
 
 type result struct {
@@ -36,18 +38,26 @@ type result struct {
 	// OmittedViolations counts the violations found beyond the engine's limits (pkg/engine/limits.go)
 	// and not listed; they count toward allowed like the listed ones.
 	OmittedViolations int `json:"omittedViolations"`
+	// Operation is the admission operation evaluated, with --operation UPDATE: UPDATE, or CREATE for
+	// an object not in --old. Note says why an object was admitted unevaluated.
+	Operation string `json:"operation,omitempty"`
+	Note      string `json:"note,omitempty"`
 
 	// omitted counts them per mode, for the summary line; an exception waives omittedExcepted of them.
 	omitted         map[v1alpha1.Mode]int
 	omittedExcepted int
 }
 
-func (r *report) add(d *manifest.Document, w *workload.Workload, namespace string, res *engine.Result) {
-	name := w.Object.Name
-	if name == "" && w.Object.GenerateName != "" {
-		name = w.Object.GenerateName + "*"
+// objectName is the object's name, or its generateName followed by *.
+func objectName(w *workload.Workload) string {
+	if w.Object.Name == "" && w.Object.GenerateName != "" {
+		return w.Object.GenerateName + "*"
 	}
-	out := result{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: namespace, Name: name, Source: d.Where(),
+	return w.Object.Name
+}
+
+func (r *report) add(d *manifest.Document, w *workload.Workload, namespace string, res *engine.Result) *result {
+	out := result{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: namespace, Name: objectName(w), Source: d.Where(),
 		Allowed: res.Allowed(), Policies: res.Matched, Violations: res.Violations, OmittedViolations: res.OmittedCount("")}
 	if out.OmittedViolations > 0 {
 		out.omitted = map[v1alpha1.Mode]int{}
@@ -66,6 +76,7 @@ func (r *report) add(d *manifest.Document, w *workload.Workload, namespace strin
 		out.Violations = []engine.Violation{}
 	}
 	r.Results = append(r.Results, out)
+	return &r.Results[len(r.Results)-1]
 }
 
 func (r *report) allowed() bool {
@@ -116,6 +127,9 @@ func (r *report) text() string {
 			denied++
 		}
 		fmt.Fprintf(&b, "%s %s/%s: %s  (%s)\n", res.Kind, res.Namespace, res.Name, verdict, res.Source)
+		if res.Note != "" {
+			fmt.Fprintf(&b, "  note   %s\n", res.Note)
+		}
 		for _, v := range res.Violations {
 			switch {
 			case v.Excepted != "":
@@ -149,6 +163,7 @@ func (r *report) text() string {
 		fmt.Fprintf(&b, "; %d other %s skipped", r.Skipped, plural(r.Skipped, "object", "objects"))
 	}
 	b.WriteString("\n")
+	b.WriteString(r.excludedText())
 	if r.SignaturesSkipped {
 		b.WriteString("signatures were not verified (--skip-signatures)\n")
 	}

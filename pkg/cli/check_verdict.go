@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/sealgate/sealgate/pkg/admission"
+	"github.com/sealgate/sealgate/pkg/manifest"
+	"github.com/sealgate/sealgate/pkg/workload"
+)
+
+// This file makes check give the cluster's verdict where a manifest alone would give another: the
+// API server's defaults, the webhook's namespace exclusions and UPDATE (docs/cli.md, "The cluster's
+// verdict").
+
+// Operations check evaluates, as the webhook's AdmissionReview names them.
+const (
+	opCreate = "CREATE"
+	opUpdate = "UPDATE"
+)
+
+// applyServerDefaults applies to a decoded manifest the API server's defaults that change a verdict.
+// The API server applies them to every pod-bearing kind (to pods and to the pod templates of
+// controllers alike) before any admission webhook sees the object, so the webhook already sees
+// them; check reads manifests as written and must apply them itself. Only fields whose default
+// changes what a rule reads are defaulted, in place, so every field path stays the manifest's.
+//
+//   - A volume with no source is an emptyDir volume (SetDefaults_Volume). Without it the restricted
+//     standard's volume check sees a volume of no allowed type, and the upstream PSS fixture
+//     restrictedvolumes0 is denied by check and admitted by the cluster.
+//
+// Every other default the API server applies was compared against its dryRun verdicts over the
+// upstream PSS fixtures wrapped in every pod-bearing kind (test/integration/verdict_test.go) and
+// changes no verdict, because the rules already read the field as its default: an unset
+// allowPrivilegeEscalation as true, a container's limit as its request, a hostNetwork pod's
+// container port as a host port.
+func applyServerDefaults(spec *corev1.PodSpec) {
+	for i := range spec.Volumes {
+		v := &spec.Volumes[i]
+		if v.VolumeSource == (corev1.VolumeSource{}) {
+			v.EmptyDir = &corev1.EmptyDirVolumeSource{}
+		}
+	}
+}
+
+// excludedNamespaces are the namespaces the webhook configuration (pkg/webhookconfig) excludes:
+// kube-system and sealgate's own. The API server never sends sealgate an object in them.
+func (o *checkOptions) excludedNamespaces() []string {
+	return []string{"kube-system", o.SealgateNamespace}
+}
+
+// excluded reports whether the cluster would admit an object in namespace without asking sealgate.
+func (o *checkOptions) excluded(namespace string) bool {
+	return !o.IncludeExcluded && slices.Contains(o.excludedNamespaces(), namespace)
+}
+
+// excludedObject is an object check did not evaluate because the webhook never sees it.
+type excludedObject struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	Source     string `json:"source"`
+	Reason     string `json:"reason"`
+}
+
+func (r *report) exclude(d *manifest.Document, w *workload.Workload, namespace string) {
+	r.Excluded = append(r.Excluded, excludedObject{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: namespace,
+		Name: objectName(w), Source: d.Where(),
+		Reason: "namespace " + namespace + " is excluded by the webhook configuration: the cluster admits it without asking sealgate (--include-excluded evaluates it)"})
+}
+
+// excludedText is the text output's line about excluded objects, or "".
+func (r *report) excludedText() string {
+	if len(r.Excluded) == 0 {
+		return ""
+	}
+	var ns []string
+	for _, e := range r.Excluded {
+		if !slices.Contains(ns, e.Namespace) {
+			ns = append(ns, e.Namespace)
+		}
+	}
+	n := len(r.Excluded)
+	return fmt.Sprintf("%d %s not evaluated: namespace %s is excluded by the webhook configuration, so the cluster admits %s without asking sealgate (--include-excluded evaluates %s)\n",
+		n, plural(n, "object", "objects"), strings.Join(ns, ", "), plural(n, "it", "them"), plural(n, "it", "them"))
+}
+
+// objectKey identifies an object for matching --old to the new manifests: apiVersion's group, kind,
+// namespace and name (versions differ between the stored and the applied object only in name).
+type objectKey struct {
+	Group, Kind, Namespace, Name string
+}
+
+// oldObjects reads --old: the objects as they are before the UPDATE, by key.
+func (o *checkOptions) oldObjects() (map[objectKey]*workload.Workload, error) {
+	if o.Operation != opUpdate {
+		return nil, nil
+	}
+	docs, _, err := manifest.ReadPaths([]string{o.Old}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--old: %w", err)
+	}
+	out := map[objectKey]*workload.Workload{}
+	for i := range docs {
+		d := &docs[i]
+		gv, err := schema.ParseGroupVersion(d.APIVersion)
+		if err != nil {
+			return nil, fmt.Errorf("--old: %s: apiVersion %q: %w", d.Where(), d.APIVersion, err)
+		}
+		w, err := workload.Decode(gv.WithKind(d.Kind), d.JSON)
+		if errors.Is(err, workload.ErrNotWorkload) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--old: %s: %w", d.Where(), err)
+		}
+		applyServerDefaults(w.Spec)
+		out[o.keyOf(w)] = w
+	}
+	return out, nil
+}
+
+func (o *checkOptions) keyOf(w *workload.Workload) objectKey {
+	ns := w.Object.Namespace
+	if ns == "" {
+		ns = o.DefaultNamespace
+	}
+	return objectKey{Group: w.GVK.Group, Kind: w.GVK.Kind, Namespace: ns, Name: w.Object.Name}
+}
+
+// unchangedNote is the note of an UPDATE the webhook admits without evaluating it.
+const unchangedNote = "UPDATE leaves the pod spec and pod annotations as they are in --old: the webhook admits it without evaluating policies"
+
+// skipUpdate reports whether the webhook admits w unevaluated: an UPDATE of an object in old whose
+// pod spec and pod annotations are unchanged (admission.Unchanged, the webhook's own test), so that
+// scaling or relabelling never wedges an object that predates a policy. An object with no old
+// counterpart is evaluated as the CREATE that applying it would be.
+func skipUpdate(old map[objectKey]*workload.Workload, key objectKey, w *workload.Workload) (op string, skip bool) {
+	prev, ok := old[key]
+	if !ok {
+		return opCreate, false
+	}
+	return opUpdate, admission.Unchanged(w, prev)
+}
+
+func (o *checkOptions) validateVerdict() []error {
+	var errs []error
+	switch o.Operation {
+	case opCreate:
+		if o.Old != "" {
+			errs = append(errs, errors.New("--old needs --operation UPDATE"))
+		}
+	case opUpdate:
+		if o.Old == "" || o.Old == "-" {
+			errs = append(errs, errors.New("--operation UPDATE needs --old FILE: the objects as they are in the cluster (not stdin)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--operation %q: want CREATE or UPDATE", o.Operation))
+	}
+	return errs
+}
+
+// note records the operation evaluated, under --operation UPDATE ("" otherwise), and why the
+// object was admitted unevaluated, if it was.
+func (r *result) note(op, why string) {
+	r.Operation, r.Note = op, why
+}
