@@ -169,7 +169,7 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
 			rep.exclude(d, w, namespace)
 			continue
 		}
-		applyServerDefaults(w.Spec)
+		applyServerDefaults(w)
 		var op string // set only under --operation UPDATE
 		skip := false
 		if old != nil {

@@ -24,26 +24,41 @@ const (
 	opUpdate = "UPDATE"
 )
 
-// applyServerDefaults applies to a decoded manifest the API server's defaults that change a verdict.
-// The API server applies them to every pod-bearing kind (to pods and to the pod templates of
-// controllers alike) before any admission webhook sees the object, so the webhook already sees
-// them; check reads manifests as written and must apply them itself. Only fields whose default
-// changes what a rule reads are defaulted, in place, so every field path stays the manifest's.
+// applyServerDefaults applies to a decoded manifest the API server's defaults that change a verdict
+// (k8s.io/kubernetes pkg/apis/core/v1/defaults.go). The API server applies them when it decodes a
+// request, before any admission webhook sees the object, so the webhook already sees them; check
+// reads manifests as written and must apply them itself. Only fields whose default changes what a
+// rule reads are defaulted, in place, so every field path stays the manifest's.
 //
-//   - A volume with no source is an emptyDir volume (SetDefaults_Volume). Without it the restricted
-//     standard's volume check sees a volume of no allowed type, and the upstream PSS fixture
-//     restrictedvolumes0 is denied by check and admitted by the cluster.
+//   - Every kind: a volume with no source is an emptyDir volume (SetDefaults_Volume, which the API
+//     server applies to pod templates too). Without it the restricted standard sees a volume of no
+//     allowed type, and the upstream PSS fixture restrictedvolumes0 is denied by check and admitted
+//     by the cluster.
+//   - Pods only: in a hostNetwork pod, a container or init container port with no hostPort gets its
+//     containerPort as hostPort (SetDefaults_Pod; pod templates are not defaulted this way). The
+//     upstream hostPorts check then fails, which matters when an exception waives hostNamespaces
+//     and not hostPorts.
 //
-// Every other default the API server applies was compared against its dryRun verdicts over the
-// upstream PSS fixtures wrapped in every pod-bearing kind (test/integration/verdict_test.go) and
-// changes no verdict, because the rules already read the field as its default: an unset
-// allowPrivilegeEscalation as true, a container's limit as its request, a hostNetwork pod's
-// container port as a host port.
-func applyServerDefaults(spec *corev1.PodSpec) {
+// Every other default was compared against the API server's dryRun verdicts
+// (test/integration/verdict_test.go) and changes no verdict: the rules already read an unset field
+// as its default (allowPrivilegeEscalation as true, a container's limit as its request).
+func applyServerDefaults(w *workload.Workload) {
+	spec := w.Spec
 	for i := range spec.Volumes {
 		v := &spec.Volumes[i]
 		if v.VolumeSource == (corev1.VolumeSource{}) {
 			v.EmptyDir = &corev1.EmptyDirVolumeSource{}
+		}
+	}
+	if w.GVK.Kind == "Pod" && spec.HostNetwork {
+		for _, cs := range [][]corev1.Container{spec.Containers, spec.InitContainers} {
+			for i := range cs {
+				for j := range cs[i].Ports {
+					if p := &cs[i].Ports[j]; p.HostPort == 0 {
+						p.HostPort = p.ContainerPort
+					}
+				}
+			}
 		}
 	}
 }
@@ -120,7 +135,7 @@ func (o *checkOptions) oldObjects() (map[objectKey]*workload.Workload, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--old: %s: %w", d.Where(), err)
 		}
-		applyServerDefaults(w.Spec)
+		applyServerDefaults(w)
 		out[o.keyOf(w)] = w
 	}
 	return out, nil

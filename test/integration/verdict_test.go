@@ -5,6 +5,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -202,5 +203,45 @@ func TestCheckUpdateAgreesWithCluster(t *testing.T) {
 				t.Errorf("check as CREATE says %s, want denied", create[objectID(tc.new)])
 			}
 		})
+	}
+}
+
+// TestCheckAppliesPodDefaultsToPodsOnly: the API server gives a hostNetwork Pod's container port
+// its containerPort as hostPort, and does not do so in pod templates. With the hostNamespaces
+// check waived, the cluster denies the Pod for its host port and admits the Deployment; check
+// must say the same, so it applies that default to Pods and only to Pods.
+func TestCheckAppliesPodDefaultsToPodsOnly(t *testing.T) {
+	ns := namespace(t, "verdict-hostnet", nil)
+	const policy = "int-verdict-hostnet"
+	spec := `{mode: Enforce, match: {namespaceSelector: {matchLabels: {int-test: verdict-hostnet}}}, podSecurity: {level: baseline, version: latest}}`
+	applyPolicy(t, policy, spec)
+	exception := `{reason: "the agent shares the host network", policies: [{name: ` + policy + `, rules: [podSecurity.hostNamespaces]}],
+  match: {namespaces: [` + ns + `], kinds: [Pod, Deployment], names: [agent]}}`
+	applyException(t, cluster.Namespace, "verdict-hostnet", exception)
+	waitException(t, cluster.Namespace, "verdict-hostnet", "True", "InForce")
+
+	podSpec := map[string]any{"hostNetwork": true, "containers": []any{map[string]any{"name": "agent", "image": "busybox:1.37",
+		"ports": []any{map[string]any{"containerPort": int64(9100)}}}}}
+	fx := pssFixture{Pod: map[string]any{"metadata": map[string]any{}, "spec": podSpec}}
+	var objs []map[string]any
+	for _, kind := range []string{"Pod", "Deployment"} {
+		k, _ := workload.KindNamed(kind)
+		objs = append(objs, wrap(k, fx, ns, "agent"))
+	}
+	want := clusterVerdicts(t, objs)
+	if want["Pod/"+ns+"/agent"] != denied || want["Deployment/"+ns+"/agent"] != admitted {
+		t.Fatalf("the cluster's verdicts are not the ones this test is about: %v", want)
+	}
+	dir := t.TempDir()
+	excFile := filepath.Join(dir, "exception.yaml")
+	if err := os.WriteFile(excFile, []byte(exceptionYAML(cluster.Namespace, "verdict-hostnet", exception)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	input := append([]map[string]any{namespaceObject(ns, map[string]any{"int-test": "verdict-hostnet"})}, objs...)
+	got, raw := checkVerdicts(t, policyYAML(policy, spec), input, "--exceptions", excFile)
+	for id, v := range want {
+		if got[id] != v {
+			t.Errorf("%s: check says %s, the cluster %s\n%v", id, got[id], v, raw)
+		}
 	}
 }
