@@ -40,7 +40,7 @@ const (
 //     and not hostPorts.
 //
 // Every other default was compared against the API server's dryRun verdicts
-// (test/integration/verdict_test.go) and changes no verdict: the rules already read an unset field
+// (test/integration/verdict_test.go, verdict_rules_test.go) and changes no verdict: the rules read an unset field
 // as its default (allowPrivilegeEscalation as true, a container's limit as its request).
 func applyServerDefaults(w *workload.Workload) {
 	spec := w.Spec
