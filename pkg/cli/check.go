@@ -169,13 +169,8 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
 			rep.exclude(d, w, namespace)
 			continue
 		}
-		applyServerDefaults(w)
-		var op string // set only under --operation UPDATE
-		skip := false
-		if old != nil {
-			op, skip = skipUpdate(old, o.keyOf(w), w)
-		}
-		if skip {
+		op, unchanged := o.asAdmitted(w, old)
+		if unchanged {
 			rep.add(d, w, namespace, &engine.Result{}).note(op, unchangedNote)
 			continue
 		}

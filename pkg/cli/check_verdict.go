@@ -40,8 +40,9 @@ const (
 //     and not hostPorts.
 //
 // Every other default was compared against the API server's dryRun verdicts
-// (test/integration/verdict_test.go, verdict_rules_test.go) and changes no verdict: the rules read an unset field
-// as its default (allowPrivilegeEscalation as true, a container's limit as its request).
+// (test/integration/verdict_test.go, verdict_rules_test.go) and changes no verdict: the rules read
+// an unset field as its default (allowPrivilegeEscalation as true, a container's limit as its
+// request).
 func applyServerDefaults(w *workload.Workload) {
 	spec := w.Spec
 	for i := range spec.Volumes {
@@ -102,8 +103,9 @@ func (r *report) excludedText() string {
 		}
 	}
 	n := len(r.Excluded)
-	return fmt.Sprintf("%d %s not evaluated: namespace %s is excluded by the webhook configuration, so the cluster admits %s without asking sealgate (--include-excluded evaluates %s)\n",
-		n, plural(n, "object", "objects"), strings.Join(ns, ", "), plural(n, "it", "them"), plural(n, "it", "them"))
+	return fmt.Sprintf("%d %s not evaluated: %s %s excluded by the webhook configuration, so the cluster admits %s without asking sealgate (--include-excluded evaluates %s)\n",
+		n, plural(n, "object", "objects"), plural(len(ns), "namespace", "namespaces")+" "+strings.Join(ns, ", "), plural(len(ns), "is", "are"),
+		plural(n, "it", "them"), plural(n, "it", "them"))
 }
 
 // objectKey identifies an object for matching --old to the new manifests: apiVersion's group, kind,
@@ -136,7 +138,11 @@ func (o *checkOptions) oldObjects() (map[objectKey]*workload.Workload, error) {
 			return nil, fmt.Errorf("--old: %s: %w", d.Where(), err)
 		}
 		applyServerDefaults(w)
-		out[o.keyOf(w)] = w
+		key := o.keyOf(w)
+		if _, dup := out[key]; dup {
+			return nil, fmt.Errorf("--old: %s: %s %s/%s is in --old twice: keep one, the object as it is now", d.Where(), key.Kind, key.Namespace, key.Name)
+		}
+		out[key] = w
 	}
 	return out, nil
 }
@@ -152,12 +158,18 @@ func (o *checkOptions) keyOf(w *workload.Workload) objectKey {
 // unchangedNote is the note of an UPDATE the webhook admits without evaluating it.
 const unchangedNote = "UPDATE leaves the pod spec and pod annotations as they are in --old: the webhook admits it without evaluating policies"
 
-// skipUpdate reports whether the webhook admits w unevaluated: an UPDATE of an object in old whose
-// pod spec and pod annotations are unchanged (admission.Unchanged, the webhook's own test), so that
-// scaling or relabelling never wedges an object that predates a policy. An object with no old
-// counterpart is evaluated as the CREATE that applying it would be.
-func skipUpdate(old map[objectKey]*workload.Workload, key objectKey, w *workload.Workload) (op string, skip bool) {
-	prev, ok := old[key]
+// asAdmitted makes w what the webhook would see (applyServerDefaults) and says how it would see it:
+// op is the operation under --operation UPDATE ("" otherwise), and unchanged reports an UPDATE of an
+// object in old whose pod spec and pod annotations are as they were (admission.Unchanged, the
+// webhook's own test), which the webhook admits unevaluated so that scaling or relabelling never
+// wedges an object that predates a policy. An object with no old counterpart is evaluated as the
+// CREATE that applying it would be.
+func (o *checkOptions) asAdmitted(w *workload.Workload, old map[objectKey]*workload.Workload) (op string, unchanged bool) {
+	applyServerDefaults(w)
+	if old == nil {
+		return "", false
+	}
+	prev, ok := old[o.keyOf(w)]
 	if !ok {
 		return opCreate, false
 	}

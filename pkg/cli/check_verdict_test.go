@@ -186,7 +186,7 @@ spec: {containers: {privileged: Forbid}}
 	}
 
 	out, _, _ := run(t, "", append([]string{"check", "--skip-signatures", "--skip-image-config"}, args...)...)
-	if want := "2 objects not evaluated: namespace kube-system, platform-sealgate is excluded by the webhook configuration"; !strings.Contains(out, want) {
+	if want := "2 objects not evaluated: namespaces kube-system, platform-sealgate are excluded by the webhook configuration"; !strings.Contains(out, want) {
 		t.Errorf("text output lacks %q:\n%s", want, out)
 	}
 
@@ -230,7 +230,7 @@ func TestCheckUpdate(t *testing.T) {
 kind: ClusterAdmissionPolicy
 metadata: {name: no-privileged}
 spec: {containers: {privileged: Forbid}}
-`, "old.yaml": stored, "scale.yaml": deployment("3", "busybox:1.37"), "image.yaml": deployment("1", "busybox:1.36"),
+`, "old.yaml": stored, "applied.yaml": deployment("1", "busybox:1.37"), "twice.yaml": stored + "---\n" + stored, "scale.yaml": deployment("3", "busybox:1.37"), "image.yaml": deployment("1", "busybox:1.36"),
 		"new.yaml": other})
 	policy := filepath.Join(dir, "policy.yaml")
 	update := func(code int, file string) verdictReport {
@@ -240,6 +240,15 @@ spec: {containers: {privileged: Forbid}}
 	rep := update(ExitOK, "scale.yaml")
 	if r := rep.Results[0]; !r.Allowed || r.Operation != "UPDATE" || r.Note != unchangedNote || len(r.Violations) != 0 {
 		t.Errorf("scale: %+v; want admitted unevaluated", r)
+	}
+	// --old as last applied, with the sourceless volume: the same.
+	rep = checkJSON(t, ExitOK, "--policy", policy, "-f", filepath.Join(dir, "scale.yaml"), "--operation", "UPDATE", "--old", filepath.Join(dir, "applied.yaml"))
+	if r := rep.Results[0]; !r.Allowed || r.Note != unchangedNote {
+		t.Errorf("scale against the applied manifest: %+v; want admitted unevaluated", r)
+	}
+	_, errOut, code := run(t, "", "check", "--policy", policy, "-f", filepath.Join(dir, "scale.yaml"), "--operation", "UPDATE", "--old", filepath.Join(dir, "twice.yaml"))
+	if want := "Deployment shop/web is in --old twice"; code != ExitUsage || !strings.Contains(errOut, want) {
+		t.Errorf("an object twice in --old: exit %d, stderr %q; want %d and %q", code, errOut, ExitUsage, want)
 	}
 	rep = update(ExitDenied, "image.yaml")
 	if r := rep.Results[0]; r.Allowed || r.Operation != "UPDATE" || r.Note != "" {
