@@ -34,7 +34,7 @@ dev-cluster: build ## Run kube-apiserver, etcd and sealgate with the example pol
 	@$(BIN)/devcluster --mode dev --sealgate $(SEALGATE)
 
 .PHONY: test
-test: tools-test verify test-unit test-integration test-e2e test-signatures test-helm test-faults ## Build and pass every test tier (what CI runs).
+test: tools-test verify test-unit test-examples test-integration test-e2e test-signatures test-helm test-faults ## Build and pass every test tier (what CI runs).
 
 ##@ Tests
 
@@ -54,6 +54,10 @@ test-unit: ## Unit tests with the race detector: rules, engine, decoders, CLI, w
 	go test -race -count=1 ./pkg/... ./cmd/... ./hack/... ./internal/...
 	@echo "allocation bounds of the rules (without -race, which makes sync.Pool drop items at random)"
 	go test -count=1 -run 'Allocat' ./pkg/rules/
+
+.PHONY: test-examples
+test-examples: ## The examples' policy test suite: sealgate test examples (examples/sealgate-test.yaml), offline.
+	go run ./cmd/sealgate test examples
 
 .PHONY: test-integration
 test-integration: tools-test ## Integration tests against a real kube-apiserver and etcd (certificates, lookup failures).

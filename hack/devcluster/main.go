@@ -62,7 +62,8 @@ const (
 )
 
 // intended is what each example workload is written to show (see the comment at the top of each
-// file). A workload added to examples/workloads needs a line here.
+// file). A workload added to examples/workloads needs a line here, and in examples/sealgate-test.yaml
+// (run offline by make test).
 var intended = map[string]verdict{
 	"batch-job.yaml":            admitted,
 	"web-deployment.yaml":       admitted,

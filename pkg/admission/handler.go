@@ -47,6 +47,9 @@ type Handler struct {
 	Metrics  metrics.Recorder
 	Log      logr.Logger
 	Now      func() time.Time
+	// CustomKinds are the custom resources that carry pods the handler evaluates besides the core
+	// kinds; Defaults sets the built-in table (workload.BuiltinCustomKinds).
+	CustomKinds workload.CustomKinds
 }
 
 // Defaults fills optional fields and checks the required ones.
@@ -59,6 +62,9 @@ func (h *Handler) Defaults() error {
 	}
 	if h.Now == nil {
 		h.Now = time.Now
+	}
+	if h.CustomKinds == nil {
+		h.CustomKinds = workload.BuiltinCustomKinds
 	}
 	return nil
 }
@@ -106,9 +112,19 @@ func (h *Handler) review(ctx context.Context, req *request) (resp *admissionv1.A
 	}
 	gvk := req.gvk
 	if _, ok := workload.Lookup(gvk); !ok {
-		return allowed(req.UID, fmt.Sprintf("sealgate does not check %s", gvk)), "skipped"
+		// Core kinds first: the custom kinds are a rarer case and cost a table scan.
+		if _, ok := h.CustomKinds.Lookup(gvk); !ok {
+			return allowed(req.UID, fmt.Sprintf("sealgate does not check %s", gvk)), "skipped"
+		}
 	}
-	w, old, err := req.workloads()
+	w, old, err := req.workloads(h.CustomKinds)
+	if errors.Is(err, workload.ErrNotWorkload) {
+		// A custom object with nothing at its pod spec path (an Argo Rollout with spec.workloadRef):
+		// the workload it refers to is admitted, and checked, on its own.
+		k, _ := h.CustomKinds.Lookup(gvk)
+		return allowed(req.UID, fmt.Sprintf("sealgate does not check this %s: it has no %s; the workload it refers to is checked on its own",
+			gvk.Kind, k.SpecPath)), "skipped"
+	}
 	if err == nil && w == nil {
 		err = errors.New("the request has no object")
 	}

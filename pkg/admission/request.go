@@ -223,13 +223,15 @@ func (s *memberSet) add(name string) bool {
 	return true
 }
 
-// workloads returns the decoded object and old object, decoding raw bytes kept by the fallback.
-func (r *request) workloads() (obj, old *workload.Workload, err error) {
+// workloads returns the decoded object and old object, decoding raw bytes kept by the fallback:
+// a core kind whose request.kind came after the object, or one of the custom kinds, which are
+// never decoded in the first pass (their pod spec is not at a fixed place of a typed object).
+func (r *request) workloads(kinds workload.CustomKinds) (obj, old *workload.Workload, err error) {
 	if r.object == nil && r.objectErr == nil && len(r.Object.Raw) > 0 {
-		r.object, r.objectErr = workload.Decode(r.gvk, r.Object.Raw)
+		r.object, r.objectErr = kinds.Decode(r.gvk, r.Object.Raw)
 	}
 	if r.old == nil && r.oldErr == nil && len(r.OldObject.Raw) > 0 {
-		r.old, r.oldErr = workload.Decode(r.gvk, r.OldObject.Raw)
+		r.old, r.oldErr = kinds.Decode(r.gvk, r.OldObject.Raw)
 	}
 	return r.object, r.old, r.objectErr
 }

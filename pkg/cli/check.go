@@ -9,14 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	kjson "sigs.k8s.io/json"
 
 	"github.com/sealgate/sealgate/pkg/engine"
 	"github.com/sealgate/sealgate/pkg/manifest"
 	"github.com/sealgate/sealgate/pkg/rules"
 	"github.com/sealgate/sealgate/pkg/verify"
-	"github.com/sealgate/sealgate/pkg/workload"
 )
 
 // checkOptions are the flags of `sealgate check`.
@@ -24,31 +22,34 @@ type checkOptions struct {
 	Policies          []string
 	Exceptions        []string
 	Files             []string
-	Output            string
 	DefaultNamespace  string
 	SealgateNamespace string
 	SkipSignatures    bool
 	SkipImageConfig   bool
 	Verify            verify.Flags
-	// IncludeExcluded, Operation and Old: check_verdict.go.
-	IncludeExcluded bool
-	Operation       string
-	Old             string
+	CustomKinds       customKindFlags
+	Input             inputOptions
+	Verdict           verdictOptions
+	checkOutputOptions
+
+	// namespaceLabels adds namespaces, with their labels, to those the input defines: `sealgate test`
+	// sets them from a suite.
+	namespaceLabels map[string]map[string]string
 }
 
 func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Policies, "policy", nil, "policy file or directory (repeatable); PolicyExceptions in them are read too")
 	fs.StringArrayVar(&o.Exceptions, "exceptions", nil, "PolicyException file or directory (repeatable; - reads stdin)")
 	fs.StringVar(&o.SealgateNamespace, "sealgate-namespace", "sealgate-system", "namespace sealgate runs in: policies accept exceptions from it unless spec.exceptions says otherwise, and an exception that names no namespace is in it")
-	fs.StringArrayVarP(&o.Files, "filename", "f", nil, "manifest file or directory to check, or - for stdin (repeatable)")
-	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	fs.StringArrayVarP(&o.Files, "filename", "f", nil, "manifest file, directory or glob to check, or - for stdin (repeatable; arguments after the flags are more files)")
+	o.checkOutputOptions.AddFlags(fs)
 	fs.StringVarP(&o.DefaultNamespace, "namespace", "n", "default", "namespace of objects that name none (as kubectl apply -n would)")
 	fs.BoolVar(&o.SkipSignatures, "skip-signatures", false, "do not verify image signatures (offline linting); the output says they were skipped")
 	fs.BoolVar(&o.SkipImageConfig, "skip-image-config", false, "do not read image configs from registries (offline linting); the output says they were skipped")
-	fs.BoolVar(&o.IncludeExcluded, "include-excluded", false, "evaluate objects in the namespaces the webhook excludes (kube-system and --sealgate-namespace) instead of reporting them as excluded")
-	fs.StringVar(&o.Operation, "operation", opCreate, "admission operation to evaluate: CREATE, or UPDATE of the objects in --old")
-	fs.StringVar(&o.Old, "old", "", "with --operation UPDATE: file or directory of the objects as they are now, matched to -f by kind, namespace and name")
 	o.Verify.AddFlags(fs)
+	o.CustomKinds.AddFlags(fs)
+	o.Input.AddFlags(fs)
+	o.Verdict.AddFlags(fs)
 }
 
 func (o *checkOptions) Validate() error {
@@ -68,40 +69,47 @@ func (o *checkOptions) Validate() error {
 	if o.SealgateNamespace == "" {
 		errs = append(errs, errors.New("--sealgate-namespace must not be empty"))
 	}
-	if o.Output != "text" && o.Output != "json" {
-		errs = append(errs, fmt.Errorf("-o %q: want text or json", o.Output))
-	}
+	errs = append(errs, o.checkOutputOptions.Validate())
 	if o.DefaultNamespace == "" {
 		errs = append(errs, errors.New("--namespace must not be empty"))
 	}
-	errs = append(errs, o.validateVerdict()...)
-	errs = append(errs, o.Verify.Validate())
+	errs = append(errs, o.Verify.Validate(), o.CustomKinds.Validate(), o.Input.Validate(), o.Verdict.Validate())
 	return errors.Join(errs...)
 }
 
 func newCheckCommand(stdio IO) *cobra.Command {
 	o := &checkOptions{}
 	cmd := &cobra.Command{
-		Use:   "check --policy POLICY -f MANIFESTS",
+		Use:   "check --policy POLICY -f MANIFESTS [MANIFESTS...]",
 		Short: "Check manifests against policies offline, with the verdict the cluster would give",
 		Long: `check evaluates Kubernetes manifests against sealgate policies with the same engine as the
-webhook. Exit status: 0 when every object is admitted, 1 when any is denied, 2 on a usage or input error.
-Warn and Audit violations are shown but do not change the exit status.`,
+webhook. Exit status: 0 when every object is admitted, 1 when any is denied (or, with --fail-on warn or
+audit, has a violation of that mode), 2 on a usage or input error. Output formats: text (a summary, then
+the findings), json, yaml, sarif, junit, github (workflow commands), report (OpenReports), table.`,
 		Example: `  sealgate check --policy examples/policies -f examples/workloads
   helm template ./chart | sealgate check --policy policies/ -f - -o json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		// Arguments are more manifests, so that `-f a.yaml b.yaml` works after the shell expands a glob.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Files = append(o.Files, args...)
 			if err := o.Validate(); err != nil {
 				return usageError(err)
 			}
-			rep, err := o.run(cmd.Context(), stdio)
+			rep, read, err := o.run(cmd.Context(), stdio)
+			var listed *exitError
+			if errors.As(err, &listed) {
+				return err
+			}
 			if err != nil {
 				return usageError(err)
 			}
-			if err := rep.write(stdio.Out, o.Output); err != nil {
+			if err := rep.write(stdio.Out, &o.checkOutputOptions); err != nil {
 				return usageError(err)
 			}
-			if !rep.allowed() {
+			if err := o.inputVerdict(rep, read); err != nil {
+				return err
+			}
+			if rep.fails(o.FailOn) {
 				return &exitError{code: ExitDenied}
 			}
 			return nil
@@ -111,28 +119,29 @@ Warn and Audit violations are shown but do not change the exit status.`,
 	return cmd
 }
 
-func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
+// run evaluates the manifests and returns the report and how many objects were read.
+func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, int, error) {
 	policies, exceptions, err := loadPoliciesAndExceptions(o.Policies, o.Exceptions, stdio.In, o.SealgateNamespace)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	docs, warns, err := manifest.ReadPaths(o.Files, stdio.In)
+	in := o.readInput(stdio.In, stdio.Err)
+	if len(in.readErrs) > 0 && !o.Input.ContinueOnError {
+		return nil, 0, listErrors(stdio.Err, in.readErrs)
+	}
+	ns, err := namespacesFrom(in.docs)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	for _, w := range warns {
-		fmt.Fprintf(stdio.Err, "warning: %s\n", w)
-	}
-	ns, err := namespacesFrom(docs)
-	if err != nil {
-		return nil, err
+	for name, labels := range o.namespaceLabels {
+		ns[name] = labels
 	}
 	eng := &engine.Engine{Rules: rules.Default(), Namespaces: ns, SkipSignatures: o.SkipSignatures, SkipImageConfig: o.SkipImageConfig,
 		Exceptions: engine.NewStaticExceptions(exceptions), ExceptionNamespace: o.SealgateNamespace}
 	if !o.SkipSignatures || !o.SkipImageConfig {
 		vo, err := o.Verify.Options(nil)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		v := verify.New(vo)
 		if !o.SkipSignatures {
@@ -144,23 +153,12 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
 	}
 	old, err := o.oldObjects()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rep := &report{SignaturesSkipped: o.SkipSignatures, ImageConfigSkipped: o.SkipImageConfig, Results: []result{}, Exceptions: len(exceptions)}
-	for i := range docs {
-		d := &docs[i]
-		gv, err := schema.ParseGroupVersion(d.APIVersion)
-		if err != nil {
-			return nil, fmt.Errorf("%s: apiVersion %q: %w", d.Where(), d.APIVersion, err)
-		}
-		w, err := workload.Decode(gv.WithKind(d.Kind), d.JSON)
-		if errors.Is(err, workload.ErrNotWorkload) {
-			rep.Skipped++
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", d.Where(), err)
-		}
+	in.fill(rep)
+	for _, obj := range in.objects {
+		d, w := obj.doc, obj.w
 		namespace := w.Object.Namespace
 		if namespace == "" {
 			namespace = o.DefaultNamespace
@@ -170,14 +168,15 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, error) {
 			continue
 		}
 		op, unchanged := o.asAdmitted(w, old)
-		if unchanged {
-			rep.add(d, w, namespace, &engine.Result{}).note(op, unchangedNote)
-			continue
+		res := &engine.Result{} // the webhook admits an unchanged UPDATE unevaluated
+		if !unchanged {
+			res = eng.Evaluate(ctx, policies, w, namespace)
 		}
-		res := eng.Evaluate(ctx, policies, w, namespace)
-		rep.add(d, w, namespace, res).note(op, "")
+		rep.add(d, w, namespace, res)
+		rep.note(obj.note)
+		rep.operation(op, unchanged)
 	}
-	return rep, nil
+	return rep, in.read, nil
 }
 
 // staticNamespaces answers namespace labels from Namespace objects found in the input; other

@@ -85,7 +85,7 @@ func TestCheckExceptionSources(t *testing.T) {
 			privilegedAgent, ExitOK, []string{"(excepted by platform/agent)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, errOut, code := run(t, tc.stdin, append([]string{"check"}, tc.args...)...)
+			out, errOut, code := run(t, tc.stdin, append([]string{"check", "--detail", "full"}, tc.args...)...)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
 			}

@@ -124,3 +124,5 @@ func TestCheckDuplicateKeys(t *testing.T) {
 		t.Errorf("policy: exit %d, want %d\nstdout:\n%s\nstderr:\n%s\nwant stderr:\n%s", code, ExitUsage, out, errOut, wantErr)
 	}
 }
+
+func writeFileAt(p, content string) error { return os.WriteFile(p, []byte(content), 0o644) }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -44,6 +45,10 @@ const (
 // an unset field as its default (allowPrivilegeEscalation as true, a container's limit as its
 // request).
 func applyServerDefaults(w *workload.Workload) {
+	if _, builtin := workload.Lookup(w.GVK); !builtin {
+		// The API server defaults custom resources only from their CRD's schema, never as pods.
+		return
+	}
 	spec := w.Spec
 	for i := range spec.Volumes {
 		v := &spec.Volumes[i]
@@ -64,6 +69,20 @@ func applyServerDefaults(w *workload.Workload) {
 	}
 }
 
+// verdictOptions are the flags that make check's verdict the cluster's: --include-excluded,
+// --operation and --old.
+type verdictOptions struct {
+	IncludeExcluded bool
+	Operation       string
+	Old             string
+}
+
+func (o *verdictOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.IncludeExcluded, "include-excluded", false, "evaluate objects in the namespaces the webhook excludes (kube-system and --sealgate-namespace) instead of reporting them as excluded")
+	fs.StringVar(&o.Operation, "operation", opCreate, "admission operation to evaluate: CREATE, or UPDATE of the objects in --old")
+	fs.StringVar(&o.Old, "old", "", "with --operation UPDATE: file or directory of the objects as they are now, matched to -f by kind, namespace and name")
+}
+
 // excludedNamespaces are the namespaces the webhook configuration (pkg/webhookconfig) excludes:
 // kube-system and sealgate's own. The API server never sends sealgate an object in them.
 func (o *checkOptions) excludedNamespaces() []string {
@@ -72,7 +91,7 @@ func (o *checkOptions) excludedNamespaces() []string {
 
 // excluded reports whether the cluster would admit an object in namespace without asking sealgate.
 func (o *checkOptions) excluded(namespace string) bool {
-	return !o.IncludeExcluded && slices.Contains(o.excludedNamespaces(), namespace)
+	return !o.Verdict.IncludeExcluded && slices.Contains(o.excludedNamespaces(), namespace)
 }
 
 // excludedObject is an object check did not evaluate because the webhook never sees it.
@@ -116,10 +135,10 @@ type objectKey struct {
 
 // oldObjects reads --old: the objects as they are before the UPDATE, by key.
 func (o *checkOptions) oldObjects() (map[objectKey]*workload.Workload, error) {
-	if o.Operation != opUpdate {
+	if o.Verdict.Operation != opUpdate {
 		return nil, nil
 	}
-	docs, _, err := manifest.ReadPaths([]string{o.Old}, nil)
+	docs, _, err := manifest.ReadPaths([]string{o.Verdict.Old}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("--old: %w", err)
 	}
@@ -130,7 +149,11 @@ func (o *checkOptions) oldObjects() (map[objectKey]*workload.Workload, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--old: %s: apiVersion %q: %w", d.Where(), d.APIVersion, err)
 		}
-		w, err := workload.Decode(gv.WithKind(d.Kind), d.JSON)
+		gvk := gv.WithKind(d.Kind)
+		if removed, ok := workload.Removed(gvk); ok {
+			gvk = removed.Served // as the new objects are read (check_input.go)
+		}
+		w, err := o.CustomKinds.kinds.Decode(gvk, d.JSON)
 		if errors.Is(err, workload.ErrNotWorkload) {
 			continue
 		}
@@ -176,10 +199,10 @@ func (o *checkOptions) asAdmitted(w *workload.Workload, old map[objectKey]*workl
 	return opUpdate, admission.Unchanged(w, prev)
 }
 
-func (o *checkOptions) validateVerdict() []error {
+func (o *verdictOptions) Validate() error {
 	var errs []error
 	switch o.Operation {
-	case opCreate:
+	case opCreate, "": // "": options built without flags (sealgate test)
 		if o.Old != "" {
 			errs = append(errs, errors.New("--old needs --operation UPDATE"))
 		}
@@ -190,11 +213,22 @@ func (o *checkOptions) validateVerdict() []error {
 	default:
 		errs = append(errs, fmt.Errorf("--operation %q: want CREATE or UPDATE", o.Operation))
 	}
-	return errs
+	return errors.Join(errs...)
 }
 
-// note records the operation evaluated, under --operation UPDATE ("" otherwise), and why the
-// object was admitted unevaluated, if it was.
-func (r *result) note(op, why string) {
-	r.Operation, r.Note = op, why
+// operation records, on the last result, the operation evaluated under --operation UPDATE ("" otherwise)
+// and, for an unchanged UPDATE, that the webhook admits it unevaluated.
+func (r *report) operation(op string, unchanged bool) {
+	r.Results[len(r.Results)-1].Operation = op
+	if unchanged {
+		r.note(unchangedNote)
+	}
+}
+
+// objectName is the object's name, or its generateName followed by *, as results name it.
+func objectName(w *workload.Workload) string {
+	if w.Object.Name == "" && w.Object.GenerateName != "" {
+		return w.Object.GenerateName + "*"
+	}
+	return w.Object.Name
 }

@@ -14,7 +14,7 @@ import (
 // Exit codes shared by every command.
 const (
 	ExitOK     = 0
-	ExitDenied = 1 // `check` and `audit`: at least one object would be denied
+	ExitDenied = 1 // `check` and `audit`: at least one object would be denied; `test`: an expectation failed
 	ExitUsage  = 2 // bad flags, unreadable or invalid input, or a failure to run
 )
 
@@ -52,7 +52,7 @@ func Execute(ctx context.Context, args []string, stdio IO) int {
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
-	root.AddCommand(newCheckCommand(stdio), newAuditCommand(stdio), newServeCommand(stdio), newVersionCommand(stdio))
+	root.AddCommand(newCheckCommand(stdio), newTestCommand(stdio), newAuditCommand(stdio), newServeCommand(stdio), newVersionCommand(stdio))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 
 	err := root.ExecuteContext(ctx)

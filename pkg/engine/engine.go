@@ -211,6 +211,7 @@ type Engine struct {
 func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *workload.Workload, namespace string) *Result {
 	res := &Result{}
 	t := rules.NewTarget(w.Template, w.Spec, w.SpecPath, w.MetaPath)
+	reindex(t, w)
 	// One collector for every rule of every policy: it holds at most MaxViolationsPerRule findings
 	// of a rule ID, however many the pod has.
 	found := &rules.Findings{Limit: MaxViolationsPerRule}
@@ -371,4 +372,22 @@ func violation(p *policy.Policy, ruleID string, f rules.Finding) Violation {
 	}
 	return Violation{Policy: p.Name, Rule: id, Mode: p.Mode, Path: rules.Truncate(f.Path, MaxPathBytes),
 		Container: rules.Truncate(f.Container, rules.MaxValueBytes), Message: rules.Truncate(f.Message, MaxMessageBytes)}
+}
+
+// reindex gives the target's containers their indexes in the object when the workload left some
+// of the object's entries out of its pod spec (workload.Workload.ContainerIndex), so that every
+// path names the object's own entry.
+func reindex(t *rules.Target, w *workload.Workload) {
+	if w.ContainerIndex == nil && w.InitContainerIndex == nil {
+		return
+	}
+	cs := t.Containers()
+	for i := range cs {
+		switch {
+		case cs[i].Kind == rules.Regular && w.ContainerIndex != nil:
+			cs[i].Index = w.ContainerIndex[cs[i].Index]
+		case cs[i].Kind == rules.Init && w.InitContainerIndex != nil:
+			cs[i].Index = w.InitContainerIndex[cs[i].Index]
+		}
+	}
 }

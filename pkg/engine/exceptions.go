@@ -208,15 +208,7 @@ func (r *Result) ExceptedOmitted() int {
 // each upstream check), nor a family of them ("containers", "podSecurity"). A misspelt rule would
 // otherwise waive nothing, silently.
 func UnknownRules(reg *rules.Registry, x *policy.Exception) field.ErrorList {
-	known := []string{RuleNamespaceLookup, RuleSignatures}
-	for _, r := range reg.Rules() {
-		known = append(known, r.ID)
-	}
-	// The podSecurity rule reports each failing upstream check under its own ID.
-	checks := make([]string, 0, 32)
-	for _, c := range psapolicy.DefaultChecks() {
-		checks = append(checks, "podSecurity."+string(c.ID))
-	}
+	known, checks := RuleIDs(reg)
 	isKnown := func(id string) bool {
 		for _, k := range append(known, checks...) {
 			if k == id || strings.HasPrefix(k, id+".") {
@@ -236,6 +228,20 @@ func UnknownRules(reg *rules.Registry, x *policy.Exception) field.ErrorList {
 		}
 	}
 	return errs
+}
+
+// RuleIDs returns the IDs a violation can carry: the engine's own and reg's rules, and apart, the
+// ID of each Pod Security check, which the podSecurity rule reports each failing check under.
+func RuleIDs(reg *rules.Registry) (known, podSecurityChecks []string) {
+	known = []string{RuleNamespaceLookup, RuleSignatures}
+	for _, r := range reg.Rules() {
+		known = append(known, r.ID)
+	}
+	podSecurityChecks = make([]string, 0, 32)
+	for _, c := range psapolicy.DefaultChecks() {
+		podSecurityChecks = append(podSecurityChecks, "podSecurity."+string(c.ID))
+	}
+	return known, podSecurityChecks
 }
 
 // ValidateExceptions checks the rules each compiled exception names against reg (UnknownRules) and

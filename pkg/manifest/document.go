@@ -24,7 +24,7 @@ const maxWarningsPerDocument = 5
 // document into gigabytes of JSON; and two keys can become one JSON key. The document is parsed
 // once, strictly, which names every repeated key with its line; a strict parse keeps the first value
 // of a repeated key, so only a document that has one is parsed again, leniently, for the last.
-func (s *stream) yamlDocument(chunk []byte, first, line int) error {
+func (s *stream) yamlDocument(chunk []byte, first, line, col int) error {
 	// yaml.v2 can name the line after the last, for a value missing at the end.
 	last := first + bytes.Count(chunk, []byte("\n")) - 1
 	dec := yamlv2.NewDecoder(bytes.NewReader(chunk))
@@ -74,7 +74,7 @@ func (s *stream) yamlDocument(chunk []byte, first, line int) error {
 	if len(js) > s.lim.document {
 		return s.fail(line, fmt.Errorf("%w as JSON", ErrDocumentTooLarge))
 	}
-	return s.add(js, line, warns)
+	return s.add(js, line, col, warns)
 }
 
 // yamlFail reports a YAML error with the line numbers of the file, not of the document (whose
@@ -145,10 +145,10 @@ func (s *stream) yamlDuplicates(err error, first, last int) ([]Warning, bool) {
 
 // jsonDocument takes one JSON value as it was written, resolving repeated keys to their last value
 // (as the API server and pkg/workload read them) so that no reader of Document.JSON sees them.
-func (s *stream) jsonDocument(raw []byte, line int) error {
+func (s *stream) jsonDocument(raw []byte, line, col int) error {
 	dups := jsonDuplicates(raw)
 	if len(dups) == 0 {
-		return s.add(raw, line, nil)
+		return s.add(raw, line, col, nil)
 	}
 	warns := make([]Warning, len(dups))
 	for i, d := range dups {
@@ -170,7 +170,7 @@ func (s *stream) jsonDocument(raw []byte, line int) error {
 	if len(js) > s.lim.document {
 		return s.fail(line, fmt.Errorf("%w as JSON", ErrDocumentTooLarge))
 	}
-	return s.add(js, line, warns)
+	return s.add(js, line, col, warns)
 }
 
 type header struct {
@@ -181,7 +181,7 @@ type header struct {
 
 // add counts one document and keeps its objects: the document itself, or the items of a List. A
 // null document is not counted, as kubectl skips it.
-func (s *stream) add(js []byte, line int, warns []Warning) error {
+func (s *stream) add(js []byte, line, col int, warns []Warning) error {
 	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
 		return nil
 	}
@@ -194,7 +194,7 @@ func (s *stream) add(js []byte, line int, warns []Warning) error {
 	}
 	index := s.index + 1
 	if !strings.HasSuffix(h.Kind, "List") || h.Items == nil {
-		s.docs = append(s.docs, Document{Source: s.source, Index: index, Line: line, APIVersion: h.APIVersion, Kind: h.Kind, JSON: js})
+		s.docs = append(s.docs, Document{Source: s.source, Index: index, Line: line, Column: col, APIVersion: h.APIVersion, Kind: h.Kind, JSON: js})
 	} else {
 		docs := make([]Document, 0, len(h.Items))
 		for i, item := range h.Items {
@@ -203,7 +203,7 @@ func (s *stream) add(js []byte, line int, warns []Warning) error {
 				return &Error{Source: s.source, Index: index, Item: i + 1, Line: line,
 					Err: errors.New("not a Kubernetes object: apiVersion and kind are required")}
 			}
-			docs = append(docs, Document{Source: s.source, Index: index, Item: i + 1, Line: line, APIVersion: ih.APIVersion, Kind: ih.Kind, JSON: item})
+			docs = append(docs, Document{Source: s.source, Index: index, Item: i + 1, Line: line, Column: col, APIVersion: ih.APIVersion, Kind: ih.Kind, JSON: item})
 		}
 		s.docs = append(s.docs, docs...)
 	}

@@ -46,6 +46,9 @@ type Document struct {
 	// Line is the 1-based line of Source where the document starts (for items, where their List
 	// starts).
 	Line int
+	// Column is the 1-based column of Line where the document starts: its first key in YAML, its
+	// "{" in JSON (for items, their List's).
+	Column int
 	// APIVersion and Kind are read from the object.
 	APIVersion, Kind string
 	// JSON is the object. It never repeats a key: a repeated key is resolved to its last value, as
@@ -66,7 +69,8 @@ func where(source string, index, item int) string {
 }
 
 // Error is a document that cannot be read. Line is the line of the problem when the parser names
-// one, and otherwise the line where the document starts.
+// one, and otherwise the line where the document starts. An Index of 0 is a file that cannot be
+// read at all (ReadAll).
 type Error struct {
 	Source      string
 	Index, Item int
@@ -75,6 +79,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.Index == 0 {
+		return fmt.Sprintf("%s: %v", e.Source, e.Err)
+	}
 	return fmt.Sprintf("%s: line %d: %v", where(e.Source, e.Index, e.Item), e.Line, e.Err)
 }
 
@@ -133,7 +140,7 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Document, []Warning, error) {
 			docs, warns = append(docs, d...), append(warns, w...)
 			continue
 		}
-		files, err := expand(p)
+		files, err := expand(p, nil)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -148,7 +155,9 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Document, []Warning, error) {
 	return docs, warns, nil
 }
 
-func expand(p string) ([]string, error) {
+// expand lists the files p names: p itself, or the manifests of directory p, without those ignore
+// matches (see Options.Ignore).
+func expand(p string, ignore []string) ([]string, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return nil, err
@@ -157,9 +166,17 @@ func expand(p string) ([]string, error) {
 		return []string{p}, nil
 	}
 	var files []string
+	skipped := 0
 	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if path != p && ignored(path, ignore) {
+			skipped++
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		if d.IsDir() {
 			return nil
@@ -174,6 +191,9 @@ func expand(p string) ([]string, error) {
 		return nil, err
 	}
 	slices.Sort(files)
+	if len(files) == 0 && skipped > 0 {
+		return nil, fmt.Errorf("%s: no .yaml, .yml or .json files that --ignore does not match", p)
+	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("%s: no .yaml, .yml or .json files", p)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // limits are the bounds one Read works under; tests shrink them.
@@ -28,17 +29,22 @@ type stream struct {
 	lim    limits
 	br     *bufio.Reader
 	line   int // line of the next byte to read from br
+	col    int // column of the next byte, while reading JSON
 	index  int // documents counted so far
 	docs   []Document
 	warns  []Warning
 	// jsonErr is why the JSON value at the start of the YAML that follows it was not JSON: when
 	// that first YAML document fails too, the JSON error is the one to report (as kubectl does).
 	jsonErr error
+	// keepGoing records a document that cannot be read in errs and reads on, where the input can be
+	// split without it (the next YAML document; the next JSON value when this one was valid JSON).
+	keepGoing bool
+	errs      []*Error
 }
 
 func newStream(source string, r io.Reader, lim limits) *stream {
 	br := bufio.NewReaderSize(&boundedReader{r: r, left: lim.input + 1}, 64<<10)
-	return &stream{source: source, lim: lim, br: br, line: 1}
+	return &stream{source: source, lim: lim, br: br, line: 1, col: 1}
 }
 
 // boundedReader fails, rather than ending, once more than the limit has been read: a limit that
@@ -58,6 +64,18 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.left -= int64(n)
 	return n, err
+}
+
+// skipped records err, a document that cannot be read, and reports whether reading goes on: with
+// keepGoing the document is counted (so that the next one keeps its number) and the next is read.
+func (s *stream) skipped(err error) bool {
+	var e *Error
+	if !s.keepGoing || !errors.As(err, &e) {
+		return false
+	}
+	s.errs = append(s.errs, e)
+	s.index = max(s.index, e.Index)
+	return true
 }
 
 // fail wraps a problem with the document being read (the next to be counted) and its line.
@@ -90,7 +108,7 @@ func (s *stream) readJSON() error {
 		if err != nil {
 			return s.fail(s.line, err)
 		}
-		start := s.line
+		start, col := s.line, s.col
 		raw, err := s.frameJSON()
 		if err == nil && !json.Valid(raw) {
 			err = errNotJSON
@@ -110,14 +128,24 @@ func (s *stream) readJSON() error {
 			return s.fail(start, err)
 		}
 		values++
-		s.line += bytes.Count(raw, []byte("\n"))
+		s.advance(raw)
 		if bytes.Equal(raw, []byte("null")) {
 			continue // kubectl skips a null value too; it is not a document
 		}
-		if err := s.jsonDocument(raw, start); err != nil {
+		if err := s.jsonDocument(raw, start, col); err != nil && !s.skipped(err) {
 			return err
 		}
 	}
+}
+
+// advance moves line and col past raw.
+func (s *stream) advance(raw []byte) {
+	if i := bytes.LastIndexByte(raw, '\n'); i >= 0 {
+		s.line += bytes.Count(raw, []byte("\n"))
+		s.col = 1 + utf8.RuneCount(raw[i+1:])
+		return
+	}
+	s.col += utf8.RuneCount(raw)
 }
 
 // errNotJSON marks a value that is not valid JSON; jsonError says why, as encoding/json does.
@@ -156,12 +184,14 @@ func (s *stream) skipSpace() ([]byte, error) {
 		switch c {
 		case '\n':
 			s.line++
+			s.col = 1
 			indent, newline = indent[:0], true
 		case ' ', '\t', '\r':
 			if len(indent) >= s.lim.document {
 				return nil, ErrDocumentTooLarge
 			}
 			indent = append(indent, c)
+			s.col++
 		default:
 			if !newline {
 				indent = nil
@@ -253,7 +283,7 @@ func (s *stream) readYAML(br *bufio.Reader) error {
 			return err
 		}
 		if content, ok := firstContentLine(chunk); ok {
-			if err := s.yamlDocument(chunk, first, first+content); err != nil {
+			if err := s.yamlDocument(chunk, first, first+content, indentColumn(chunk, content)); err != nil && !s.skipped(err) {
 				return err
 			}
 			s.jsonErr = nil
@@ -317,6 +347,15 @@ func (s *stream) nextChunk(br *bufio.Reader) (chunk []byte, first int, end bool,
 			return chunk, first, true, nil
 		}
 	}
+}
+
+// indentColumn is the 1-based column of the first character of chunk's line n that is not a space.
+func indentColumn(chunk []byte, n int) int {
+	for range n {
+		_, chunk, _ = bytes.Cut(chunk, []byte("\n"))
+	}
+	line, _, _ := bytes.Cut(chunk, []byte("\n"))
+	return 1 + len(line) - len(bytes.TrimLeft(line, " \t"))
 }
 
 // firstContentLine returns the 0-based line of chunk's first line that is neither blank nor a

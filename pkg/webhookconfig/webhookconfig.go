@@ -128,6 +128,10 @@ func (o *Options) client(path string) admissionregistrationv1.WebhookClientConfi
 
 // workloadRules lists every pod-bearing kind from the workload package, so the webhook and the
 // decoder can never disagree. Pods also send the ephemeralcontainers and resize subresources.
+//
+// The built-in custom kinds (workload.BuiltinCustomKinds) are listed always, whether or not the
+// cluster serves their CRDs: the API server accepts a rule that names a resource it does not serve
+// and matches it from the moment a CRD serves it, so nothing needs to watch CRDs to register them.
 func workloadRules() []admissionregistrationv1.RuleWithOperations {
 	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
 	var out []admissionregistrationv1.RuleWithOperations
@@ -138,6 +142,12 @@ func workloadRules() []admissionregistrationv1.RuleWithOperations {
 		}
 		out = append(out, admissionregistrationv1.RuleWithOperations{Operations: ops, Rule: admissionregistrationv1.Rule{
 			APIGroups: []string{k.GVK.Group}, APIVersions: []string{k.GVK.Version}, Resources: resources,
+			Scope: ptr.To(admissionregistrationv1.NamespacedScope)}})
+	}
+	for _, k := range workload.BuiltinCustomKinds {
+		// Every built-in custom kind is namespaced.
+		out = append(out, admissionregistrationv1.RuleWithOperations{Operations: ops, Rule: admissionregistrationv1.Rule{
+			APIGroups: []string{k.GVK.Group}, APIVersions: []string{k.GVK.Version}, Resources: []string{k.Resource},
 			Scope: ptr.To(admissionregistrationv1.NamespacedScope)}})
 	}
 	return out

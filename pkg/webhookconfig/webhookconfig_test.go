@@ -77,6 +77,15 @@ func TestValidating(t *testing.T) {
 			t.Errorf("%s is not sent to the webhook", k.Resource)
 		}
 	}
+	// And every built-in custom kind, at its own group and version, whether or not its CRD exists.
+	for _, k := range workload.BuiltinCustomKinds {
+		if !slices.ContainsFunc(w.Rules, func(r admissionregistrationv1.RuleWithOperations) bool {
+			return slices.Equal(r.APIGroups, []string{k.GVK.Group}) && slices.Equal(r.APIVersions, []string{k.GVK.Version}) &&
+				slices.Equal(r.Resources, []string{k.Resource}) && *r.Scope == admissionregistrationv1.NamespacedScope
+		}) {
+			t.Errorf("%s (%s) is not sent to the webhook", k.Resource, k.GVK)
+		}
+	}
 	for _, sub := range []string{"pods/ephemeralcontainers", "pods/resize"} {
 		if !slices.Contains(resources, sub) {
 			t.Errorf("%s is not sent to the webhook", sub)

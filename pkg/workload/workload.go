@@ -27,6 +27,10 @@ type Workload struct {
 	Spec     *corev1.PodSpec
 	// SpecPath and MetaPath are the field paths of Spec and Template in the object.
 	SpecPath, MetaPath string
+	// ContainerIndex and InitContainerIndex, when set, give the index in the object of each of
+	// Spec's containers (init containers): a custom kind's entries that patch generated containers
+	// are left out of Spec (CustomKind.Generated), and the paths must still name the object's own.
+	ContainerIndex, InitContainerIndex []int
 }
 
 // ErrNotWorkload is returned for kinds that carry no pod spec.

@@ -601,3 +601,26 @@ func TestKindNamed(t *testing.T) {
 		t.Errorf("KindNames lists %d kinds, Kinds has %d", len(seen), len(workload.Kinds))
 	}
 }
+
+// TestRemoved: every removed version maps to a served kind with the same pod template path.
+func TestRemoved(t *testing.T) {
+	for _, gvk := range []schema.GroupVersionKind{
+		{Group: "extensions", Version: "v1beta1", Kind: "Deployment"},
+		{Group: "apps", Version: "v1beta2", Kind: "StatefulSet"},
+		{Group: "batch", Version: "v1beta1", Kind: "CronJob"},
+	} {
+		r, ok := workload.Removed(gvk)
+		if !ok {
+			t.Errorf("%s: not removed", gvk)
+			continue
+		}
+		if _, ok := workload.Lookup(r.Served); !ok || r.Served.Kind != gvk.Kind || r.RemovedIn == "" {
+			t.Errorf("%s: served as %s (known %v), removed in %q", gvk, r.Served, ok, r.RemovedIn)
+		}
+	}
+	for _, gvk := range []schema.GroupVersionKind{{Group: "apps", Version: "v1", Kind: "Deployment"}, {Group: "extensions", Version: "v1beta1", Kind: "Ingress"}} {
+		if _, ok := workload.Removed(gvk); ok {
+			t.Errorf("%s: removed, want not", gvk)
+		}
+	}
+}
