@@ -101,12 +101,16 @@ type excludedObject struct {
 	Namespace  string `json:"namespace"`
 	Name       string `json:"name"`
 	Source     string `json:"source"`
-	Reason     string `json:"reason"`
+	// File, Document and Line locate it, as they locate a result.
+	File     string `json:"file"`
+	Document int    `json:"document"`
+	Line     int    `json:"line,omitempty"`
+	Reason   string `json:"reason"`
 }
 
 func (r *report) exclude(d *manifest.Document, w *workload.Workload, namespace string) {
 	r.Excluded = append(r.Excluded, excludedObject{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: namespace,
-		Name: objectName(w), Source: d.Where(),
+		Name: objectName(w), Source: d.Where(), File: d.Source, Document: d.Index, Line: d.Line,
 		Reason: "namespace " + namespace + " is excluded by the webhook configuration: the cluster admits it without asking sealgate (--include-excluded evaluates it)"})
 }
 
