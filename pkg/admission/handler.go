@@ -131,7 +131,7 @@ func (h *Handler) review(ctx context.Context, req *request) (resp *admissionv1.A
 	if err != nil {
 		return badObject(req.UID, err), "error"
 	}
-	if req.Operation == admissionv1.Update && unchanged(w, old) {
+	if req.Operation == admissionv1.Update && Unchanged(w, old) {
 		// Scaling, relabelling or finalizers must never wedge an object that predates a policy.
 		return allowed(req.UID, "pod spec unchanged"), "skipped"
 	}
@@ -157,9 +157,9 @@ func (h *Handler) review(ctx context.Context, req *request) (resp *admissionv1.A
 	return resp, "allowed"
 }
 
-// unchanged reports whether an UPDATE leaves the pod spec and the pod metadata the rules read (the
+// Unchanged reports whether an UPDATE leaves the pod spec and the pod metadata the rules read (the
 // annotations) as they were. An undecodable old object counts as changed, so the new one is checked.
-func unchanged(w, old *workload.Workload) bool {
+func Unchanged(w, old *workload.Workload) bool {
 	if old == nil {
 		return false
 	}

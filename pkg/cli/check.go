@@ -29,6 +29,7 @@ type checkOptions struct {
 	Verify            verify.Flags
 	CustomKinds       customKindFlags
 	Input             inputOptions
+	Verdict           verdictOptions
 	checkOutputOptions
 
 	// namespaceLabels adds namespaces, with their labels, to those the input defines: `sealgate test`
@@ -48,6 +49,7 @@ func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
 	o.Verify.AddFlags(fs)
 	o.CustomKinds.AddFlags(fs)
 	o.Input.AddFlags(fs)
+	o.Verdict.AddFlags(fs)
 }
 
 func (o *checkOptions) Validate() error {
@@ -71,7 +73,7 @@ func (o *checkOptions) Validate() error {
 	if o.DefaultNamespace == "" {
 		errs = append(errs, errors.New("--namespace must not be empty"))
 	}
-	errs = append(errs, o.Verify.Validate(), o.CustomKinds.Validate(), o.Input.Validate())
+	errs = append(errs, o.Verify.Validate(), o.CustomKinds.Validate(), o.Input.Validate(), o.Verdict.Validate())
 	return errors.Join(errs...)
 }
 
@@ -149,6 +151,10 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, int, error) 
 			eng.ImageConfigs = v
 		}
 	}
+	old, err := o.oldObjects()
+	if err != nil {
+		return nil, 0, err
+	}
 	rep := &report{SignaturesSkipped: o.SkipSignatures, ImageConfigSkipped: o.SkipImageConfig, Results: []result{}, Exceptions: len(exceptions)}
 	in.fill(rep)
 	for _, obj := range in.objects {
@@ -157,9 +163,18 @@ func (o *checkOptions) run(ctx context.Context, stdio IO) (*report, int, error) 
 		if namespace == "" {
 			namespace = o.DefaultNamespace
 		}
-		res := eng.Evaluate(ctx, policies, w, namespace)
+		if o.excluded(namespace) {
+			rep.exclude(d, w, namespace)
+			continue
+		}
+		op, unchanged := o.asAdmitted(w, old)
+		res := &engine.Result{} // the webhook admits an unchanged UPDATE unevaluated
+		if !unchanged {
+			res = eng.Evaluate(ctx, policies, w, namespace)
+		}
 		rep.add(d, w, namespace, res)
 		rep.note(obj.note)
+		rep.operation(op, unchanged)
 	}
 	return rep, in.read, nil
 }

@@ -233,7 +233,7 @@ func (o *checkOptions) inputVerdict(rep *report, read int) error {
 		case read == 0:
 			errs = append(errs, fmt.Errorf("no objects read: %s held no Kubernetes object (a `helm template` that failed in a pipeline "+
 				"without `set -o pipefail` leaves standard input empty); pass --allow-empty if an empty input is expected", strings.Join(o.Files, ", ")))
-		case len(rep.Results) == 0 && len(rep.Errors) == 0:
+		case len(rep.Results) == 0 && len(rep.Errors) == 0 && len(rep.Excluded) == 0: // excluded workloads were read fine
 			errs = append(errs, fmt.Errorf("no workloads checked: the %d %s read %s of kinds sealgate does not check (%s); pass --allow-empty if that is expected",
 				read, plural(read, "object", "objects"), plural(read, "is", "are all"), skippedList(rep.SkippedKinds)))
 		}

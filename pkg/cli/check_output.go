@@ -35,6 +35,8 @@ type report struct {
 	Errors []inputError `json:"errors,omitempty"`
 	// SkippedKinds counts the skipped objects by kind ("ConfigMap", "example.com/Widget").
 	SkippedKinds map[string]int `json:"skippedKinds,omitempty"`
+	// Excluded lists the objects in namespaces the webhook excludes, not evaluated (check_verdict.go).
+	Excluded []excludedObject `json:"excluded,omitempty"`
 }
 
 type result struct {
@@ -57,6 +59,9 @@ type result struct {
 	// OmittedViolations counts the violations found beyond the engine's limits (pkg/engine/limits.go)
 	// and not listed; they count toward allowed like the listed ones.
 	OmittedViolations int `json:"omittedViolations"`
+	// Operation is the admission operation evaluated, with --operation UPDATE: UPDATE, or CREATE for
+	// an object not in --old (check_verdict.go).
+	Operation string `json:"operation,omitempty"`
 
 	// omissions are the engine's omitted violations per policy and rule, for the summary.
 	omissions []engine.Omission
@@ -262,6 +267,7 @@ func (r *report) closingText(b *strings.Builder) {
 	if r.ImageConfigSkipped {
 		b.WriteString("image configs were not read (--skip-image-config)\n")
 	}
+	b.WriteString(r.excludedText())
 }
 
 func plural(n int, one, many string) string {
