@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -261,16 +262,23 @@ func (s *serveProcess) stop(t *testing.T, timeout time.Duration) int {
 	}
 }
 
-// serveFreeAddr returns a free loopback address. The port is released before serve binds it, which
-// is racy only against other processes grabbing ports at the same instant.
+// serveFreeAddr returns a free loopback address for serve to bind. The port is released before serve
+// binds it, so it is taken below Linux's ephemeral range (32768-60999 by default), from which the
+// kernel hands out the ports of every other test's 127.0.0.1:0 listener and outgoing connection:
+// picked there, it was taken now and then by a test running beside this one before serve bound it.
 func serveFreeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000)))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // in use: another
+		}
+		ln.Close()
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free loopback port between 20000 and 32000")
+	return ""
 }
 
 func serveClient(roots *x509.CertPool) *http.Client {
