@@ -150,7 +150,7 @@ func TestCheckJUnitParses(t *testing.T) {
 
 // GitHub workflow commands: the message escapes %, CR and LF; properties also : and ,.
 func TestCheckGitHubEscapes(t *testing.T) {
-	r := &report{Results: []result{{Kind: "Pod", Namespace: "dev", Name: "p", File: "dir,1/a:b%.yaml", Line: 7, Allowed: false,
+	r := &report{Results: []result{{objectRef: objectRef{Kind: "Pod", Namespace: "dev", Name: "p", File: "dir,1/a:b%.yaml", Line: 7}, Allowed: false,
 		Violations: []engine.Violation{{Policy: "p,1", Rule: "images.x", Mode: v1alpha1.ModeEnforce, Path: "spec.containers[0].image",
 			Message: "100% bad\r\nsecond line; fix: it"}}}}}
 	r.Summary = r.summarize()

@@ -39,7 +39,8 @@ type report struct {
 	Excluded []excludedObject `json:"excluded,omitempty"`
 }
 
-type result struct {
+// objectRef names an object of the input and says where it is.
+type objectRef struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Namespace  string `json:"namespace"`
@@ -47,10 +48,20 @@ type result struct {
 	Source     string `json:"source"`
 	// File, Document, Line and Column locate the object: Document is 1-based in File, Line and
 	// Column where it starts (0, and omitted, when not known).
-	File       string             `json:"file"`
-	Document   int                `json:"document"`
-	Line       int                `json:"line,omitempty"`
-	Column     int                `json:"column,omitempty"`
+	File     string `json:"file"`
+	Document int    `json:"document"`
+	Line     int    `json:"line,omitempty"`
+	Column   int    `json:"column,omitempty"`
+}
+
+// refOf is the objectRef of the object w decoded from d, in namespace.
+func refOf(d *manifest.Document, w *workload.Workload, namespace string) objectRef {
+	return objectRef{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: namespace, Name: objectName(w), Source: d.Where(),
+		File: d.Source, Document: d.Index, Line: d.Line, Column: d.Column}
+}
+
+type result struct {
+	objectRef
 	Allowed    bool               `json:"allowed"`
 	Policies   []string           `json:"policies"`
 	Violations []engine.Violation `json:"violations"`
@@ -68,13 +79,7 @@ type result struct {
 }
 
 func (r *report) add(d *manifest.Document, w *workload.Workload, namespace string, res *engine.Result) {
-	name := w.Object.Name
-	if name == "" && w.Object.GenerateName != "" {
-		name = w.Object.GenerateName + "*"
-	}
-	out := result{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: namespace, Name: name, Source: d.Where(),
-		File: d.Source, Document: d.Index, Line: d.Line, Column: d.Column,
-		Allowed: res.Allowed(), Policies: res.Matched, Violations: res.Violations, OmittedViolations: res.OmittedCount("")}
+	out := result{objectRef: refOf(d, w, namespace), Allowed: res.Allowed(), Policies: res.Matched, Violations: res.Violations, OmittedViolations: res.OmittedCount("")}
 	out.omissions = res.Omitted
 	if out.Policies == nil {
 		out.Policies = []string{}

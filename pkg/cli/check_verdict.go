@@ -96,21 +96,12 @@ func (o *checkOptions) excluded(namespace string) bool {
 
 // excludedObject is an object check did not evaluate because the webhook never sees it.
 type excludedObject struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Namespace  string `json:"namespace"`
-	Name       string `json:"name"`
-	Source     string `json:"source"`
-	// File, Document and Line locate it, as they locate a result.
-	File     string `json:"file"`
-	Document int    `json:"document"`
-	Line     int    `json:"line,omitempty"`
-	Reason   string `json:"reason"`
+	objectRef
+	Reason string `json:"reason"`
 }
 
 func (r *report) exclude(d *manifest.Document, w *workload.Workload, namespace string) {
-	r.Excluded = append(r.Excluded, excludedObject{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: namespace,
-		Name: objectName(w), Source: d.Where(), File: d.Source, Document: d.Index, Line: d.Line,
+	r.Excluded = append(r.Excluded, excludedObject{objectRef: refOf(d, w, namespace),
 		Reason: "namespace " + namespace + " is excluded by the webhook configuration: the cluster admits it without asking sealgate (--include-excluded evaluates it)"})
 }
 
