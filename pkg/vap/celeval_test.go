@@ -19,7 +19,7 @@ import (
 // validationExpr is a validation of a VAP: an expression over object that returns bool.
 type validationExpr string
 
-func (e validationExpr) GetExpression() string   { return string(e) }
+func (e validationExpr) GetExpression() string    { return string(e) }
 func (e validationExpr) ReturnTypes() []*cel.Type { return []*cel.Type{cel.BoolType} }
 
 var (
