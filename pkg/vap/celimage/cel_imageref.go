@@ -1,4 +1,4 @@
-package vap
+package celimage
 
 import (
 	"fmt"
@@ -49,7 +49,7 @@ const (
 // string literal keeps them readable; none of ours contains a single quote.
 func celString(s string) string {
 	if strings.ContainsRune(s, '\'') {
-		panic("vap: regex with a quote: " + s)
+		panic("celimage: regex with a quote: " + s)
 	}
 	return "r'" + s + "'"
 }

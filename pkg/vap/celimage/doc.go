@@ -1,4 +1,4 @@
-// Package vap compiles sealgate policy rules to ValidatingAdmissionPolicy CEL, so that the API
+// Package celimage compiles sealgate's image rules to ValidatingAdmissionPolicy CEL, so that the API
 // server keeps enforcing them while the webhook is down (issue 12). This file set covers the
 // image rules; their verdicts must equal pkg/imageref's, and where they cannot, deny more.
 //
@@ -49,4 +49,4 @@
 // plugin's own compiler and environment on imageref's test corpus and on generated spellings,
 // requires exact agreement outside IPv6 hosts and no under-denial anywhere, and prints the
 // figures; FuzzImageCEL does the same on arbitrary strings. TestImageCELCost reports the cost.
-package vap
+package celimage

@@ -1,4 +1,4 @@
-package vap
+package celimage
 
 import (
 	"go/ast"
@@ -26,7 +26,7 @@ const (
 // (messages, reasons) are harmless inputs: both sides must refuse them alike.
 func imagerefCorpus(t testing.TB) []string {
 	t.Helper()
-	dir := filepath.Join("..", "imageref")
+	dir := filepath.Join("..", "..", "imageref")
 	files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no imageref test files: %v", err)
