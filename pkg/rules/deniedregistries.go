@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"github.com/sealgate/sealgate/pkg/vap/celimage"
 	"strconv"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
@@ -62,6 +63,11 @@ var deniedRegistries = register(Def[denylist]{
 			}
 			out.Add(Finding{Path: im.Path(), Container: im.OwnerName(), Message: found(what, fix)})
 		}
+	},
+	CEL: func(d *denylist) []CELCheck {
+		return celImageCheck(func(img string) string { return celimage.NotDeniedImageCEL(img, d.patterns) }, func(owner, img string) string {
+			return owner + " + ' uses image ' + " + celQuote(img) + " + ', which a denied pattern matches'"
+		}, "use an image from a registry and repository that spec.images.deniedRegistries does not list", false, celNoteImages)
 	},
 })
 

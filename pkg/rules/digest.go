@@ -2,6 +2,7 @@ package rules
 
 import (
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/vap/celimage"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -25,5 +26,10 @@ var requireDigest = register(Def[struct{}]{
 				Message: found(im.Owner()+" image "+quote(im.Raw)+" is not pinned by digest",
 					"reference it as "+im.Ref.WithDigest("sha256:<digest>")+" (crane digest or docker buildx imagetools inspect prints the digest)")})
 		}
+	},
+	CEL: func(*struct{}) []CELCheck {
+		return celImageCheck(celimage.DigestImageCEL, func(owner, img string) string {
+			return owner + " + ' image ' + " + celQuote(img) + " + ' is not pinned by digest'"
+		}, "reference it by digest, as name@sha256:<digest> (crane digest or docker buildx imagetools inspect prints the digest)", false, celNoteImages)
 	},
 })

@@ -37,4 +37,18 @@ var hostNamespaces = register(Def[struct{}]{
 					"remove "+ns.field+" or set it to false")})
 		}
 	},
+	CEL: func(*struct{}) []CELCheck {
+		var out []CELCheck
+		for _, ns := range [...]struct{ field, what string }{
+			{"hostNetwork", "network"}, {"hostPID", "process"}, {"hostIPC", "IPC"},
+		} {
+			out = append(out, CELCheck{
+				Expression: "!" + CELSpec + ".?" + ns.field + ".orValue(false)",
+				MessageExpression: CELSpecPath + " + " + celText("."+ns.field+": "+
+					found("the pod sets "+ns.field+": true, sharing the node's "+ns.what+" namespace", "remove "+ns.field+" or set it to false")),
+				Exact: true,
+			})
+		}
+		return out
+	},
 })

@@ -60,6 +60,7 @@ var imageConfigRunAsRoot = register(Def[imageConfigRoot]{
 			r.check(t, im, out)
 		}
 	},
+	NoCEL: "it reads the image configuration from the registry, which CEL cannot fetch",
 })
 
 // imageConfigRoot is the compiled spec.imageConfig.runAsRoot. It needs nothing compiled: the images

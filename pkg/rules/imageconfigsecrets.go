@@ -53,6 +53,7 @@ var imageConfigSecrets = register(Def[imageConfigSecretsConfig]{
 			c.check(t, im, out)
 		}
 	},
+	NoCEL: "it reads the image configuration from the registry, which CEL cannot fetch",
 })
 
 // imageConfigSecretsConfig is the compiled spec.imageConfig.plaintextSecrets.

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/vap/celimage"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -30,5 +31,10 @@ var disallowLatestTag = register(Def[struct{}]{
 				Message: found(im.Owner()+" image "+quote(im.Raw)+" "+what,
 					"use a version tag or a digest, e.g. "+im.Ref.Name()+":1.2.3")})
 		}
+	},
+	CEL: func(*struct{}) []CELCheck {
+		return celImageCheck(celimage.NotLatestImageCEL, func(owner, img string) string {
+			return owner + " + ' image ' + " + celQuote(img) + " + ' is :latest or has no tag, which means :latest'"
+		}, "use a version tag or a digest", false, celNoteImages)
 	},
 })

@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"strings"
+
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -44,6 +46,25 @@ var requireLimits = register(Def[[]corev1.ResourceName]{
 					Message: found(what, fix+"; every container must limit "+quoteList(*names))})
 			}
 		}
+	},
+	CEL: func(names *[]corev1.ResourceName) []CELCheck {
+		var out []CELCheck
+		for _, name := range *names {
+			limit := "c.?resources.?limits[" + celText(string(name)) + "]"
+			allowed := limit + ".hasValue()"
+			if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
+				allowed += " && !quantity(string(" + limit + ".value())).isZero()"
+			}
+			field := strings.TrimPrefix(resourcePath(&Container{}, "limits", name), ".containers[0].")
+			every := "; every container must limit " + quoteList(*names)
+			out = append(out, celEach([]ContainerKind{Init, Regular}, allowed, func(path string) string {
+				return path + " + " + celText("."+field+": ") + " + " + celOwner + " + (" + limit + ".hasValue() ? " +
+					celText(" sets a "+string(name)+" limit of ") + " + string(" + limit + ".value()) + " +
+					celText(", which the kubelet reads as no limit; set resources.limits."+string(name)+" above 0"+every) + " : " +
+					celText(" has no "+string(name)+" limit; set resources.limits."+string(name)+every) + ")"
+			}, "", true)...)
+		}
+		return out
 	},
 })
 

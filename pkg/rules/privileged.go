@@ -27,6 +27,10 @@ var privileged = register(Def[struct{}]{
 					"remove securityContext.privileged or set it to false")})
 		}
 	},
+	CEL: func(*struct{}) []CELCheck {
+		return celContainerCheck(celLists, "!c.?securityContext.?privileged.orValue(false)", "securityContext.privileged",
+			celOwner+" + ' sets privileged: true'", "remove securityContext.privileged or set it to false", "", true)
+	},
 })
 
 // containerOwner names a container in messages, as Image.Owner does: `container "app"`. The

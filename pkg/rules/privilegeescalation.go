@@ -42,6 +42,13 @@ var allowPrivilegeEscalation = register(Def[struct{}]{
 				Message: found(what, "set securityContext.allowPrivilegeEscalation: false")})
 		}
 	},
+	CEL: func(*struct{}) []CELCheck {
+		return celContainerCheck(celLists, "c.?securityContext.?allowPrivilegeEscalation.orValue(true) == false",
+			"securityContext.allowPrivilegeEscalation",
+			celOwner+" + (c.?securityContext.?allowPrivilegeEscalation.hasValue() ? ' sets allowPrivilegeEscalation: true' : "+
+				"' does not set allowPrivilegeEscalation, which defaults to true')",
+			"set securityContext.allowPrivilegeEscalation: false", celWindows, true)
+	},
 })
 
 // windowsPod reports whether the pod declares spec.os.name=windows. The API server forbids the Linux

@@ -40,4 +40,11 @@ var readOnlyRootFilesystem = register(Def[struct{}]{
 				Message: found(what, "set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where it must write")})
 		}
 	},
+	CEL: func(*struct{}) []CELCheck {
+		return celContainerCheck(celLists, "c.?securityContext.?readOnlyRootFilesystem.orValue(false)",
+			"securityContext.readOnlyRootFilesystem",
+			celOwner+" + (c.?securityContext.?readOnlyRootFilesystem.hasValue() ? ' sets readOnlyRootFilesystem: false' : "+
+				"' does not set readOnlyRootFilesystem, which defaults to false')",
+			"set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where it must write", celWindows, true)
+	},
 })

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/vap/celimage"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -29,5 +30,10 @@ var imageReference = register(Def[struct{}]{
 				Message: found(im.Owner()+" has an "+im.Err.Error(),
 					"use a reference such as registry.example.com/team/app:1.2.3@sha256:<digest>")})
 		}
+	},
+	CEL: func(*struct{}) []CELCheck {
+		return celImageCheck(celimage.ValidImageCEL, func(owner, img string) string {
+			return owner + " + ' has an image reference that does not parse: ' + " + celQuote(img)
+		}, "use a reference such as registry.example.com/team/app:1.2.3@sha256:<digest>", false, celNoteIPv6)
 	},
 })

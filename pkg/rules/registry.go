@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"github.com/sealgate/sealgate/pkg/vap/celimage"
 	"strconv"
 	"strings"
 
@@ -43,6 +44,11 @@ var allowedRegistries = register(Def[allowlist]{
 			out.Add(Finding{Path: im.Path(), Container: im.OwnerName(),
 				Message: found(im.Owner()+" uses image "+quote(shown)+", which no allowed pattern matches", fix)})
 		}
+	},
+	CEL: func(a *allowlist) []CELCheck {
+		return celImageCheck(func(img string) string { return celimage.AllowedImageCEL(img, a.patterns) }, func(owner, img string) string {
+			return owner + " + ' uses image ' + " + celQuote(img) + " + ', which no allowed pattern matches'"
+		}, "use an image matching one of "+patternList(a.patterns), false, celNoteImages)
 	},
 })
 

@@ -30,6 +30,10 @@ type Rule struct {
 	// Reads names the pod fields the rule reads that the decoder may skip (workload.Skipped); a rule
 	// that reads one must say so, and TestRulesReadNoSkippedField holds the decoder to it.
 	Reads []string
+	// CEL returns the ValidatingAdmissionPolicy validations of the rule under p, nil when p does not
+	// enable the rule. It is nil for a rule that cannot be compiled to CEL, and NoCEL says why.
+	CEL   func(p *policy.Policy) []CELCheck
+	NoCEL string
 	// slot is 1 + the rule's config index in a compiled policy (policy.RegisterRule); 0 when the
 	// rule compiles nothing.
 	slot int
@@ -47,6 +51,10 @@ type Def[C any] struct {
 	Compile func(s *v1alpha1.PolicySpec, spec *field.Path) (*C, field.ErrorList)
 	// Check reports the violations of the config in t to out. It must not keep t or out.
 	Check func(c *C, t *Target, out *Findings)
+	// CEL compiles the config to ValidatingAdmissionPolicy validations (cel.go); a rule that cannot
+	// be compiled leaves it nil and says why in NoCEL (it needs the network, or state).
+	CEL   func(c *C) []CELCheck
+	NoCEL string
 }
 
 // registered holds every rule declared with register, in declaration order.
@@ -72,6 +80,22 @@ func register[C any](d Def[C]) Rule {
 			check(c, t, out)
 		}
 	}
+	if d.CEL != nil {
+		r.CEL = func(p *policy.Policy) []CELCheck {
+			c, ok := p.Config(index).(*C)
+			if !ok {
+				return nil
+			}
+			checks := d.CEL(c)
+			for i := range checks {
+				if checks[i].Rule == "" {
+					checks[i].Rule = d.ID
+				}
+			}
+			return checks
+		}
+	}
+	r.NoCEL = d.NoCEL
 	registered = append(registered, r)
 	return r
 }

@@ -64,4 +64,25 @@ var runAsRoot = register(Def[struct{}]{
 			}
 		}
 	},
+	CEL: func(*struct{}) []CELCheck {
+		const (
+			uid        = "c.?securityContext.?runAsUser"
+			podUID     = CELSpec + ".?securityContext.?runAsUser"
+			nonRoot    = "c.?securityContext.?runAsNonRoot"
+			podNonRoot = CELSpec + ".?securityContext.?runAsNonRoot"
+			fixUID     = "set runAsUser to a non-zero UID, or remove it and set runAsNonRoot: true"
+			fixNonRoot = "set securityContext.runAsNonRoot: true on the container or the pod, or a non-zero runAsUser"
+		)
+		allowed := "(" + uid + ".or(" + podUID + ").hasValue() ? " + uid + ".or(" + podUID + ").value() != 0 : " +
+			nonRoot + ".or(" + podNonRoot + ").orValue(false))"
+		return celEach(celLists, allowed, func(path string) string {
+			return "(" + uid + ".orValue(1) == 0 ? " + path + " + '.securityContext.runAsUser: ' + " + celOwner + " + " + celText(" sets runAsUser: 0 (root); "+fixUID) +
+				" : !" + uid + ".hasValue() && " + podUID + ".orValue(1) == 0 ? " + CELSpecPath + " + '.securityContext.runAsUser: ' + " + celOwner + " + " +
+				celText(" runs as user 0 (root), set by the pod's securityContext.runAsUser; "+fixUID) +
+				" : " + path + " + '.securityContext.runAsNonRoot: ' + " + celOwner + " + (" +
+				nonRoot + ".hasValue() ? ' sets runAsNonRoot: false and no runAsUser' : " +
+				podNonRoot + ".hasValue() ? " + celText(" has runAsNonRoot: false from the pod's securityContext and no runAsUser") + " : " +
+				celText(" sets neither runAsNonRoot nor runAsUser, so it runs as the image's user, which may be root") + ") + " + celText("; "+fixNonRoot) + ")"
+		}, "", true)
+	},
 })

@@ -1,0 +1,118 @@
+package rules
+
+import (
+	"strconv"
+	"strings"
+)
+
+// CEL compilation (issue 12): a rule may say how its check reads as ValidatingAdmissionPolicy
+// validations (Def.CEL), or why it cannot (Def.NoCEL). The expressions read the pod spec and its
+// field path from two variables the compiler (pkg/vap) declares per kind, so that a rule writes its
+// CEL once for every pod-bearing kind.
+
+const (
+	// CELSpec is the CEL expression of the pod spec: object.spec for a Pod,
+	// object.spec.template.spec for a Deployment, and so on.
+	CELSpec = "variables.spec"
+	// CELSpecPath is the CEL expression of the pod spec's field path, as the webhook's messages
+	// write it: "spec", "spec.template.spec", ...
+	CELSpecPath = "variables.specPath"
+)
+
+// CELCheck is one validation of a ValidatingAdmissionPolicy that a rule compiles to.
+type CELCheck struct {
+	// Rule is the rule ID the check enforces; register fills it in.
+	Rule string
+	// Expression is true when the object is allowed. It reads CELSpec and CELSpecPath.
+	Expression string
+	// MessageExpression is a string: the field path of the first violation, ": ", what was found
+	// and the fix, as the webhook's message says it. The compiler adds the policy and rule.
+	MessageExpression string
+	// Exact is set when the check denies exactly what the rule's Check denies; when not, it
+	// denies more (conservative), never less, for the reason Note gives.
+	Exact bool
+	Note  string
+}
+
+// celOS is true for pods that declare spec.os.name=windows (windowsPod).
+const celWindows = "(" + CELSpec + ".?os.?name.orValue('') == 'windows')"
+
+// celLists are the container lists of a pod spec, in the order the Target visits them.
+var celLists = []ContainerKind{Init, Regular, Ephemeral}
+
+// celContainerCheck compiles a check of each container, one validation per container list.
+// allowed is a CEL expression over the container variable c that is true when it is allowed;
+// field is the path under the container that the message names; what is a CEL string expression
+// over c saying what was found, and fix a plain text. unless, when set, is a CEL expression that
+// exempts the whole pod (a Windows pod).
+func celContainerCheck(kinds []ContainerKind, allowed, field, what, fix, unless string, exact bool) []CELCheck {
+	return celEach(kinds, allowed, func(path string) string {
+		return path + " + " + celText("."+field+": ") + " + " + what + " + " + celText("; "+fix)
+	}, unless, exact)
+}
+
+// celEach compiles a check of each container, one validation per container list: allowed as in
+// celContainerCheck, and message a function of the CEL expression of the container's field path
+// that returns the CEL string of the whole message.
+func celEach(kinds []ContainerKind, allowed string, message func(path string) string, unless string, exact bool) []CELCheck {
+	var out []CELCheck
+	for _, k := range kinds {
+		list := CELSpec + "." + k.Field()
+		expr := "!has(" + list + ") || " + list + ".all(c, " + allowed + ")"
+		if unless != "" {
+			expr = unless + " || " + expr
+		}
+		path := "(" + CELSpecPath + " + '." + k.Field() + "[' + string(i) + ']')"
+		out = append(out, CELCheck{
+			Expression:        expr,
+			MessageExpression: list + ".transformList(i, c, !(" + allowed + "), " + message(path) + ")[0]",
+			Exact:             exact,
+		})
+	}
+	return out
+}
+
+// celImageCheck compiles a check of every image: each container list's images and the image
+// volumes' references, one validation per list. allowed is a function of the CEL expression of one
+// image; what is a CEL string expression over owner (the CEL of Image.Owner) and img.
+func celImageCheck(allowed func(img string) string, what func(owner, img string) string, fix string, exact bool, note string) []CELCheck {
+	out := celEach(celLists, allowed("c.image"), func(path string) string {
+		return path + " + '.image: ' + " + what(celOwner, "c.image") + " + " + celText("; "+fix)
+	}, "", exact)
+	vols := CELSpec + ".volumes"
+	ref := "v.image.reference"
+	owner := `'image volume "' + v.name + '"'`
+	ok := "!has(v.image) || (has(v.image.reference) && " + allowed(ref) + ")"
+	out = append(out, CELCheck{
+		Expression: "!has(" + vols + ") || " + vols + ".all(v, " + ok + ")",
+		MessageExpression: vols + ".transformList(i, v, !(" + ok + "), " + CELSpecPath + " + '.volumes[' + string(i) + '].image.reference: ' + " +
+			what(owner, ref) + " + " + celText("; "+fix) + ")[0]",
+		Exact: exact,
+	})
+	for i := range out {
+		out[i].Note = note
+	}
+	return out
+}
+
+// celQuote is the CEL of quote for a value of the pod: quoted, and cut to about MaxValueBytes
+// (CEL counts code points, not bytes). It does not escape: a message is text, not Go syntax.
+func celQuote(v string) string {
+	return `'"' + (size(` + v + `) > ` + strconv.Itoa(MaxValueBytes) + ` ? ` + v + `.substring(0, ` + strconv.Itoa(MaxValueBytes-1) + `) + '…' : ` + v + `) + '"'`
+}
+
+// Why the image checks are conservative (pkg/vap/celimage's doc).
+const (
+	celNoteIPv6   = "denies images on registries written as IPv6 addresses, which pkg/imageref accepts"
+	celNoteImages = "also denies the invalid references images.reference denies, and images on registries written as IPv6 addresses"
+)
+
+// celOwner is the CEL of containerOwner: `container "app"`. Container names are DNS labels, so
+// quoting them needs no escapes and never cuts them.
+const celOwner = `'container "' + c.name + '"'`
+
+// celText quotes a plain text as a CEL string literal.
+func celText(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`)
+	return "'" + r.Replace(s) + "'"
+}
