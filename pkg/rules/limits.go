@@ -53,7 +53,7 @@ var requireLimits = register(Def[[]corev1.ResourceName]{
 			limit := "c.?resources.?limits[" + celText(string(name)) + "]"
 			allowed := limit + ".hasValue()"
 			if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
-				allowed += " && !quantity(string(" + limit + ".value())).isZero()"
+				allowed += " && sign(quantity(string(" + limit + ".value()))) != 0"
 			}
 			field := strings.TrimPrefix(resourcePath(&Container{}, "limits", name), ".containers[0].")
 			every := "; every container must limit " + quoteList(*names)

@@ -1,0 +1,215 @@
+// Package vap compiles a sealgate policy to a ValidatingAdmissionPolicy and its binding, so that the
+// API server keeps enforcing what CEL can express while the webhook is down (issue 12). The rules
+// say how they compile (rules.Def.CEL, or NoCEL with the reason); this package adds where the pod
+// spec is in each kind, the policy's match and exclusions, and its mode. The image CEL is in
+// pkg/vap/celimage.
+package vap
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/rules"
+	"github.com/sealgate/sealgate/pkg/workload"
+)
+
+// State says how a rule of the policy is enforced by the generated objects.
+type State string
+
+const (
+	// Exact: the VAP denies exactly what the webhook's rule denies.
+	Exact State = "Exact"
+	// Conservative: the VAP denies at least what the webhook's rule denies, and more (Reason says what).
+	Conservative State = "Conservative"
+	// NotCompiled: the VAP does not enforce the rule (Reason says why); only the webhook does.
+	NotCompiled State = "NotCompiled"
+)
+
+// RuleStatus is how one rule the policy enables is compiled.
+type RuleStatus struct {
+	Rule   string
+	State  State
+	Reason string
+}
+
+// Result is a compiled policy.
+type Result struct {
+	Policy  *admissionv1.ValidatingAdmissionPolicy
+	Binding *admissionv1.ValidatingAdmissionPolicyBinding
+	// Rules lists every rule the policy enables, in the registry's order, then its signatures.
+	Rules []RuleStatus
+	// Checks is the rule ID of each of the policy's validations, by index.
+	Checks []string
+}
+
+// Name is the name of the generated policy and binding: "sealgate-" and the policy's name.
+func Name(policyName string) string { return "sealgate-" + policyName }
+
+// Compile compiles p with the default rule registry.
+func Compile(p *policy.Policy) (*Result, error) { return CompileWith(rules.Default(), p) }
+
+// CompileWith compiles p with the rules of reg.
+func CompileWith(reg *rules.Registry, p *policy.Policy) (*Result, error) {
+	kinds, err := matchedKinds(p)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	var validations []admissionv1.Validation
+	for _, r := range reg.Rules() {
+		if !rules.Enables(p, &r) {
+			continue
+		}
+		if r.CEL == nil {
+			reason := r.NoCEL
+			if reason == "" {
+				reason = "no CEL yet"
+			}
+			res.Rules = append(res.Rules, RuleStatus{Rule: r.ID, State: NotCompiled, Reason: reason})
+			continue
+		}
+		st := RuleStatus{Rule: r.ID, State: Exact}
+		for _, c := range r.CEL(p) {
+			if !c.Exact {
+				st.State, st.Reason = Conservative, c.Note
+			}
+			res.Checks = append(res.Checks, c.Rule)
+			validations = append(validations, admissionv1.Validation{
+				Expression: c.Expression,
+				// The static message is what the API server shows if the message expression fails.
+				Message:           fmt.Sprintf("the object violates rule %s of sealgate policy %s", c.Rule, p.Name),
+				MessageExpression: "(" + c.MessageExpression + ") + " + quote(" ["+p.Name+"/"+c.Rule+"]"),
+			})
+		}
+		res.Rules = append(res.Rules, st)
+	}
+	for _, s := range p.Signatures {
+		res.Rules = append(res.Rules, RuleStatus{Rule: fmt.Sprintf("signatures[%d]", s.Index), State: NotCompiled,
+			Reason: "verifying a signature needs the registry and the keys, which CEL cannot reach"})
+	}
+	name := Name(p.Name)
+	fail := admissionv1.Fail
+	res.Policy = &admissionv1.ValidatingAdmissionPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "sealgate"}},
+		Spec: admissionv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy:    &fail,
+			MatchConstraints: &admissionv1.MatchResources{ResourceRules: resourceRules(kinds)},
+			Variables: []admissionv1.Variable{
+				{Name: "spec", Expression: byKind(kinds, func(k workload.Kind) string { return "object." + k.SpecPath })},
+				{Name: "specPath", Expression: byKind(kinds, func(k workload.Kind) string { return quote(k.SpecPath) })},
+			},
+			Validations: validations,
+		},
+	}
+	match := bindingMatch(p, kinds)
+	res.Binding = &admissionv1.ValidatingAdmissionPolicyBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicyBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "sealgate"}},
+		Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionv1.ValidationAction{action(p.Mode)},
+			MatchResources:    match,
+		},
+	}
+	return res, nil
+}
+
+// action maps the policy's mode to the binding's validation action.
+func action(m v1alpha1.Mode) admissionv1.ValidationAction {
+	switch m {
+	case v1alpha1.ModeWarn:
+		return admissionv1.Warn
+	case v1alpha1.ModeAudit:
+		return admissionv1.Audit
+	}
+	return admissionv1.Deny
+}
+
+// matchedKinds returns the pod-bearing kinds the policy matches (spec.match.kinds, or all).
+func matchedKinds(p *policy.Policy) ([]workload.Kind, error) {
+	if p.Kinds == nil {
+		return workload.Kinds, nil
+	}
+	var out []workload.Kind
+	for _, k := range workload.Kinds {
+		if slices.Contains(p.Kinds, k.GVK.GroupKind()) {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("policy %q: spec.match.kinds names no kind a ValidatingAdmissionPolicy can match", p.Name)
+	}
+	return out, nil
+}
+
+// resourceRules matches creates and updates of the kinds, and for pods the ephemeralcontainers
+// subresource, through which ephemeral containers are added.
+func resourceRules(kinds []workload.Kind) []admissionv1.NamedRuleWithOperations {
+	var out []admissionv1.NamedRuleWithOperations
+	for _, k := range kinds {
+		resources := []string{k.Resource}
+		if k.Resource == "pods" {
+			resources = append(resources, "pods/ephemeralcontainers")
+		}
+		out = append(out, admissionv1.NamedRuleWithOperations{RuleWithOperations: admissionv1.RuleWithOperations{
+			Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+			Rule: admissionv1.Rule{APIGroups: []string{k.GVK.Group}, APIVersions: []string{k.GVK.Version},
+				Resources: resources},
+		}})
+	}
+	return out
+}
+
+// byKind returns a CEL expression that picks expr(k) by the object's kind: a chain of
+// conditionals over the distinct values, the most common last as the default.
+func byKind(kinds []workload.Kind, expr func(workload.Kind) string) string {
+	var values []string
+	byValue := map[string][]string{}
+	for _, k := range kinds {
+		v := expr(k)
+		if _, ok := byValue[v]; !ok {
+			values = append(values, v)
+		}
+		byValue[v] = append(byValue[v], quote(k.GVK.Kind))
+	}
+	// The value most kinds share is the default, so the chain tests the fewest kinds.
+	slices.SortStableFunc(values, func(a, b string) int { return len(byValue[a]) - len(byValue[b]) })
+	out := values[len(values)-1]
+	for i := len(values) - 2; i >= 0; i-- {
+		v := values[i]
+		out = "object.kind in [" + strings.Join(byValue[v], ", ") + "] ? " + v + " : " + out
+	}
+	return out
+}
+
+// bindingMatch is the binding's matchResources: the policy's namespace selector with its excluded
+// namespaces added as a NotIn on the name label the API server sets, its object selector, and
+// the kinds.
+func bindingMatch(p *policy.Policy, kinds []workload.Kind) *admissionv1.MatchResources {
+	m := p.Source.Spec.Match
+	ns := &metav1.LabelSelector{}
+	if m.NamespaceSelector != nil {
+		ns = m.NamespaceSelector.DeepCopy()
+	}
+	if len(m.ExcludeNamespaces) > 0 {
+		ns.MatchExpressions = append(ns.MatchExpressions, metav1.LabelSelectorRequirement{
+			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: slices.Clone(m.ExcludeNamespaces)})
+	}
+	obj := &metav1.LabelSelector{}
+	if m.ObjectSelector != nil {
+		obj = m.ObjectSelector.DeepCopy()
+	}
+	return &admissionv1.MatchResources{NamespaceSelector: ns, ObjectSelector: obj, ResourceRules: resourceRules(kinds)}
+}
+
+// quote returns s as a CEL string literal.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}

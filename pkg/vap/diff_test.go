@@ -1,0 +1,161 @@
+package vap_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/engine"
+	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/rules"
+	"github.com/sealgate/sealgate/pkg/rules/fixture"
+	"github.com/sealgate/sealgate/pkg/vap"
+	"github.com/sealgate/sealgate/pkg/workload"
+	"k8s.io/apiserver/pkg/admission/plugin/policy/validating"
+)
+
+// TestFixturesAgree runs every rule fixture case through the engine and through the generated
+// policy, evaluated by the VAP plugin, and compares the verdicts of each compiled rule: an exact
+// rule must deny exactly when the engine's rule reports a violation, a conservative one at least
+// then. A denial's message must come from its message expression, name a field path the engine's
+// rule reports, and end with the policy and rule. It prints the agreement.
+func TestFixturesAgree(t *testing.T) {
+	files, err := fixture.LoadDir("../rules/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := &engine.Engine{Rules: rules.Default(), SkipSignatures: true}
+	var verdicts, agree, exact, exactAgree, underDenials, sameMessage, denials int
+	for _, f := range files {
+		for _, c := range f.Cases {
+			if len(c.ImageConfigs) > 0 {
+				continue // the imageConfig rules are not compiled
+			}
+			p, err := policy.Compile(&v1alpha1.ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: c.Policy})
+			if err != nil {
+				t.Fatalf("%s/%s: policy: %v", f.Rule, c.Name, err)
+			}
+			res, err := vap.Compile(p)
+			if err != nil {
+				t.Fatalf("%s/%s: %v", f.Rule, c.Name, err)
+			}
+			ns := c.Namespace
+			if ns == "" {
+				ns = "default"
+			}
+			gvk, err := c.GVK()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.MatchesKind(gvk) {
+				// The API server never sends it to the policy: its kind is not in the rules.
+				if matchesKind(res, gvk.Group, gvk.Kind) {
+					t.Errorf("%s/%s: the policy does not match %s, but the VAP's resource rules do", f.Rule, c.Name, gvk.Kind)
+				}
+				continue
+			}
+			w, err := workload.Decode(gvk, c.Object)
+			if err != nil {
+				t.Fatalf("%s/%s: object: %v", f.Rule, c.Name, err)
+			}
+			// The engine's violations, by rule: "path: message" of each.
+			found := map[string][]string{}
+			for _, v := range eng.Evaluate(context.Background(), []*policy.Policy{p}, w, ns).Violations {
+				v.Rules(func(rule string) { found[rule] = append(found[rule], v.Path+": "+v.Message) })
+			}
+			decisions := validate(t, newValidator(t, res.Policy), apiObject(t, c.Object), ns)
+			if len(decisions) != len(res.Checks) {
+				t.Fatalf("%s/%s: %d decisions for %d validations", f.Rule, c.Name, len(decisions), len(res.Checks))
+			}
+			denied := map[string][]string{}
+			for i, d := range decisions {
+				switch d.Evaluation {
+				case validating.EvalError:
+					t.Errorf("%s/%s: validation %d (%s) failed: %s", f.Rule, c.Name, i, res.Checks[i], rules.Truncate(d.Message, 300))
+				case validating.EvalDeny:
+					denied[res.Checks[i]] = append(denied[res.Checks[i]], d.Message)
+				}
+			}
+			for _, st := range res.Rules {
+				if st.State == vap.NotCompiled {
+					continue
+				}
+				engineDenies, celDenies := len(found[st.Rule]) > 0, len(denied[st.Rule]) > 0
+				verdicts++
+				if st.State == vap.Exact {
+					exact++
+				}
+				switch {
+				case engineDenies == celDenies:
+					agree++
+					if st.State == vap.Exact {
+						exactAgree++
+					}
+				case st.State == vap.Exact:
+					t.Errorf("%s/%s: exact rule %s: engine denies %v (%q), VAP denies %v (%q)", f.Rule, c.Name, st.Rule, engineDenies, found[st.Rule], celDenies, denied[st.Rule])
+				case engineDenies:
+					underDenials++
+					t.Errorf("%s/%s: conservative rule %s admits what the engine denies: %q", f.Rule, c.Name, st.Rule, found[st.Rule])
+				}
+				for _, msg := range denied[st.Rule] {
+					denials++
+					checkMessage(t, f.Rule+"/"+c.Name, st.Rule, msg, found[st.Rule], &sameMessage)
+				}
+			}
+		}
+	}
+	if verdicts == 0 || exact == 0 {
+		t.Fatalf("no compiled verdicts compared (%d, %d exact)", verdicts, exact)
+	}
+	t.Logf("VAP vs engine on the rule fixtures: %d/%d rule verdicts agree (%.1f%%); exact rules %d/%d (%.1f%%); conservative under-denials %d; "+
+		"%d/%d denial messages equal the engine's",
+		agree, verdicts, 100*float64(agree)/float64(verdicts), exactAgree, exact, 100*float64(exactAgree)/float64(exact), underDenials, sameMessage, denials)
+}
+
+// checkMessage holds a VAP denial's message to the webhook's form: the message expression's (not
+// the static fallback), a field path the engine's rule reports when it reports one, and the
+// policy and rule at the end. It counts the messages equal to one of the engine's.
+func checkMessage(t *testing.T, name, rule, msg string, engine []string, same *int) {
+	t.Helper()
+	tail := " [p/" + rule + "]"
+	if !strings.HasSuffix(msg, tail) {
+		t.Errorf("%s: rule %s: message %q does not end with %q (the message expression failed?)", name, rule, msg, tail)
+		return
+	}
+	msg = strings.TrimSuffix(msg, tail)
+	if len(engine) == 0 {
+		return // a conservative denial the engine does not make
+	}
+	path, _, _ := strings.Cut(msg, ": ")
+	var pathKnown bool
+	for _, e := range engine {
+		if e == msg {
+			*same++
+		}
+		if ep, _, _ := strings.Cut(e, ": "); ep == path {
+			pathKnown = true
+		}
+	}
+	if !pathKnown {
+		t.Errorf("%s: rule %s: message %q names a path the engine does not report (%q)", name, rule, msg, engine)
+	}
+}
+
+// matchesKind reports whether the generated policy's resource rules cover the kind.
+func matchesKind(res *vap.Result, group, kind string) bool {
+	for _, k := range workload.Kinds {
+		if k.GVK.Group != group || k.GVK.Kind != kind {
+			continue
+		}
+		for _, r := range res.Policy.Spec.MatchConstraints.ResourceRules {
+			if slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, k.Resource) {
+				return true
+			}
+		}
+	}
+	return false
+}
