@@ -42,6 +42,8 @@ type RuleStatus struct {
 type Result struct {
 	Policy  *admissionv1.ValidatingAdmissionPolicy
 	Binding *admissionv1.ValidatingAdmissionPolicyBinding
+	// Policy and Binding are nil when no rule of the policy compiles: the API server refuses a
+	// policy without validations, and there is nothing to enforce.
 	// Rules lists every rule the policy enables, in the registry's order, then its signatures.
 	Rules []RuleStatus
 	// Checks is the rule ID of each of the policy's validations, by index.
@@ -92,6 +94,9 @@ func CompileWith(reg *rules.Registry, p *policy.Policy) (*Result, error) {
 	for _, s := range p.Signatures {
 		res.Rules = append(res.Rules, RuleStatus{Rule: fmt.Sprintf("signatures[%d]", s.Index), State: NotCompiled,
 			Reason: "verifying a signature needs the registry and the keys, which CEL cannot reach"})
+	}
+	if len(validations) == 0 {
+		return res, nil
 	}
 	name := Name(p.Name)
 	fail := admissionv1.Fail

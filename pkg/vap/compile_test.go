@@ -1,0 +1,133 @@
+package vap_test
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/vap"
+)
+
+// TestExamplesCompile compiles every example policy: each validation must compile in the VAP
+// plugin's environment, and every rule the policy enables must be listed with its state.
+func TestExamplesCompile(t *testing.T) {
+	paths, err := filepath.Glob("../../examples/policies/*.yaml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no example policies: %v", err)
+	}
+	ps, err := policy.LoadPaths(paths, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		res, err := vap.Compile(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p.Name, err)
+		}
+		if res.Policy == nil {
+			if len(res.Checks) != 0 || res.Binding != nil {
+				t.Errorf("%s: no policy but %d checks, binding %v", p.Name, len(res.Checks), res.Binding)
+			}
+			t.Logf("%s: nothing compiled: %+v", p.Name, res.Rules)
+			continue
+		}
+		newValidator(t, res.Policy) // fails the test on a compile error
+		counts := map[vap.State]int{}
+		for _, st := range res.Rules {
+			counts[st.State]++
+			if st.State != vap.Exact && st.Reason == "" {
+				t.Errorf("%s: rule %s is %s without a reason", p.Name, st.Rule, st.State)
+			}
+		}
+		if len(res.Rules) == 0 || len(res.Checks) != len(res.Policy.Spec.Validations) {
+			t.Errorf("%s: %d rules listed, %d checks for %d validations", p.Name, len(res.Rules), len(res.Checks), len(res.Policy.Spec.Validations))
+		}
+		t.Logf("%s: %d validations; rules %d exact, %d conservative, %d not compiled", p.Name,
+			len(res.Policy.Spec.Validations), counts[vap.Exact], counts[vap.Conservative], counts[vap.NotCompiled])
+	}
+}
+
+func compile(t *testing.T, spec v1alpha1.PolicySpec) *vap.Result {
+	t.Helper()
+	cap := &v1alpha1.ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "team"}, Spec: spec}
+	cap.Default()
+	p, err := policy.Compile(cap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := vap.Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestModeToValidationActions(t *testing.T) {
+	for mode, want := range map[v1alpha1.Mode]admissionv1.ValidationAction{
+		v1alpha1.ModeEnforce: admissionv1.Deny, v1alpha1.ModeWarn: admissionv1.Warn, v1alpha1.ModeAudit: admissionv1.Audit,
+	} {
+		res := compile(t, v1alpha1.PolicySpec{Mode: mode, Containers: &v1alpha1.ContainerRules{Privileged: v1alpha1.Forbidden}})
+		if got := res.Binding.Spec.ValidationActions; !slices.Equal(got, []admissionv1.ValidationAction{want}) {
+			t.Errorf("mode %s: validationActions %v, want [%s]", mode, got, want)
+		}
+	}
+}
+
+func TestMatch(t *testing.T) {
+	res := compile(t, v1alpha1.PolicySpec{
+		Containers: &v1alpha1.ContainerRules{Privileged: v1alpha1.Forbidden},
+		Match: v1alpha1.Match{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}},
+			ObjectSelector:    &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}},
+			ExcludeNamespaces: []string{"kube-system"},
+			Kinds:             []string{"Deployment", "CronJob"},
+		},
+	})
+	if res.Policy.Name != "sealgate-team" || res.Binding.Name != "sealgate-team" || res.Binding.Spec.PolicyName != "sealgate-team" {
+		t.Errorf("names: policy %q, binding %q for %q; want sealgate-team", res.Policy.Name, res.Binding.Name, res.Binding.Spec.PolicyName)
+	}
+	m := res.Binding.Spec.MatchResources
+	ns := m.NamespaceSelector
+	if ns.MatchLabels["team"] != "a" || len(ns.MatchExpressions) != 1 ||
+		ns.MatchExpressions[0].Key != "kubernetes.io/metadata.name" || ns.MatchExpressions[0].Operator != metav1.LabelSelectorOpNotIn ||
+		!slices.Equal(ns.MatchExpressions[0].Values, []string{"kube-system"}) {
+		t.Errorf("namespaceSelector %+v, want team=a and the excluded namespace as NotIn", ns)
+	}
+	if m.ObjectSelector.MatchLabels["app"] != "x" {
+		t.Errorf("objectSelector %+v, want app=x", m.ObjectSelector)
+	}
+	var resources []string
+	for _, r := range res.Policy.Spec.MatchConstraints.ResourceRules {
+		resources = append(resources, r.Resources...)
+	}
+	if !slices.Equal(resources, []string{"deployments", "cronjobs"}) {
+		t.Errorf("resources %v, want deployments and cronjobs", resources)
+	}
+	// CronJob's pod spec is deeper than the others: the variable picks it by kind.
+	spec := res.Policy.Spec.Variables[0].Expression
+	if !strings.Contains(spec, "object.spec.jobTemplate.spec.template.spec") || !strings.Contains(spec, "object.spec.template.spec") {
+		t.Errorf("spec variable %q does not pick the CronJob's pod spec", spec)
+	}
+}
+
+func TestNotCompiledRulesAreListed(t *testing.T) {
+	res := compile(t, v1alpha1.PolicySpec{
+		Containers:  &v1alpha1.ContainerRules{Privileged: v1alpha1.Forbidden},
+		ImageConfig: &v1alpha1.ImageConfigRules{RunAsRoot: v1alpha1.Forbidden},
+	})
+	var got []string
+	for _, st := range res.Rules {
+		got = append(got, st.Rule+"="+string(st.State))
+	}
+	for _, want := range []string{"containers.privileged=Exact", "imageConfig.runAsRoot=NotCompiled"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("rule states %v lack %s", got, want)
+		}
+	}
+}
