@@ -52,7 +52,7 @@ func Execute(ctx context.Context, args []string, stdio IO) int {
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
-	root.AddCommand(newCheckCommand(stdio), newTestCommand(stdio), newAuditCommand(stdio), newServeCommand(stdio), newVersionCommand(stdio))
+	root.AddCommand(newCheckCommand(stdio), newTestCommand(stdio), newAuditCommand(stdio), newServeCommand(stdio), newVAPCommand(stdio), newVersionCommand(stdio))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 
 	err := root.ExecuteContext(ctx)
