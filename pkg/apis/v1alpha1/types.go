@@ -482,11 +482,13 @@ type CapabilityRules struct {
 // ResourceRules requires and bounds container resources. Ephemeral containers are exempt: they cannot
 // set resources.
 type ResourceRules struct {
-	// RequireRequests lists resources every container must request.
+	// RequireRequests lists resources every container must request, each once.
 	// +optional
+	// +listType=set
 	RequireRequests []corev1.ResourceName `json:"requireRequests,omitempty"`
-	// RequireLimits lists resources every container must limit.
+	// RequireLimits lists resources every container must limit, each once.
 	// +optional
+	// +listType=set
 	RequireLimits []corev1.ResourceName `json:"requireLimits,omitempty"`
 	// MaxLimits bounds each container's limits (and requests, which may not exceed limits).
 	// +optional

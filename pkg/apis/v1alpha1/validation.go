@@ -345,11 +345,19 @@ func validateResources(r *ResourceRules, path *field.Path) field.ErrorList {
 			}
 		}
 	}
-	for i, n := range r.RequireRequests {
-		validName(path.Child("requireRequests").Index(i), n)
-	}
-	for i, n := range r.RequireLimits {
-		validName(path.Child("requireLimits").Index(i), n)
+	for _, list := range []struct {
+		name  string
+		names []corev1.ResourceName
+	}{{"requireRequests", r.RequireRequests}, {"requireLimits", r.RequireLimits}} {
+		seen := make(map[corev1.ResourceName]bool, len(list.names))
+		for i, n := range list.names {
+			validName(path.Child(list.name).Index(i), n)
+			if seen[n] {
+				// A set: listed twice it would only be reported twice.
+				errs = append(errs, field.Duplicate(path.Child(list.name).Index(i), n))
+			}
+			seen[n] = true
+		}
 	}
 	positive := func(p *field.Path, m map[corev1.ResourceName]resource.Quantity, what string) {
 		for _, n := range slices.Sorted(maps.Keys(m)) {
