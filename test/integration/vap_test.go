@@ -241,3 +241,34 @@ func privilegedPod(ns string) map[string]any {
 		"spec": map[string]any{"containers": []any{map[string]any{"name": "c", "image": "busybox:1.37",
 			"securityContext": map[string]any{"privileged": true}}}}}
 }
+
+// TestVAPDeniesWithoutWebhook: with sealgate's webhook configuration deleted, `kubectl apply` of a
+// privileged pod is still denied by the policy's generated VAP, and the message names the field,
+// the fix, and the policy and rule.
+func TestVAPDeniesWithoutWebhook(t *testing.T) {
+	const spec = `{mode: Enforce, match: {namespaceSelector: {matchLabels: {int-test: %s}}}, containers: {privileged: Forbid}}`
+	ns, whProbeNS := namespace(t, "vd-outage", nil), namespace(t, "vd-outage-whprobe", nil)
+	applyPolicy(t, "int-vd-outage", fmt.Sprintf(spec, "vd-outage"))
+	applyPolicy(t, "int-vd-outage-whprobe", fmt.Sprintf(spec, "vd-outage-whprobe"))
+	res := compileCAP(t, "int-vd-outage", mustSpec(t, fmt.Sprintf(spec, "vd-outage")))
+	wc, warnings := warningClient(t)
+	applyVAP(t, wc, warnings, res)
+	withoutWebhook(t, privilegedPod(whProbeNS))
+	waitProbe(t, privilegedPod(ns), vapDenied, "the generated VAP is enforced")
+
+	r := kubectl(t, pod(ns, "priv", privileged), "apply", "-f", "-")
+	if r.Err == nil {
+		_, _, _ = env.Kubectl(context.Background(), "", "delete", "pod", "-n", ns, "priv", "--ignore-not-found")
+		t.Fatalf("kubectl apply of a privileged pod succeeded without the webhook: %s", r)
+	}
+	for _, want := range []string{"ValidatingAdmissionPolicy '" + res.Policy.Name + "'", "spec.containers[0].securityContext.privileged",
+		"[int-vd-outage/containers.privileged]"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("kubectl's error does not name %q:\n%s", want, r.Stderr)
+		}
+	}
+	t.Logf("kubectl apply without the webhook: %s", strings.TrimSpace(r.Stderr))
+	if r := kubectl(t, pod(ns, "plain", ""), "apply", "-f", "-", "--dry-run=server"); r.Err != nil {
+		t.Errorf("a pod the policy allows is refused: %s", r)
+	}
+}
