@@ -143,3 +143,38 @@ func TestCheckKindPodSpecFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckSaysWhichPatchEntriesItSkips: the entries of a Prometheus Operator object that patch the
+// operator's own containers are not evaluated, and the result says so, naming each, rather than
+// leaving them out without a word.
+func TestCheckSaysWhichPatchEntriesItSkips(t *testing.T) {
+	out, errOut, code := run(t, "", "check", "--skip-signatures", "--skip-image-config", "-o", "json",
+		"--policy", customKindsDir+"/policy.yaml", "-f", customKindsDir+"/prometheus.yaml", "-f", customKindsDir+"/alertmanager.yaml")
+	if code != ExitDenied {
+		t.Fatalf("exit %d; stderr: %s", code, errOut)
+	}
+	var rep struct {
+		Results []struct {
+			Kind  string
+			Notes []string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"Prometheus":   `not judged: spec.containers[0] ("prometheus"), spec.initContainers[0] ("init-config-reloader") patch containers the operator generates`,
+		"Alertmanager": `("config-reloader") patch containers the operator generates`,
+	}
+	for _, r := range rep.Results {
+		if w, ok := want[r.Kind]; ok {
+			if !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, w) }) {
+				t.Errorf("%s notes %q lack %q", r.Kind, r.Notes, w)
+			}
+			delete(want, r.Kind)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no result for %v", want)
+	}
+}

@@ -81,6 +81,9 @@ type result struct {
 func (r *report) add(d *manifest.Document, w *workload.Workload, namespace string, res *engine.Result) {
 	out := result{objectRef: refOf(d, w, namespace), Allowed: res.Allowed(), Policies: res.Matched, Violations: res.Violations, OmittedViolations: res.OmittedCount("")}
 	out.omissions = res.Omitted
+	if len(w.Unjudged) > 0 {
+		out.Notes = append(out.Notes, workload.UnjudgedNote(w))
+	}
 	if out.Policies == nil {
 		out.Policies = []string{}
 	}

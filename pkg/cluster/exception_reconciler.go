@@ -255,13 +255,7 @@ func (s *exceptionSweep) sweep(ctx context.Context) error {
 		}
 		return err
 	}
-	for i := range list.Items {
-		select {
-		case s.events <- event.GenericEvent{Object: &list.Items[i]}:
-		case <-ctx.Done():
-			return nil
-		}
-	}
+	enqueueAll(ctx, list.Items, s.events)
 	return nil
 }
 

@@ -193,15 +193,24 @@ func (s *sweepOnElection) sweep(ctx context.Context) error {
 		}
 		return err
 	}
-	for i := range list.Items {
-		select {
-		case s.events <- event.GenericEvent{Object: &list.Items[i]}:
-		case <-ctx.Done():
-			return nil
-		}
-	}
+	enqueueAll(ctx, list.Items, s.events)
 	return nil
 }
 
 // NeedLeaderElection: it follows the elector itself, so that it runs on every replica.
 func (s *sweepOnElection) NeedLeaderElection() bool { return false }
+
+// enqueueAll sends every listed object to events, for a sweep after an election; it stops when ctx
+// ends.
+func enqueueAll[T any, PT interface {
+	*T
+	client.Object
+}](ctx context.Context, items []T, events chan<- event.GenericEvent) {
+	for i := range items {
+		select {
+		case events <- event.GenericEvent{Object: PT(&items[i])}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

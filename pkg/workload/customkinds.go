@@ -3,6 +3,7 @@ package workload
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-json-experiment/json"
@@ -134,8 +135,10 @@ func (k CustomKind) Decode(data []byte) (*Workload, error) {
 	if k.ContainerResources {
 		w.Spec.Resources = nil
 	}
-	w.Spec.Containers, w.ContainerIndex = withoutPatches(w.Spec.Containers, k.Generated)
-	w.Spec.InitContainers, w.InitContainerIndex = withoutPatches(w.Spec.InitContainers, k.GeneratedInit)
+	var patches []string
+	w.Spec.Containers, w.ContainerIndex, patches = withoutPatches(w.Spec.Containers, k.Generated, k.SpecPath+".containers", patches)
+	w.Spec.InitContainers, w.InitContainerIndex, patches = withoutPatches(w.Spec.InitContainers, k.GeneratedInit, k.SpecPath+".initContainers", patches)
+	w.Unjudged = patches
 	return w, nil
 }
 
@@ -164,22 +167,33 @@ func decodeAt(top map[string]jsontext.Value, path string, v any) (bool, error) {
 }
 
 // withoutPatches drops the containers named as generated ones and returns, when it dropped any,
-// the index in the object of each container kept.
-func withoutPatches(cs []corev1.Container, generated []string) ([]corev1.Container, []int) {
+// the index in the object of each container kept, and patches with the path of each entry dropped
+// appended (at most MaxUnjudged of them in all), so that the entries left out are said, not lost.
+func withoutPatches(cs []corev1.Container, generated []string, path string, patches []string) ([]corev1.Container, []int, []string) {
 	if !slices.ContainsFunc(cs, func(c corev1.Container) bool { return slices.Contains(generated, c.Name) }) {
-		return cs, nil
+		return cs, nil, patches
 	}
 	kept := make([]corev1.Container, 0, len(cs))
 	index := make([]int, 0, len(cs))
 	for i := range cs {
 		if slices.Contains(generated, cs[i].Name) {
+			switch {
+			case len(patches) < MaxUnjudged:
+				patches = append(patches, path+"["+strconv.Itoa(i)+"] ("+strconv.Quote(cs[i].Name)+")")
+			case len(patches) == MaxUnjudged:
+				patches = append(patches, "…") // more not listed
+			}
 			continue
 		}
 		kept = append(kept, cs[i])
 		index = append(index, i)
 	}
-	return kept, index
+	return kept, index, patches
 }
+
+// MaxUnjudged bounds the paths in Workload.Unjudged, which then ends with "…": a custom object may
+// hold any number of patch entries.
+const MaxUnjudged = 3
 
 // ParseCustomKind reads a custom kind as the --kind-pod-spec flag gives it: GROUP/VERSION/KIND=PATH,
 // where PATH is the dotted field path of the pod spec (spec.template.spec), or of a pod template
@@ -226,4 +240,10 @@ func ParseCustomKind(s string) (CustomKind, error) {
 		k.SpecPath = path
 	}
 	return k, nil
+}
+
+// UnjudgedNote says which patch entries of w were not evaluated, and where they are judged instead.
+func UnjudgedNote(w *Workload) string {
+	return "not judged: " + strings.Join(w.Unjudged, ", ") + " patch containers the operator generates, which " +
+		"sealgate cannot see here; the workload the operator makes from this object is judged when it is created"
 }

@@ -31,6 +31,9 @@ type Workload struct {
 	// Spec's containers (init containers): a custom kind's entries that patch generated containers
 	// are left out of Spec (CustomKind.Generated), and the paths must still name the object's own.
 	ContainerIndex, InitContainerIndex []int
+	// Unjudged holds the paths of those patch entries (at most MaxUnjudged, then "…"): they are not evaluated,
+	// and the front ends say so rather than drop them without a word.
+	Unjudged []string
 }
 
 // ErrNotWorkload is returned for kinds that carry no pod spec.
