@@ -63,6 +63,7 @@ func CompileWith(reg *rules.Registry, p *policy.Policy) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{}
+	forbidden := metav1.StatusReasonForbidden
 	var validations []admissionv1.Validation
 	for _, r := range reg.Rules() {
 		if !rules.Enables(p, &r) {
@@ -84,6 +85,9 @@ func CompileWith(reg *rules.Registry, p *policy.Policy) (*Result, error) {
 			res.Checks = append(res.Checks, c.Rule)
 			validations = append(validations, admissionv1.Validation{
 				Expression: c.Expression,
+				// Forbidden, as the webhook answers: a policy verdict, not an invalid object
+				// (the API server's default for a VAP denial is 422 Invalid).
+				Reason: &forbidden,
 				// The static message is what the API server shows if the message expression fails.
 				Message:           fmt.Sprintf("the object violates rule %s of sealgate policy %s", c.Rule, p.Name),
 				MessageExpression: "(" + c.MessageExpression + ") + " + quote(" ["+p.Name+"/"+c.Rule+"]"),

@@ -38,6 +38,11 @@ func TestExamplesCompile(t *testing.T) {
 			continue
 		}
 		newValidator(t, res.Policy) // fails the test on a compile error
+		for i, v := range res.Policy.Spec.Validations {
+			if v.Reason == nil || *v.Reason != metav1.StatusReasonForbidden {
+				t.Errorf("%s: validation %d (%s) answers %v, not Forbidden as the webhook does", p.Name, i, res.Checks[i], v.Reason)
+			}
+		}
 		counts := map[vap.State]int{}
 		for _, st := range res.Rules {
 			counts[st.State]++

@@ -262,7 +262,7 @@ func TestVAPDeniesWithoutWebhook(t *testing.T) {
 		t.Fatalf("kubectl apply of a privileged pod succeeded without the webhook: %s", r)
 	}
 	for _, want := range []string{"ValidatingAdmissionPolicy '" + res.Policy.Name + "'", "spec.containers[0].securityContext.privileged",
-		"[int-vd-outage/containers.privileged]"} {
+		"[int-vd-outage/containers.privileged]", "Error from server (Forbidden)"} {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("kubectl's error does not name %q:\n%s", want, r.Stderr)
 		}
