@@ -145,7 +145,8 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 	w("\n### Direct HTTPS\n\n")
 	w("Keep-alive HTTPS/1.1, one connection per client, the allowed and the denied AdmissionReview\n")
 	w("alternating. CPU / req is the server's user+system time over its rounds (`/proc/<pid>/stat`) divided\n")
-	w("by its requests. × floor is throughput as a fraction of the floor's.\n\n")
+	w("by its requests. × floor is throughput as a fraction of the floor's. The load generator runs on the same\n")
+	w("cores as the server, as the API server would, so a server that needs less CPU leaves more to its client.\n\n")
 	floor := servers[0].name
 	for _, c := range o.concs {
 		w("**c=%d**\n\n| server | req/s | × %s | p50 | p99 | p99.9 | CPU / req | CPU × %s | errors |\n|---|---|---|---|---|---|---|---|---|\n", c, floor, floor)
@@ -205,7 +206,7 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 			w("\n%s\n", apiNote)
 		}
 	}
-	w("\nRerun: `make bench-e2e` (about 12 minutes with the defaults); shorter:\n")
+	w("\nRerun: `make bench-e2e` (about 6 minutes with the defaults, plus the first build of the peers); shorter:\n")
 	w("`make bench-e2e BENCH_E2E_FLAGS=\"-rounds 2 -duration 3s -api-rounds 2 -api-duration 4s\"`;\n")
 	w("`-bodies testdata` reuses the committed bodies instead of capturing them, `-out \"\"` prints this section only.\n")
 	w("%s\n", regionEnd)
