@@ -81,13 +81,13 @@ lookup() {
 
 versions() {
   local t name version kind source ldflags
-  printf '%-16s %-10s %s\n' TOOL VERSION SOURCE
+  printf '%-22s %-10s %s\n' TOOL VERSION SOURCE
   for t in "${TOOLS[@]}"; do
     IFS='|' read -r name version kind source ldflags <<<"$t"
     case $kind in
-      go)   printf '%-16s %-10s %s\n' "$name" "$version" "go install $source@$version" ;;
-      kube) printf '%-16s %-10s %s\n' "$name" "$version" "$source (module hack/tools/kube)" ;;
-      deb)  printf '%-16s %-10s %s\n' "$name" "$version" "Debian package ${source%%:*} (${source#*:})" ;;
+      go)   printf '%-22s %-10s %s\n' "$name" "$version" "go install $source@$version" ;;
+      kube) printf '%-22s %-10s %s\n' "$name" "$version" "$source (module hack/tools/kube)" ;;
+      deb)  printf '%-22s %-10s %s\n' "$name" "$version" "Debian package ${source%%:*} (${source#*:})" ;;
     esac
   done
 }
