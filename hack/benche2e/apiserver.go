@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -33,6 +34,10 @@ type admission struct {
 	cell   cell
 	// check is what a dryRun create of the denied pod answered, for the table.
 	check string
+	// webhook is the process the API server calls for this admission (0: none), and apiCPU and
+	// webhookCPU the CPU time the API server and it used over the rounds.
+	webhook            int
+	apiCPU, webhookCPU time.Duration
 }
 
 func (a *admission) namespace() string { return "bench-" + a.name }
@@ -53,7 +58,7 @@ func setupAdmissions(ctx context.Context, c *cluster.Cluster, cs *certs, servers
 		if err := c.Client.Create(ctx, webhookFor("bench-e2e-"+n, s.url, cs.caPEM, n)); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, "", fmt.Errorf("registering the %s webhook: %w", n, err)
 		}
-		ads = append(ads, &admission{name: n, denies: true})
+		ads = append(ads, &admission{name: n, denies: true, webhook: s.pid()})
 	}
 	note := ""
 	switch n, err := applyVAP(ctx, c, vapYAML); {
@@ -160,9 +165,23 @@ func throughAPIServer(ctx context.Context, c *cluster.Cluster, ads []*admission,
 			return fmt.Errorf("%s: the allowed pod was refused: %w", a.name, err)
 		}
 	}
+	apiPID := 0
+	if u, err := url.Parse(c.Config.Host); err == nil {
+		apiPID = apiServerPID(u.Port())
+	}
+	cpu := func(pid int) time.Duration {
+		if pid == 0 {
+			return 0
+		}
+		t, _ := cpuTime(pid)
+		return t
+	}
 	for r := range rounds {
 		for _, a := range ads {
+			api0, wh0 := cpu(apiPID), cpu(a.webhook)
 			res := createRound(ctx, cs, a.namespace(), clients, d)
+			a.apiCPU += cpu(apiPID) - api0
+			a.webhookCPU += cpu(a.webhook) - wh0
 			a.cell.add(res)
 			logf("api round %d/%d %-12s %6.0f creates/s  errors %d", r+1, rounds, a.name, float64(res.requests)/res.elapsed.Seconds(), res.errors)
 		}

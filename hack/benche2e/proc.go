@@ -52,3 +52,32 @@ var (
 	readMemory = cluster.ReadMemory
 	resetPeak  = cluster.ResetPeak
 )
+
+// apiServerPID finds the kube-apiserver that listens on port, by its command line (envtest passes
+// --secure-port=<port>); 0 if there is none.
+func apiServerPID(port string) int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || len(b) > 1<<20 {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if len(args) == 0 || !strings.HasSuffix(args[0], "kube-apiserver") {
+			continue
+		}
+		for _, a := range args[1:] {
+			if a == "--secure-port="+port {
+				return pid
+			}
+		}
+	}
+	return 0
+}

@@ -192,15 +192,22 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 		w("dryRun=All creates of the allowed pod (the same pod as the allowed body) from %d clients against the\n", o.apiClients)
 		w("local kube-apiserver, each admission in its own namespace. Loss is the create throughput lost against\n")
 		w("no admission. Denied pod is what a dryRun create of the denied pod got, to show the admission acts.\n\n")
-		w("| admission | creates/s | p50 | p99 | loss against none | denied pod | errors |\n|---|---|---|---|---|---|---|\n")
+		w("API server CPU and webhook CPU are each process's user+system time over the rounds, per create.\n\n")
+		w("| admission | creates/s | p50 | p99 | loss against none | API server CPU / create | webhook CPU / create | denied pod | errors |\n|---|---|---|---|---|---|---|---|---|\n")
 		none := ads[0].cell.rate()
 		for _, a := range ads {
 			loss := "–"
 			if a.name != "none" && none > 0 {
 				loss = fmt.Sprintf("%.0f%%", 100*(1-a.cell.rate()/none))
 			}
-			w("| %s | %s | %s | %s | %s | %s | %d |\n", a.name, thousands(int64(a.cell.rate())), ms(percentile(a.cell.lat, 0.50)),
-				ms(percentile(a.cell.lat, 0.99)), loss, a.check, a.cell.errors)
+			perCreate := func(d time.Duration) string {
+				if d == 0 || a.cell.requests == 0 {
+					return "–"
+				}
+				return us(d / time.Duration(a.cell.requests))
+			}
+			w("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", a.name, thousands(int64(a.cell.rate())), ms(percentile(a.cell.lat, 0.50)),
+				ms(percentile(a.cell.lat, 0.99)), loss, perCreate(a.apiCPU), perCreate(a.webhookCPU), a.check, a.cell.errors)
 		}
 		if apiNote != "" {
 			w("\n%s\n", apiNote)
