@@ -2,7 +2,7 @@
 # bench.sh runs sealgate's benchmarks and writes docs/performance.md: the machine, the median of
 # COUNT runs of every benchmark, the admission figures against the targets, and the decoder
 # comparison. `make bench` runs it. The "Audit at scale" region, between its markers, belongs to
-# `make bench-audit` and is kept as it is.
+# `make bench-audit`, and the "Side by side" region to `make bench-e2e`; both are kept as they are.
 #
 #   hack/bench.sh                 # 5 runs of every benchmark, rewrite docs/performance.md
 #   COUNT=10 OUT=/tmp/perf.md hack/bench.sh
@@ -25,7 +25,8 @@ raw="$(mktemp)"
 tables="$(mktemp)"
 doc="$(mktemp)"
 region="$(mktemp)"
-trap 'rm -f "$raw" "$tables" "$doc" "$region"' EXIT
+region_e2e="$(mktemp)"
+trap 'rm -f "$raw" "$tables" "$doc" "$region" "$region_e2e"' EXIT
 
 # The "Audit at scale" region is written by `make bench-audit` (hack/benchaudit), which takes minutes
 # on a cluster; keep it as it is, from the file being rewritten or else from docs/performance.md.
@@ -39,6 +40,19 @@ for src in "$OUT" docs/performance.md; do
 done
 if [[ ! -s "$region" ]]; then
 	printf '%s\nNot measured yet: run `make bench-audit`.\n%s\n' "$audit_begin" "$audit_end" >"$region"
+fi
+
+# The "Side by side" region is written by `make bench-e2e` (hack/benche2e); keep it the same way.
+e2e_begin='<!-- bench-e2e:begin -->'
+e2e_end='<!-- bench-e2e:end -->'
+for src in "$OUT" docs/performance.md; do
+	if [[ -f "$src" ]] && grep -qF "$e2e_begin" "$src" && grep -qF "$e2e_end" "$src"; then
+		sed -n "/${e2e_begin}/,/${e2e_end}/p" "$src" >"$region_e2e"
+		break
+	fi
+done
+if [[ ! -s "$region_e2e" ]]; then
+	printf '%s\nNot measured yet: run `make bench-e2e`.\n%s\n' "$e2e_begin" "$e2e_end" >"$region_e2e"
 fi
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -162,6 +176,10 @@ $(cat "$tables")
 ## Audit at scale
 
 $(cat "$region")
+
+## Side by side (make bench-e2e)
+
+$(cat "$region_e2e")
 EOF
 
 mkdir -p "$(dirname "$OUT")"
