@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
@@ -274,5 +276,33 @@ func TestHoldsJSON(t *testing.T) {
 		if got := holdsJSON(have, want); got != tc.ok {
 			t.Errorf("holdsJSON(%s, %s) = %t", tc.have, tc.want, got)
 		}
+	}
+}
+
+// The sweep after an election enqueues the policies the generated objects name, so that objects
+// whose policy was deleted while no replica led are deleted.
+func TestFallbackSweepFindsLeftovers(t *testing.T) {
+	left := &admissionv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: vap.Name("gone"),
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "sealgate", LabelPolicy: "gone"}}}
+	c, _ := fakeFallbackAPI(t, fallbackPolicy(validSpec(false)), left)
+	r := newFallback(c, true)
+	events := make(chan event.GenericEvent, 8)
+	if err := (&fallbackSweep{r: r, reader: c, events: events}).sweep(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	close(events)
+	var names []string
+	for e := range events {
+		names = append(names, e.Object.GetName())
+		if _, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Name: e.Object.GetName()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"gone", testPolicy}) {
+		t.Errorf("swept %v, want gone and %s", names, testPolicy)
+	}
+	if err := c.Get(context.Background(), client.ObjectKey{Name: vap.Name("gone")}, &admissionv1.ValidatingAdmissionPolicy{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the leftover of a deleted policy is still there: %v", err)
 	}
 }
