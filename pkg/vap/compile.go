@@ -56,8 +56,21 @@ func Name(policyName string) string { return "sealgate-" + policyName }
 // Compile compiles p with the default rule registry.
 func Compile(p *policy.Policy) (*Result, error) { return CompileWith(rules.Default(), p) }
 
+// Options change what Compile leaves to the webhook.
+type Options struct {
+	// Waived maps a rule ID or family ("containers", "podSecurity") to the "namespace/name" of a
+	// PolicyException that waives it. A ValidatingAdmissionPolicy cannot honour exceptions, so a
+	// rule with a waived ID, family or check is left out and listed as NotCompiled.
+	Waived map[string]string
+}
+
 // CompileWith compiles p with the rules of reg.
 func CompileWith(reg *rules.Registry, p *policy.Policy) (*Result, error) {
+	return CompileWithOptions(reg, p, Options{})
+}
+
+// CompileWithOptions compiles p with the rules of reg, leaving out what o says.
+func CompileWithOptions(reg *rules.Registry, p *policy.Policy, o Options) (*Result, error) {
 	kinds, err := matchedKinds(p)
 	if err != nil {
 		return nil, err
@@ -77,8 +90,14 @@ func CompileWith(reg *rules.Registry, p *policy.Policy) (*Result, error) {
 			res.Rules = append(res.Rules, RuleStatus{Rule: r.ID, State: NotCompiled, Reason: reason})
 			continue
 		}
+		checks := r.CEL(p)
+		if x := o.waivedBy(r.ID, checks); x != "" {
+			res.Rules = append(res.Rules, RuleStatus{Rule: r.ID, State: NotCompiled,
+				Reason: "waived by PolicyException " + x + ", which a ValidatingAdmissionPolicy cannot honour"})
+			continue
+		}
 		st := RuleStatus{Rule: r.ID, State: Exact}
-		for _, c := range r.CEL(p) {
+		for _, c := range checks {
 			if !c.Exact {
 				st.State, st.Reason = Conservative, c.Note
 			}
@@ -128,6 +147,40 @@ func CompileWith(reg *rules.Registry, p *policy.Policy) (*Result, error) {
 		},
 	}
 	return res, nil
+}
+
+// waivedBy returns the exception that waives the rule id or one of its checks, "" when none does.
+// A rule's checks may carry finer IDs ("podSecurity.privileged"), which an exception may name alone.
+func (o Options) waivedBy(id string, checks []rules.CELCheck) string {
+	if len(o.Waived) == 0 {
+		return ""
+	}
+	if x := o.waived(id); x != "" {
+		return x
+	}
+	for _, c := range checks {
+		if x := o.waived(c.Rule); x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// waived looks id up, then each family it belongs to ("a.b.c", "a.b", "a").
+func (o Options) waived(id string) string {
+	for ; id != ""; id, _ = cutLast(id, ".") {
+		if x, ok := o.Waived[id]; ok {
+			return x
+		}
+	}
+	return ""
+}
+
+func cutLast(s, sep string) (string, bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], true
+	}
+	return "", false
 }
 
 // action maps the policy's mode to the binding's validation action.
