@@ -120,6 +120,11 @@ bench-e2e: build ## Side by side over HTTPS (floor, PSA webhook, OPA) and throug
 	go build -o $(BIN)/benche2e ./hack/benche2e
 	$(BIN)/benche2e -bin $(BIN) $(BENCH_E2E_FLAGS)
 
+# CEL cost units are deterministic, so this one needs no quiet machine and no cluster.
+.PHONY: bench-vap
+bench-vap: ## What the generated ValidatingAdmissionPolicies cost the API server in CEL units; writes its part of docs/performance.md.
+	hack/bench-vap.sh
+
 ##@ Code generation and tools
 
 # The report CRDs sealgate writes: openreports.io comes from the module that defines its Go types, at
