@@ -129,6 +129,7 @@ func CompileWithOptions(reg *rules.Registry, p *policy.Policy, o Options) (*Resu
 		Spec: admissionv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy:    &fail,
 			MatchConstraints: &admissionv1.MatchResources{ResourceRules: resourceRules(kinds)},
+			MatchConditions:  []admissionv1.MatchCondition{{Name: "changes-pod-spec", Expression: changesPodSpec(kinds)}},
 			Variables: []admissionv1.Variable{
 				{Name: "spec", Expression: byKind(kinds, func(k workload.Kind) string { return "object." + k.SpecPath })},
 				{Name: "specPath", Expression: byKind(kinds, func(k workload.Kind) string { return quote(k.SpecPath) })},
@@ -249,6 +250,25 @@ func byKind(kinds []workload.Kind, expr func(workload.Kind) string) string {
 		out = "object.kind in [" + strings.Join(byValue[v], ", ") + "] ? " + v + " : " + out
 	}
 	return out
+}
+
+// changesPodSpec is the match condition that leaves out the UPDATEs the webhook admits unchecked
+// (admission.Unchanged): those that leave the pod spec and the pod template's annotations as they
+// were, so that relabelling, scaling or removing a finalizer never wedges an object that predates
+// the policy. CEL compares the stored JSON, which is at least as fine as the webhook's semantic
+// comparison (1000m and 1, or [] and no list, differ here): the VAP checks every UPDATE the webhook
+// checks, and a few more.
+func changesPodSpec(kinds []workload.Kind) string {
+	// The conditional that picks the kind binds loosest, hence the parentheses around it.
+	return "request.operation != 'UPDATE' || oldObject == null || (" + byKind(kinds, func(k workload.Kind) string {
+		return "(" + optionalPath("object", k.SpecPath) + " != " + optionalPath("oldObject", k.SpecPath) + " || " +
+			optionalPath("object", k.MetaPath+".annotations") + " != " + optionalPath("oldObject", k.MetaPath+".annotations") + ")"
+	}) + ")"
+}
+
+// optionalPath is the CEL of a dotted field path under root as an optional, absent when any step is.
+func optionalPath(root, path string) string {
+	return root + ".?" + strings.ReplaceAll(path, ".", ".?")
 }
 
 // bindingMatch is the binding's matchResources: the policy's namespace selector with its excluded
