@@ -1,10 +1,12 @@
 package webhookconfig_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -81,5 +83,34 @@ func TestMatchConditionsLeaveOutUnnamablePaths(t *testing.T) {
 		op: "UPDATE", obj: obj, old: obj})
 	if !called {
 		t.Error("an unchanged UPDATE of a kind the condition cannot read was skipped")
+	}
+}
+
+// TestMatchConditionsCostOnHugeObjects: on the largest pods the API server accepts (5,000
+// containers, about 3 MiB of labels), the conditions stay within the API server's CEL cost budget
+// for matchConditions: an error there would deny the request under failurePolicy Fail.
+func TestMatchConditionsCostOnHugeObjects(t *testing.T) {
+	narrow := compiled(t, "narrow", v1alpha1.Match{ExcludeNamespaces: []string{"dev"},
+		ObjectSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "l1", Operator: metav1.LabelSelectorOpExists}}}})
+	conds := webhookconfig.MatchConditions([]*policy.Policy{narrow}, workload.BuiltinCustomKinds)
+	var containers, labels []string
+	for i := range 5000 {
+		containers = append(containers, fmt.Sprintf(`{"name":"c%d","image":"registry.example/app:1.0","securityContext":{"privileged":true}}`, i))
+	}
+	for i := range 40000 {
+		labels = append(labels, fmt.Sprintf(`"l%d":"%s"`, i, strings.Repeat("v", 60)))
+	}
+	obj := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x","namespace":"prod","labels":{` + strings.Join(labels, ",") +
+		`}},"spec":{"containers":[` + strings.Join(containers, ",") + `]}}`)
+	if len(obj) < 3<<20 {
+		t.Fatalf("the object is %d bytes, want about 3 MiB", len(obj))
+	}
+	for _, op := range []admissionv1.Operation{admissionv1.Create, admissionv1.Update} {
+		// match fails the test on an evaluation error, a cost budget exceeded among them.
+		called, _ := match(t, newMatcher(t, conds), apiRequest{name: "huge " + string(op), gvk: schema.GroupVersionKind{Version: "v1", Kind: "Pod"},
+			resource: "pods", namespace: "prod", op: op, obj: obj, old: obj})
+		if want := op == admissionv1.Create; called != want {
+			t.Errorf("%s of a huge pod: called %v, want %v", op, called, want)
+		}
 	}
 }
