@@ -51,6 +51,9 @@ type clusterOptions struct {
 	// Audit runs the background audit (on the elected replica) and the what-if of policy changes.
 	Audit          bool
 	AuditReportAPI string
+	// MatchConditions has the elected replica keep the workload webhook's matchConditions generated
+	// from the policies in force (cluster.MatchConditionSync).
+	MatchConditions bool
 }
 
 func (o *clusterOptions) AddFlags(fs *pflag.FlagSet) {
@@ -64,6 +67,7 @@ func (o *clusterOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "elect one replica (a Lease in --namespace) to write policy status; every replica serves either way")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", "sealgate", "name of the Lease for --leader-elect")
 	fs.BoolVar(&o.Audit, "audit", true, "audit the objects already in the cluster: the elected replica writes reports, status.audit and metrics; every replica warns at apply time what a policy change would find")
+	fs.BoolVar(&o.MatchConditions, "match-conditions", true, "the elected replica writes, into the workload webhook of --webhook-config-name, matchConditions generated from the policies in force, so that the API server does not call sealgate for requests no policy could act on (needs update on that configuration); false removes those it wrote")
 	fs.StringVar(&o.AuditReportAPI, "audit-report-api", audit.APIOpenReports, "API of the audit's reports: "+strings.Join(audit.ReportAPIs, " or "))
 }
 
@@ -148,7 +152,12 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		}
 		leader = el
 	}
-	if err := cluster.SetupPolicies(mgr, store, leader, log.WithName("policies")); err != nil {
+	conditions := &cluster.MatchConditionSync{Client: live, Store: store, Leader: leader, WebhookConfig: o.Cluster.WebhookConfig,
+		Kinds: h.CustomKinds, Enabled: o.Cluster.MatchConditions, Log: log.WithName("match-conditions")}
+	if err := mgr.Add(conditions); err != nil {
+		return err
+	}
+	if err := cluster.SetupPolicies(mgr, store, leader, conditions, log.WithName("policies")); err != nil {
 		return err
 	}
 	exceptions := cluster.NewExceptionStore()

@@ -28,12 +28,21 @@ type PolicyReconciler struct {
 	// Leader says whether this replica may write status now. One writer means replicas never
 	// rewrite each other's status; nil never writes.
 	Leader Leadership
+	// Conditions, when set, is synced on the elected replica after a policy is put in force and
+	// before its status is written: a policy reported in force is one the API server sends requests
+	// for, not one the webhook's matchConditions still skip.
+	Conditions ConditionSyncer
+}
+
+// ConditionSyncer writes the webhook's matchConditions for the policies in force (MatchConditionSync).
+type ConditionSyncer interface {
+	Sync(ctx context.Context) error
 }
 
 // SetupPolicies registers, on mgr, the start-up load, the reconciler that feeds store, and the
 // status writer of the leading replica.
-func SetupPolicies(mgr ctrl.Manager, store *Store, leader Leadership, log logr.Logger) error {
-	r := &PolicyReconciler{Client: mgr.GetClient(), Store: store, Log: log, Leader: leader}
+func SetupPolicies(mgr ctrl.Manager, store *Store, leader Leadership, conditions ConditionSyncer, log logr.Logger) error {
+	r := &PolicyReconciler{Client: mgr.GetClient(), Store: store, Log: log, Leader: leader, Conditions: conditions}
 	return r.SetupWithManager(mgr)
 }
 
@@ -66,6 +75,11 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		return reconcile.Result{}, err
 	}
 	d := r.apply(&obj)
+	if r.Conditions != nil && r.elected() {
+		if err := r.Conditions.Sync(ctx); err != nil {
+			return reconcile.Result{}, err // status waits: retried with backoff
+		}
+	}
 	return reconcile.Result{}, r.writeStatus(ctx, &obj, d)
 }
 

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -344,5 +345,48 @@ func TestSweepOnElection(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// fakeConditions is a ConditionSyncer that records the policies in force when it is synced.
+type fakeConditions struct {
+	store  *Store
+	err    error
+	synced []int // how many policies were in force at each sync
+}
+
+func (f *fakeConditions) Sync(context.Context) error {
+	ps, _ := f.store.Policies()
+	f.synced = append(f.synced, len(ps))
+	return f.err
+}
+
+// TestConditionsBeforeStatus: the elected replica writes the matchConditions after putting a policy
+// in force and before it reports it in force; while they cannot be written, the status waits.
+func TestConditionsBeforeStatus(t *testing.T) {
+	c, writes := fakeAPI(t, object(1, validSpec(false), nil))
+	leader, follower := newReplica(c), newReplica(c)
+	leader.Store.MarkLoaded()
+	conds := &fakeConditions{store: leader.Store, err: errors.New("forbidden")}
+	leader.Conditions = conds
+	follower.Conditions = &fakeConditions{store: follower.Store}
+	follower.reconcile(t)
+	if n := len(follower.Conditions.(*fakeConditions).synced); n != 0 {
+		t.Errorf("a replica that is not elected synced the conditions %d times", n)
+	}
+	leader.elect()
+	if _, err := leader.Reconcile(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Name: testPolicy}}); err == nil {
+		t.Error("a failed conditions write was not returned for a retry")
+	}
+	if writes.Load() != 0 {
+		t.Errorf("status written %d times while the conditions could not be", writes.Load())
+	}
+	conds.err = nil
+	leader.reconcile(t)
+	if writes.Load() != 1 {
+		t.Errorf("status written %d times after the conditions, want 1", writes.Load())
+	}
+	if len(conds.synced) != 2 || conds.synced[0] != 1 {
+		t.Errorf("conditions synced with %v policies in force, want the policy in force at each sync", conds.synced)
 	}
 }

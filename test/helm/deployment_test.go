@@ -259,7 +259,7 @@ func checkSelfCerts(t *testing.T, r *rendered, certs corev1.Volume) {
 
 // checkExternalCerts: the Secret cert-manager or the user provides is mounted read-only, and sealgate
 // gets no access to Secrets and may only get its own webhook configuration (the audit reads its
-// selectors), never update one.
+// selectors), and update it only to write its matchConditions.
 func checkExternalCerts(t *testing.T, r *rendered, s scenario, certs corev1.Volume) {
 	t.Helper()
 	if certs.Secret == nil {
@@ -308,9 +308,16 @@ func checkExternalCerts(t *testing.T, r *rendered, s scenario, certs corev1.Volu
 		if slices.Contains(rule.Resources, "secrets") {
 			t.Errorf("ClusterRole grants %+v; external certificates need none", rule)
 		}
+		// With webhook.matchConditions sealgate writes the workload webhook's matchConditions, and
+		// nothing else of the configuration; without, it only reads it.
+		want := []string{"get"}
+		if r.args["--match-conditions"] == "true" {
+			want = []string{"get", "update", "patch"}
+		}
 		if slices.Contains(rule.Resources, "validatingwebhookconfigurations") &&
-			(!slices.Equal(rule.Verbs, []string{"get"}) || !slices.Equal(rule.ResourceNames, []string{r.vwc.Name})) {
-			t.Errorf("ClusterRole grants %+v; external certificates need get on %s only", rule, r.vwc.Name)
+			(!slices.Equal(rule.Verbs, want) || !slices.Equal(rule.ResourceNames, []string{r.vwc.Name})) {
+			t.Errorf("ClusterRole grants %+v; external certificates with --match-conditions=%s need %v on %s only",
+				rule, r.args["--match-conditions"], want, r.vwc.Name)
 		}
 	}
 }
