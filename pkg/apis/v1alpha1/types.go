@@ -109,7 +109,25 @@ type PolicySpec struct {
 	// Unset accepts them from sealgate's own namespace only.
 	// +optional
 	Exceptions *ExceptionRules `json:"exceptions,omitempty"`
+
+	// Fallback says what keeps enforcing the policy while the webhook is down. ValidatingAdmissionPolicy
+	// has sealgate keep a generated ValidatingAdmissionPolicy and binding in sync with the policy, so
+	// that the API server itself enforces every rule that compiles to CEL; the webhook then skips the
+	// rules the generated objects enforce exactly. None (or unset) generates nothing.
+	// +optional
+	Fallback FallbackMode `json:"fallback,omitempty"`
 }
+
+// FallbackMode says what keeps enforcing a policy while the webhook is down.
+// +kubebuilder:validation:Enum=None;ValidatingAdmissionPolicy
+type FallbackMode string
+
+const (
+	// FallbackNone generates nothing: while the webhook is down, its failurePolicy decides.
+	FallbackNone FallbackMode = "None"
+	// FallbackVAP keeps a generated ValidatingAdmissionPolicy and binding in sync with the policy.
+	FallbackVAP FallbackMode = "ValidatingAdmissionPolicy"
+)
 
 // ImageConfigRules are checks on the config blob of each container image.
 type ImageConfigRules struct {
@@ -521,6 +539,59 @@ type PolicyStatus struct {
 	// sealgate only; absent until the first scan.
 	// +optional
 	Audit *AuditStatus `json:"audit,omitempty"`
+	// Fallback is the state of the ValidatingAdmissionPolicy generated for spec.fallback, and how
+	// each rule compiles to it. Written by sealgate only; absent when spec.fallback is None.
+	// +optional
+	Fallback *FallbackStatus `json:"fallback,omitempty"`
+}
+
+// FallbackState is the state of the objects generated for spec.fallback.
+// +kubebuilder:validation:Enum=Synced;Failed;Empty
+type FallbackState string
+
+const (
+	// FallbackSynced: the generated objects in the cluster compile the generation in Generation.
+	FallbackSynced FallbackState = "Synced"
+	// FallbackFailed: the generated objects could not be compiled or written; Message says why. The
+	// webhook enforces every rule.
+	FallbackFailed FallbackState = "Failed"
+	// FallbackEmpty: no rule of the policy compiles, so no objects are generated.
+	FallbackEmpty FallbackState = "Empty"
+)
+
+// FallbackStatus is the state of the generated ValidatingAdmissionPolicy and binding.
+type FallbackStatus struct {
+	// State is Synced, Failed or Empty.
+	State FallbackState `json:"state"`
+	// Generation is the policy generation whose in-force spec the generated objects compile.
+	Generation int64 `json:"generation"`
+	// Name is the name of the generated ValidatingAdmissionPolicy and its binding.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Message says why the state is Failed or Empty.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Rules says how each rule the policy enables compiles, in the compiler's order.
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	Rules []FallbackRule `json:"rules,omitempty"`
+}
+
+// FallbackRule is how one rule of the policy compiles to the generated ValidatingAdmissionPolicy.
+type FallbackRule struct {
+	// Rule is the rule ID.
+	// +kubebuilder:validation:MaxLength=128
+	Rule string `json:"rule"`
+	// State is Exact (the generated policy denies exactly what the webhook's rule denies),
+	// Conservative (it denies that and more) or NotCompiled (only the webhook enforces the rule).
+	// +kubebuilder:validation:Enum=Exact;Conservative;NotCompiled
+	State string `json:"state"`
+	// Reason says what a Conservative rule denies beyond the webhook, or why a rule is not compiled.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // AuditStatus is what the background audit found for this policy: the running objects it finds a
