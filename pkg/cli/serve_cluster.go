@@ -162,6 +162,9 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		return fmt.Errorf("watching namespaces: %w", err)
 	}
 	h.Engine.Namespaces = &cluster.Namespaces{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}
+	// Admissions leave to a policy's generated ValidatingAdmissionPolicy the rules it enforces
+	// exactly (status.fallback); setupAudit gives the audit an engine that keeps every rule.
+	h.Engine.SkipVAPRules = true
 	if v, ok := h.Engine.Signatures.(*verify.Verifier); ok {
 		// Live reads (get only, no cluster-wide watch of Secrets), made only when a verification
 		// is not answered from the cache.
@@ -247,7 +250,10 @@ func (o *serveOptions) setupAudit(cfg *rest.Config, mgr ctrl.Manager, live clien
 	if !ok {
 		rec = metrics.Nop{}
 	}
-	sc := &auditor.Scanner{Informers: inf, Engine: h.Engine, Store: store, Exceptions: exceptions, Leader: leader, Client: live,
+	// The audit judges objects already in the cluster, which no VAP has seen: every rule counts.
+	judge := *h.Engine
+	judge.SkipVAPRules = false
+	sc := &auditor.Scanner{Informers: inf, Engine: &judge, Store: store, Exceptions: exceptions, Leader: leader, Client: live,
 		Cache: mgr.GetClient(), ReportAPI: o.Cluster.AuditReportAPI, WebhookConfig: o.Cluster.WebhookConfig,
 		Namespace: o.Cluster.Namespace, Metrics: rec, Log: log.WithName("audit")}
 	if err := sc.Register(namespaces); err != nil {
@@ -256,7 +262,7 @@ func (o *serveOptions) setupAudit(cfg *rest.Config, mgr ctrl.Manager, live clien
 	if err := mgr.Add(sc); err != nil {
 		return nil, err
 	}
-	wi := &auditor.WhatIf{Informers: inf, Engine: h.Engine, Client: live, WebhookConfig: o.Cluster.WebhookConfig,
+	wi := &auditor.WhatIf{Informers: inf, Engine: &judge, Client: live, WebhookConfig: o.Cluster.WebhookConfig,
 		Namespace: o.Cluster.Namespace, Log: log.WithName("what-if")}
 	return wi.Check, nil
 }
