@@ -58,7 +58,7 @@ func (o *clusterOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Namespace, "namespace", envOr("POD_NAMESPACE", "sealgate-system"), "namespace sealgate runs in (its certificate Secret lives here)")
 	fs.StringVar(&o.CertMode, "cert-mode", "self", "serving certificates: self (sealgate creates, rotates and injects them) or external (cert-manager or a Secret mounted at --cert-dir)")
 	fs.StringVar(&o.CertSecret, "cert-secret", "sealgate-webhook-cert", "Secret that holds the self-managed CA and serving certificate")
-	fs.StringVar(&o.WebhookConfig, "webhook-config-name", "sealgate", "ValidatingWebhookConfiguration whose caBundle sealgate keeps current (self cert mode), and whose workload webhook's selectors the audit follows")
+	fs.StringVar(&o.WebhookConfig, "webhook-config-name", "sealgate", "ValidatingWebhookConfiguration whose caBundle sealgate keeps current (self cert mode), whose workload webhook's selectors the audit follows, and whose failurePolicy the fail-open check reads")
 	fs.StringVar(&o.Service, "service-name", "sealgate", "Service in front of sealgate; its DNS names go into the serving certificate")
 	fs.StringArrayVar(&o.CertDNSNames, "cert-dns-name", nil, "extra DNS name for the serving certificate (repeatable), e.g. localhost")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "elect one replica (a Lease in --namespace) to write policy status; every replica serves either way")
@@ -149,6 +149,14 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		leader = el
 	}
 	if err := cluster.SetupPolicies(mgr, store, leader, log.WithName("policies")); err != nil {
+		return err
+	}
+	failOpenRec, ok := h.Metrics.(metrics.FailOpenRecorder)
+	if !ok {
+		failOpenRec = metrics.Nop{}
+	}
+	if err := mgr.Add(&cluster.FailOpenGuard{Reader: mgr.GetAPIReader(), Store: store, WebhookConfig: o.Cluster.WebhookConfig,
+		Rules: h.Engine.Rules, Metrics: failOpenRec, Log: log.WithName("fail-open")}); err != nil {
 		return err
 	}
 	exceptions := cluster.NewExceptionStore()
