@@ -61,7 +61,7 @@ func (o *clusterOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Namespace, "namespace", envOr("POD_NAMESPACE", "sealgate-system"), "namespace sealgate runs in (its certificate Secret lives here)")
 	fs.StringVar(&o.CertMode, "cert-mode", "self", "serving certificates: self (sealgate creates, rotates and injects them) or external (cert-manager or a Secret mounted at --cert-dir)")
 	fs.StringVar(&o.CertSecret, "cert-secret", "sealgate-webhook-cert", "Secret that holds the self-managed CA and serving certificate")
-	fs.StringVar(&o.WebhookConfig, "webhook-config-name", "sealgate", "ValidatingWebhookConfiguration whose caBundle sealgate keeps current (self cert mode), and whose workload webhook's selectors the audit follows")
+	fs.StringVar(&o.WebhookConfig, "webhook-config-name", "sealgate", "ValidatingWebhookConfiguration whose caBundle sealgate keeps current (self cert mode), whose workload webhook's selectors the audit follows, and whose failurePolicy the fail-open check reads")
 	fs.StringVar(&o.Service, "service-name", "sealgate", "Service in front of sealgate; its DNS names go into the serving certificate")
 	fs.StringArrayVar(&o.CertDNSNames, "cert-dns-name", nil, "extra DNS name for the serving certificate (repeatable), e.g. localhost")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "elect one replica (a Lease in --namespace) to write policy status; every replica serves either way")
@@ -160,6 +160,14 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 	if err := cluster.SetupPolicies(mgr, store, leader, conditions, log.WithName("policies")); err != nil {
 		return err
 	}
+	failOpenRec, ok := h.Metrics.(metrics.FailOpenRecorder)
+	if !ok {
+		failOpenRec = metrics.Nop{}
+	}
+	if err := mgr.Add(&cluster.FailOpenGuard{Reader: mgr.GetAPIReader(), Store: store, WebhookConfig: o.Cluster.WebhookConfig,
+		Rules: h.Engine.Rules, Metrics: failOpenRec, Log: log.WithName("fail-open")}); err != nil {
+		return err
+	}
 	exceptions := cluster.NewExceptionStore()
 	h.Engine.Exceptions, h.Engine.ExceptionNamespace = exceptions, o.Cluster.Namespace
 	if err := cluster.SetupExceptions(mgr, exceptions, h.Engine.Rules, o.Cluster.Namespace, leader, log.WithName("exceptions")); err != nil {
@@ -174,6 +182,9 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 		return fmt.Errorf("watching namespaces: %w", err)
 	}
 	h.Engine.Namespaces = &cluster.Namespaces{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}
+	// Admissions leave to a policy's generated ValidatingAdmissionPolicy the rules it enforces
+	// exactly (status.fallback); setupAudit gives the audit an engine that keeps every rule.
+	h.Engine.SkipVAPRules = true
 	if v, ok := h.Engine.Signatures.(*verify.Verifier); ok {
 		// Live reads (get only, no cluster-wide watch of Secrets), made only when a verification
 		// is not answered from the cache.
@@ -259,7 +270,10 @@ func (o *serveOptions) setupAudit(cfg *rest.Config, mgr ctrl.Manager, live clien
 	if !ok {
 		rec = metrics.Nop{}
 	}
-	sc := &auditor.Scanner{Informers: inf, Engine: h.Engine, Store: store, Exceptions: exceptions, Leader: leader, Client: live,
+	// The audit judges objects already in the cluster, which no VAP has seen: every rule counts.
+	judge := *h.Engine
+	judge.SkipVAPRules = false
+	sc := &auditor.Scanner{Informers: inf, Engine: &judge, Store: store, Exceptions: exceptions, Leader: leader, Client: live,
 		Cache: mgr.GetClient(), ReportAPI: o.Cluster.AuditReportAPI, WebhookConfig: o.Cluster.WebhookConfig,
 		Namespace: o.Cluster.Namespace, Metrics: rec, Log: log.WithName("audit")}
 	if err := sc.Register(namespaces); err != nil {
@@ -268,7 +282,7 @@ func (o *serveOptions) setupAudit(cfg *rest.Config, mgr ctrl.Manager, live clien
 	if err := mgr.Add(sc); err != nil {
 		return nil, err
 	}
-	wi := &auditor.WhatIf{Informers: inf, Engine: h.Engine, Client: live, WebhookConfig: o.Cluster.WebhookConfig,
+	wi := &auditor.WhatIf{Informers: inf, Engine: &judge, Client: live, WebhookConfig: o.Cluster.WebhookConfig,
 		Namespace: o.Cluster.Namespace, Log: log.WithName("what-if")}
 	return wi.Check, nil
 }

@@ -116,6 +116,8 @@ func TestReconcileOn(t *testing.T) {
 	recordChanged.Status.InForce = &v1alpha1.InForceRecord{Generation: 1, Spec: validSpec(false)}
 	recordCleared := base.DeepCopy()
 	recordCleared.Status.InForce = nil
+	fallbackSynced := base.DeepCopy()
+	fallbackSynced.Status.Fallback = &v1alpha1.FallbackStatus{State: v1alpha1.FallbackSynced, Generation: 2}
 	for _, tc := range []struct {
 		name     string
 		old, new *v1alpha1.ClusterAdmissionPolicy
@@ -126,6 +128,8 @@ func TestReconcileOn(t *testing.T) {
 		{"new generation", base, specChanged, true},
 		{"record changed", base, recordChanged, true},
 		{"record cleared", base, recordCleared, true},
+		// The rules the webhook leaves to the generated VAP follow status.fallback.
+		{"fallback synced", base, fallbackSynced, true},
 	} {
 		if got := reconcileOn.Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.want {
 			t.Errorf("%s: predicate = %v, want %v", tc.name, got, tc.want)

@@ -83,9 +83,11 @@ func cutUTF8(s string, n int) string {
 }
 
 // reconcileOn passes creates, deletes, spec changes (a new generation) and changes of
-// status.inForce, which a replica must decide again because an invalid generation depends on it. It
-// drops every other update, above all the condition-only status writes: without it every status
-// write made every replica reconcile, and replicas that disagreed rewrote each other without end.
+// status.inForce, which a replica must decide again because an invalid generation depends on it, and
+// of status.fallback, which says which rules the webhook leaves to the generated
+// ValidatingAdmissionPolicy. It drops every other update, above all the condition-only status
+// writes: without it every status write made every replica reconcile, and replicas that disagreed
+// rewrote each other without end. (The policy reconciler never writes status.fallback.)
 var reconcileOn = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 	oldObj, ok1 := e.ObjectOld.(*v1alpha1.ClusterAdmissionPolicy)
 	newObj, ok2 := e.ObjectNew.(*v1alpha1.ClusterAdmissionPolicy)
@@ -93,7 +95,8 @@ var reconcileOn = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		return true
 	}
 	return oldObj.Generation != newObj.Generation ||
-		!apiequality.Semantic.DeepEqual(oldObj.Status.InForce, newObj.Status.InForce)
+		!apiequality.Semantic.DeepEqual(oldObj.Status.InForce, newObj.Status.InForce) ||
+		!apiequality.Semantic.DeepEqual(oldObj.Status.Fallback, newObj.Status.Fallback)
 }}
 
 // statusEqual reports whether two statuses say the same: the generation observed, the record and

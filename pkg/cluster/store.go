@@ -4,6 +4,7 @@ package cluster
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -92,11 +93,14 @@ func (s *Store) Put(p *policy.Policy) {
 	}
 }
 
-// samePolicy reports whether two compilations are of the same generation and spec. The spec is
-// compared too because a generation compiled from status.inForce carries no UID: a policy deleted
-// and created again under its name may start at the same generation.
+// samePolicy reports whether two compilations are of the same generation and spec, and leave the
+// same rules to the generated ValidatingAdmissionPolicy (which the fail-open check follows; it
+// changes about once per generation). The spec is compared too because a generation compiled from
+// status.inForce carries no UID: a policy deleted and created again under its name may start at the
+// same generation.
 func samePolicy(a, b *policy.Policy) bool {
-	if a.Generation != b.Generation || a.Mode != b.Mode || (a.Source == nil) != (b.Source == nil) {
+	if a.Generation != b.Generation || a.Mode != b.Mode || (a.Source == nil) != (b.Source == nil) ||
+		!maps.Equal(a.SkipRules, b.SkipRules) {
 		return false
 	}
 	return a.Source == nil || apiequality.Semantic.DeepEqual(a.Source.Spec, b.Source.Spec)

@@ -43,6 +43,12 @@ func TestStoreChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed("same generation, other spec (deleted and created again)", true, func() { s.Put(other) })
+	// The generated VAP synced: the webhook leaves a rule to it, which the fail-open check follows.
+	synced := *other
+	synced.SkipRules = map[string]bool{"containers.hostNamespaces": true}
+	changed("the VAP enforces a rule exactly", true, func() { s.Put(&synced) })
+	again := synced
+	changed("the same rules left to the VAP", false, func() { s.Put(&again) })
 	changed("deleted", true, func() { s.Delete("a") })
 	changed("deleted again", false, func() { s.Delete("a") })
 }

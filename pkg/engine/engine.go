@@ -198,6 +198,12 @@ type Engine struct {
 	// SkipImageConfig skips the rules that read image configs (offline linting); the output says so.
 	SkipImageConfig bool
 
+	// SkipVAPRules skips, for each policy, the rules in its SkipRules: those the API server enforces
+	// exactly through the policy's generated ValidatingAdmissionPolicy, so that a denial is reported
+	// once. Only the admission path sets it; the audit and check judge objects no VAP has seen and
+	// keep every rule.
+	SkipVAPRules bool
+
 	// Exceptions supplies the PolicyExceptions in force; nil means none.
 	Exceptions ExceptionSource
 	// ExceptionNamespace is sealgate's own namespace: where a policy accepts exceptions from when its
@@ -253,7 +259,11 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 		// Exceptions (exceptions.go): what they waive is marked as the findings are collected.
 		res.waiver = e.waiver(p, w, t, namespace)
 		found.Limit = res.waiver.findingsLimit()
+		skip := e.skipRules(p)
 		for _, r := range e.Rules.Rules() {
+			if skip[r.ID] {
+				continue
+			}
 			found.Reset()
 			r.Check(p, t, found)
 			res.collect(p, r.ID, found)
@@ -265,6 +275,15 @@ func (e *Engine) Evaluate(ctx context.Context, policies []*policy.Policy, w *wor
 	}
 	res.waiver = nil // it holds the pod: the result must not
 	return res
+}
+
+// skipRules returns the rules of p to leave to its generated ValidatingAdmissionPolicy; nil (skip
+// nothing) unless the engine is on the admission path.
+func (e *Engine) skipRules(p *policy.Policy) map[string]bool {
+	if !e.SkipVAPRules {
+		return nil
+	}
+	return p.SkipRules
 }
 
 // mergeSameField folds the violations from index first on (one policy's) that flag the same field

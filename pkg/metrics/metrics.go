@@ -59,6 +59,15 @@ type AuditRecorder interface {
 	AuditScan(kind string)
 }
 
+// FailOpenRecorder receives the fail-open guard's state. It is separate from Recorder for the same
+// reason as SignatureRecorder; Nop and Prometheus implement it.
+type FailOpenRecorder interface {
+	// FailOpenUnprotected sets how many rules of Enforce policies nothing enforces while sealgate is
+	// down: the workload webhook fails open (failurePolicy Ignore) and no generated
+	// ValidatingAdmissionPolicy enforces them exactly.
+	FailOpenUnprotected(n int)
+}
+
 // AuditCount is how many top-level objects violate one rule of one policy.
 type AuditCount struct {
 	Policy, Rule string
@@ -67,6 +76,9 @@ type AuditCount struct {
 
 // Nop records nothing.
 type Nop struct{}
+
+// FailOpenUnprotected implements FailOpenRecorder.
+func (Nop) FailOpenUnprotected(int) {}
 
 // AuditViolations implements AuditRecorder.
 func (Nop) AuditViolations([]AuditCount) {}
@@ -114,6 +126,8 @@ type Prometheus struct {
 	auditViolations *prometheus.GaugeVec
 	auditWrites     *prometheus.CounterVec
 	auditScans      *prometheus.CounterVec
+
+	failOpen prometheus.Gauge
 }
 
 // NewPrometheus creates the collectors and registers them with reg.
@@ -166,9 +180,13 @@ func NewPrometheus(reg prometheus.Registerer) (*Prometheus, error) {
 			Name: "sealgate_audit_scans_total",
 			Help: "Background audit scans, by kind (full: every namespace; incremental: one namespace).",
 		}, []string{"kind"}),
+		failOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sealgate_fail_open_unprotected_rules",
+			Help: "Rules of Enforce policies that nothing enforces while sealgate is down: the workload webhook has failurePolicy Ignore and no ValidatingAdmissionPolicy fallback, Synced with the generation in force, enforces them exactly. 0 with failurePolicy Fail.",
+		}),
 	}
 	for _, c := range []prometheus.Collector{p.violations, p.decisions, p.latency, p.verifications, p.cacheLookups, p.registry, p.rejected, p.panics,
-		p.auditViolations, p.auditWrites, p.auditScans} {
+		p.auditViolations, p.auditWrites, p.auditScans, p.failOpen} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -225,3 +243,6 @@ func (p *Prometheus) AuditReportWrite(kind string) { p.auditWrites.WithLabelValu
 
 // AuditScan implements AuditRecorder.
 func (p *Prometheus) AuditScan(kind string) { p.auditScans.WithLabelValues(kind).Inc() }
+
+// FailOpenUnprotected implements FailOpenRecorder.
+func (p *Prometheus) FailOpenUnprotected(n int) { p.failOpen.Set(float64(n)) }

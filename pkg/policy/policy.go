@@ -39,6 +39,13 @@ type Policy struct {
 
 	// Source is the defaulted object the policy was compiled from.
 	Source *v1alpha1.ClusterAdmissionPolicy
+
+	// SkipRules holds the IDs of the rules that the ValidatingAdmissionPolicy generated for this
+	// generation enforces exactly (status.fallback lists them Exact, Synced at this generation). The
+	// admission path skips them (engine.Engine.SkipVAPRules), so that the API server reports a denial
+	// once; audit and check never do, because the VAP judges only admissions. The cluster sets it from
+	// the object's status when it decides what is in force; nil everywhere else.
+	SkipRules map[string]bool
 }
 
 // Signature is a compiled spec.signatures[i].

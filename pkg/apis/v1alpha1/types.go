@@ -110,9 +110,10 @@ type PolicySpec struct {
 	// +optional
 	Exceptions *ExceptionRules `json:"exceptions,omitempty"`
 
-	// Fallback: ValidatingAdmissionPolicy has sealgate keep a generated ValidatingAdmissionPolicy and
-	// binding in sync with the policy, so the API server keeps enforcing the compiled rules while the
-	// webhook is down. None (the default) generates nothing.
+	// Fallback says what keeps enforcing the policy while the webhook is down. ValidatingAdmissionPolicy
+	// has sealgate keep a generated ValidatingAdmissionPolicy and binding in sync with the policy, so
+	// that the API server itself enforces every rule that compiles to CEL; the webhook then skips the
+	// rules the generated objects enforce exactly. None (the default) generates nothing.
 	// +kubebuilder:validation:Enum=None;ValidatingAdmissionPolicy
 	// +optional
 	Fallback FallbackMode `json:"fallback,omitempty"`
