@@ -58,7 +58,9 @@ func celEach(kinds []ContainerKind, allowed string, message func(path string) st
 	var out []CELCheck
 	for _, k := range kinds {
 		list := CELSpec + "." + k.Field()
-		expr := "!has(" + list + ") || " + list + ".all(c, " + allowed + ")"
+		// A typed object's empty list reaches CEL as null (the API server's converter writes a nil
+		// slice so), and null is not a list.
+		expr := "!has(" + list + ") || " + list + " == null || " + list + ".all(c, " + allowed + ")"
 		if unless != "" {
 			expr = unless + " || " + expr
 		}
