@@ -118,3 +118,12 @@ func celText(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`)
 	return "'" + r.Replace(s) + "'"
 }
+
+// celTexts quotes each plain text as a CEL string literal.
+func celTexts(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = celText(v)
+	}
+	return out
+}
