@@ -127,3 +127,11 @@ func celTexts(s []string) []string {
 	}
 	return out
 }
+
+// celValues is the CEL of entries.values for a CEL list of strings: the first MaxListedValues
+// quoted, then how many were not shown.
+func celValues(list string) string {
+	n := strconv.Itoa(MaxListedValues)
+	return "(" + list + ".transformList(k, v, k < " + n + ", " + celQuote("v") + ").join(', ') + (size(" + list + ") > " + n +
+		" ? ', … (' + string(size(" + list + ") - " + n + ") + ' more)' : ''))"
+}
