@@ -31,7 +31,9 @@ func (a *hostPathAllowlist) cel() []CELCheck {
 	}
 	ok := "!v.?hostPath.hasValue() || " + valid + " && (" + under(false) + " || " + under(true) + ")"
 	fix := "host paths must be under " + a.text
-	q := func(v string) string { return celQuote(v+".name") + " + ' (' + " + celQuote(v+".hostPath.path") + " + ')'" }
+	q := func(v string) string {
+		return celQuote(v+".name") + " + ' (' + " + celQuote(v+".hostPath.path") + " + ')'"
+	}
 	out := []CELCheck{{
 		Expression: vols + ".all(v, " + ok + ")",
 		MessageExpression: "[" + vols + ".transformList(i, v, !(" + ok + "), i)].map(b, size(b) == 1 ? [" + vols + "[b[0]]].map(v, " + CELSpecPath +
