@@ -17,6 +17,11 @@ const (
 	// CELSpecPath is the CEL expression of the pod spec's field path, as the webhook's messages
 	// write it: "spec", "spec.template.spec", ...
 	CELSpecPath = "variables.specPath"
+	// CELGenerated and CELGeneratedInit are the CEL lists of the container (init container) names
+	// that a custom kind's operator generates (workload.CustomKind.Generated): an entry with one of
+	// them patches a container the object does not show, and is not judged; [] for other kinds.
+	CELGenerated     = "variables.generated"
+	CELGeneratedInit = "variables.generatedInit"
 )
 
 // CELCheck is one validation of a ValidatingAdmissionPolicy that a rule compiles to.
@@ -56,7 +61,15 @@ func celContainerCheck(kinds []ContainerKind, allowed, field, what, fix, unless 
 // that returns the CEL string of the whole message.
 func celEach(kinds []ContainerKind, allowed string, message func(path string) string, unless string, exact bool) []CELCheck {
 	var out []CELCheck
+	whole := allowed
 	for _, k := range kinds {
+		allowed := whole
+		switch k {
+		case Regular:
+			allowed = "c.?name.orValue('') in " + CELGenerated + " || " + whole
+		case Init:
+			allowed = "c.?name.orValue('') in " + CELGeneratedInit + " || " + whole
+		}
 		list := CELSpec + "." + k.Field()
 		// A typed object's empty list reaches CEL as null (the API server's converter writes a nil
 		// slice so), and null is not a list.

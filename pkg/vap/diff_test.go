@@ -78,7 +78,7 @@ func TestFixturesAgree(t *testing.T) {
 			for i, d := range decisions {
 				switch d.Evaluation {
 				case validating.EvalError:
-					t.Errorf("%s/%s: validation %d (%s) failed: %s", f.Rule, c.Name, i, res.Checks[i], rules.Truncate(d.Message, 3000))
+					t.Errorf("%s/%s: validation %d (%s) failed: %s", f.Rule, c.Name, i, res.Checks[i], rules.Truncate(d.Message, 300))
 				case validating.EvalDeny:
 					denied[res.Checks[i]] = append(denied[res.Checks[i]], d.Message)
 				}
