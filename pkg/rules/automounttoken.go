@@ -32,4 +32,16 @@ var automountServiceAccountToken = register(Def[struct{}]{
 				Message: found("the pod sets automountServiceAccountToken: true, mounting its ServiceAccount's token in every container", fix)})
 		}
 	},
+	CEL: func(*struct{}) []CELCheck {
+		const fix = "set automountServiceAccountToken: false, and mount a projected serviceAccountToken volume " +
+			"in the containers that need the Kubernetes API"
+		v := CELSpec + ".?automountServiceAccountToken"
+		return []CELCheck{{
+			Expression: "!" + v + ".orValue(true)",
+			MessageExpression: CELSpecPath + " + '.automountServiceAccountToken: ' + (" + v + ".hasValue() ? " +
+				celText(found("the pod sets automountServiceAccountToken: true, mounting its ServiceAccount's token in every container", fix)) + " : " +
+				celText(found("the pod does not set automountServiceAccountToken, so its ServiceAccount's token is mounted unless the ServiceAccount opts out", fix)) + ")",
+			Exact: true,
+		}}
+	},
 })

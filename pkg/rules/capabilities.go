@@ -92,6 +92,7 @@ var capabilities = register(Def[capabilityRules]{
 			}
 		}
 	},
+	CEL: func(cr *capabilityRules) []CELCheck { return cr.cel() },
 })
 
 // capabilityRules is the compiled spec.containers.capabilities: with it set, only AllowedAdd may be
@@ -210,4 +211,57 @@ func (cr *capabilityRules) checkAdd(c *Container, caps *corev1.Capabilities, out
 	out.Add(Finding{Path: c.Path("securityContext", "capabilities", "add"), Container: c.Name,
 		Message: found(containerOwner(c)+" adds "+count(bad.n, "capability", "capabilities")+" that are not allowed: "+bad.values(),
 			allowed+"; remove them")})
+}
+
+// cel compiles the checks: the drop checks (Windows pods exempt), then the add check. A name is
+// compared as allowsAdd does: CEL's upperAscii, after the two runes that strings.EqualFold folds
+// to ASCII letters (the Kelvin sign and the long s) are spelled as those letters, is that
+// comparison for the upper-case ASCII names a policy lists.
+func (cr *capabilityRules) cel() []CELCheck {
+	const (
+		drop = "c.?securityContext.?capabilities.?drop.orValue([])"
+		add  = "c.?securityContext.?capabilities.?add.orValue([])"
+	)
+	var out []CELCheck
+	names := func(l []corev1.Capability) string {
+		s := make([]string, len(l))
+		for i, n := range l {
+			s[i] = string(n)
+		}
+		return "[" + strings.Join(celTexts(s), ", ") + "]"
+	}
+	// uncounted is the CEL of uncounted(drop, list).
+	uncounted := func(list string) string {
+		return "[" + drop + ".filter(d, [d.upperAscii()].map(u, u.startsWith('CAP_') ? u.substring(4) : u)[0] in " + list + ")].map(near, " +
+			"size(near) == 0 ? '' : ' (it drops ' + " + celValues("near") + ` + ': only upper-case names without "CAP_" count)')[0]`
+	}
+	switch {
+	case cr.RequireDropAll:
+		out = append(out, celEach(celLists, "'ALL' in "+drop, func(path string) string {
+			return path + " + '.securityContext.capabilities.drop: ' + " + celOwner + " + ' does not drop ALL capabilities' + " + uncounted("['ALL']") +
+				" + " + celText(`; add "ALL" to securityContext.capabilities.drop and add back only the capabilities it needs`)
+		}, celWindows, true)...)
+	case len(cr.RequiredDrop) > 0:
+		req := names(cr.RequiredDrop)
+		out = append(out, celEach(celLists, "'ALL' in "+drop+" || "+req+".all(n, n in "+drop+")", func(path string) string {
+			return "[" + req + ".filter(n, !(n in " + drop + "))].map(m, " + path + " + '.securityContext.capabilities.drop: ' + " + celOwner +
+				" + (size(m) == 1 ? ' does not drop ' + m[0] + " + uncounted("m") + ` + '; add "' + m[0] + '" (or "ALL") to securityContext.capabilities.drop'` +
+				" : ' does not drop ' + string(size(m)) + ' required capabilities: ' + m.map(n, '\"' + n + '\"').join(', ') + " + uncounted("m") +
+				` + '; add them (or "ALL") to securityContext.capabilities.drop'))[0]`
+		}, celWindows, true)...)
+	}
+	if cr.AnyAdd {
+		return out
+	}
+	allowedAdd := "no capability may be added"
+	if len(cr.AllowedAdd) > 0 {
+		allowedAdd = "only " + quoteList(cr.AllowedAdd) + " may be added"
+	}
+	ok := "[a.replace('\u212a', 'K').replace('\u017f', 'S').upperAscii()].all(u, (u.startsWith('CAP_') ? u.substring(4) : u) in " + names(cr.AllowedAdd) + ")"
+	return append(out, celEach(celLists, add+".all(a, "+ok+")", func(path string) string {
+		return "[" + add + ".transformList(j, a, !" + ok + ", j)].map(b, size(b) == 1 ? " + path + " + '.securityContext.capabilities.add[' + string(b[0]) + ']: ' + " +
+			celOwner + " + ' adds capability ' + " + celQuote(add+"[b[0]]") + " + " + celText("; "+allowedAdd+"; remove it") + " : " +
+			path + " + '.securityContext.capabilities.add: ' + " + celOwner + " + ' adds ' + string(size(b)) + ' capabilities that are not allowed: ' + " +
+			celValues("b.map(j, "+add+"[j])") + " + " + celText("; "+allowedAdd+"; remove them") + ")[0]"
+	}, "", true)...)
 }

@@ -17,6 +17,11 @@ const (
 	// CELSpecPath is the CEL expression of the pod spec's field path, as the webhook's messages
 	// write it: "spec", "spec.template.spec", ...
 	CELSpecPath = "variables.specPath"
+	// CELGenerated and CELGeneratedInit are the CEL lists of the container (init container) names
+	// that a custom kind's operator generates (workload.CustomKind.Generated): an entry with one of
+	// them patches a container the object does not show, and is not judged; [] for other kinds.
+	CELGenerated     = "variables.generated"
+	CELGeneratedInit = "variables.generatedInit"
 )
 
 // CELCheck is one validation of a ValidatingAdmissionPolicy that a rule compiles to.
@@ -56,9 +61,19 @@ func celContainerCheck(kinds []ContainerKind, allowed, field, what, fix, unless 
 // that returns the CEL string of the whole message.
 func celEach(kinds []ContainerKind, allowed string, message func(path string) string, unless string, exact bool) []CELCheck {
 	var out []CELCheck
+	whole := allowed
 	for _, k := range kinds {
+		allowed := whole
+		switch k {
+		case Regular:
+			allowed = "c.?name.orValue('') in " + CELGenerated + " || " + whole
+		case Init:
+			allowed = "c.?name.orValue('') in " + CELGeneratedInit + " || " + whole
+		}
 		list := CELSpec + "." + k.Field()
-		expr := "!has(" + list + ") || " + list + ".all(c, " + allowed + ")"
+		// A typed object's empty list reaches CEL as null (the API server's converter writes a nil
+		// slice so), and null is not a list.
+		expr := "!has(" + list + ") || " + list + " == null || " + list + ".all(c, " + allowed + ")"
 		if unless != "" {
 			expr = unless + " || " + expr
 		}
@@ -115,4 +130,21 @@ const celOwner = `'container "' + c.name + '"'`
 func celText(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`)
 	return "'" + r.Replace(s) + "'"
+}
+
+// celTexts quotes each plain text as a CEL string literal.
+func celTexts(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = celText(v)
+	}
+	return out
+}
+
+// celValues is the CEL of entries.values for a CEL list of strings: the first MaxListedValues
+// quoted, then how many were not shown.
+func celValues(list string) string {
+	n := strconv.Itoa(MaxListedValues)
+	return "(" + list + ".transformList(k, v, k < " + n + ", " + celQuote("v") + ").join(', ') + (size(" + list + ") > " + n +
+		" ? ', … (' + string(size(" + list + ") - " + n + ") + ' more)' : ''))"
 }

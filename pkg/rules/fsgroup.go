@@ -42,4 +42,14 @@ var fsGroup = register(Def[idRanges]{
 					"the allowed fsGroup IDs are "+r.text+": set the pod's securityContext.fsGroup to one of them")})
 		}
 	},
+	CEL: func(r *idRanges) []CELCheck {
+		id := CELSpec + ".?securityContext.?fsGroup"
+		return []CELCheck{{
+			Expression: celWindows + " || [" + id + ".orValue(-1)].exists(id, " + r.cel("id") + ")",
+			MessageExpression: CELSpecPath + " + '.securityContext.fsGroup: ' + (" + id + ".hasValue() ? 'the pod sets fsGroup: ' + string(" + id + ".value()) + " +
+				celText("; the allowed fsGroup IDs are "+r.text+": set the pod's securityContext.fsGroup to one of them") + " : " +
+				celText("the pod sets no securityContext.fsGroup; set the pod's securityContext.fsGroup; the allowed fsGroup IDs are "+r.text) + ")",
+			Exact: true,
+		}}
+	},
 })

@@ -143,6 +143,7 @@ var hostPaths = register(Def[hostPathAllowlist]{
 			}
 		}
 	},
+	CEL: func(a *hostPathAllowlist) []CELCheck { return a.cel() },
 })
 
 // hostPathAllowlist is the compiled spec.containers.allowedHostPaths.

@@ -95,6 +95,27 @@ var hostPorts = register(Def[hostPortRanges]{
 			}
 		}
 	},
+	CEL: func(hp *hostPortRanges) []CELCheck {
+		// port is the port p opens on the node, 0 for none, as Check reads it.
+		port := func(p string) string {
+			return "(" + p + ".?hostPort.orValue(0) != 0 ? " + p + ".hostPort : " + CELSpec + ".?hostNetwork.orValue(false) ? " +
+				p + ".?containerPort.orValue(0) : 0)"
+		}
+		bad := func(p string) string { return "[" + port(p) + "].exists(n, n != 0 && !" + hp.cel("n") + ")" }
+		entry := func(j string) string {
+			p := "c.ports[" + j + "]"
+			return "'ports[' + string(" + j + ") + '].' + (" + p + ".?hostPort.orValue(0) != 0 ? 'hostPort=' : 'containerPort=') + string(" + port(p) + ")"
+		}
+		n := strconv.Itoa(MaxListedValues)
+		return celEach(celLists, "!c.?ports.orValue([]).exists(p, "+bad("p")+")", func(path string) string {
+			return "[c.ports.transformList(j, p, " + bad("p") + ", j)].map(b, size(b) == 1 ? " + path + " + '.ports[' + string(b[0]) + '].' + " +
+				"(c.ports[b[0]].?hostPort.orValue(0) == 0 ? 'containerPort: ' + " + celOwner + " + ' listens on the node\\'s network (hostNetwork: true) on ' : " +
+				"'hostPort: ' + " + celOwner + " + ' sets ') + " + entry("b[0]") + " + " + celText("; "+hp.fix(true)) +
+				" : " + path + " + '.ports: ' + " + celOwner + " + ' uses ' + string(size(b)) + ' host ports outside the allowed ranges: ' + " +
+				"b.transformList(k, j, k < " + n + ", " + entry("j") + ").join(', ') + (size(b) > " + n + " ? ', … (' + string(size(b) - " + n + ") + ' more)' : '') + " +
+				celText("; "+hp.fix(false)) + ")[0]"
+		}, "", true)
+	},
 })
 
 // hostPortRanges is the compiled spec.containers.allowedHostPorts.
@@ -121,4 +142,13 @@ func (hp *hostPortRanges) fix(one bool) string {
 	}
 	return "host ports must be in " + hp.text + ": " + change +
 		", or reach the container through a Service instead of a host port"
+}
+
+// cel is the CEL of allows: true when the int expression port is in a range.
+func (hp *hostPortRanges) cel(port string) string {
+	parts := make([]string, len(hp.ranges))
+	for i, r := range hp.ranges {
+		parts[i] = "(" + port + " >= " + strconv.Itoa(int(r.Min)) + " && " + port + " <= " + strconv.Itoa(int(r.Max)) + ")"
+	}
+	return "(" + strings.Join(parts, " || ") + ")"
 }

@@ -122,3 +122,37 @@ func checkContainerIDs(r *idRanges, f *containerIDField, t *Target, out *Finding
 		}
 	}
 }
+
+// cel is the CEL of allows: true when the int expression id is in a range.
+func (r *idRanges) cel(id string) string {
+	parts := make([]string, len(r.ranges))
+	for i, x := range r.ranges {
+		lo, hi := strconv.FormatInt(x.Min, 10), strconv.FormatInt(x.Max, 10)
+		parts[i] = "(" + id + " >= " + lo + " && " + id + " <= " + hi + ")"
+		if x.Min == x.Max {
+			parts[i] = id + " == " + lo
+		}
+	}
+	return "(" + strings.Join(parts, " || ") + ")"
+}
+
+// celContainerIDs is the CEL of checkContainerIDs. IDs are never negative, so -1 stands for unset,
+// which no range holds.
+func celContainerIDs(r *idRanges, f *containerIDField) []CELCheck {
+	own := "c.?securityContext.?" + f.name
+	pod := CELSpec + ".?securityContext.?" + f.name
+	allowed := "[" + own + ".or(" + pod + ").orValue(-1)].exists(id, " + r.cel("id") + ")"
+	field := celText(".securityContext." + f.name + ": ")
+	return celEach(celLists, allowed, func(path string) string {
+		return "(" + own + ".hasValue() ? " + path + " + " + field + " + " + celOwner + " + " + celText(" sets "+f.name+": ") +
+			" + string(" + own + ".value()) + " +
+			celText("; the allowed "+f.noun+" IDs are "+r.text+": set securityContext."+f.name+" to one of them") +
+			" : " + pod + ".hasValue() ? " + CELSpecPath + " + " + field + " + " + celOwner + " + " + celText(" runs as "+f.noun+" ") +
+			" + string(" + pod + ".value()) + " +
+			celText(", set by the pod's securityContext."+f.name+"; the allowed "+f.noun+" IDs are "+r.text+
+				": set the pod's or the container's securityContext."+f.name+" to one of them") +
+			" : " + path + " + " + field + " + " + celOwner + " + " +
+			celText(" sets no "+f.name+", nor does the pod, so it runs "+f.unset+"; set securityContext."+f.name+
+				" on the container or the pod; the allowed "+f.noun+" IDs are "+r.text) + ")"
+	}, celWindows, true)
+}

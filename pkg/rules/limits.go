@@ -53,13 +53,13 @@ var requireLimits = register(Def[[]corev1.ResourceName]{
 			limit := "c.?resources.?limits[" + celText(string(name)) + "]"
 			allowed := limit + ".hasValue()"
 			if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
-				allowed += " && sign(quantity(string(" + limit + ".value()))) != 0"
+				allowed += " && sign(quantity(" + celQuantityText(limit) + ")) != 0"
 			}
 			field := strings.TrimPrefix(resourcePath(&Container{}, "limits", name), ".containers[0].")
 			every := "; every container must limit " + quoteList(*names)
 			out = append(out, celEach([]ContainerKind{Init, Regular}, allowed, func(path string) string {
 				return path + " + " + celText("."+field+": ") + " + " + celOwner + " + (" + limit + ".hasValue() ? " +
-					celText(" sets a "+string(name)+" limit of ") + " + string(" + limit + ".value()) + " +
+					celText(" sets a "+string(name)+" limit of ") + " + " + celQuantityText(limit) + " + " +
 					celText(", which the kubelet reads as no limit; set resources.limits."+string(name)+" above 0"+every) + " : " +
 					celText(" has no "+string(name)+" limit; set resources.limits."+string(name)+every) + ")"
 			}, "", true)...)

@@ -61,6 +61,7 @@ var maxLimits = register(Def[[]bound]{
 			}
 		}
 	},
+	CEL: func(b *[]bound) []CELCheck { return celBounded(*b, true) },
 })
 
 // bound is a per-resource maximum, of spec.resources.maxLimits or maxLimitRequestRatio.

@@ -75,6 +75,7 @@ var maxRequests = register(Def[[]bound]{
 			}
 		}
 	},
+	CEL: func(b *[]bound) []CELCheck { return celBounded(*b, false) },
 })
 
 // resourceNameErrors says what is wrong with a resource name a policy bounds: a standard name (cpu)

@@ -53,6 +53,15 @@ var maxLimitRequestRatio = register(Def[[]bound]{
 			}
 		}
 	},
+	CEL: func(b *[]bound) []CELCheck {
+		out, ok := celRatio(*b)
+		if !ok {
+			// A ratio past 40 bits of numerator or denominator: deny what sets both values.
+			return []CELCheck{{Expression: "false", MessageExpression: CELSpecPath + " + " +
+				celText(": the ratio the policy sets has too many digits to compare in CEL; the webhook judges it"), Note: "a ratio with more than 12 significant digits denies every object"}}
+		}
+		return out
+	},
 })
 
 // exceedsRatio reports whether limit > ratio × request, exactly. Its arguments are copies, so the

@@ -48,6 +48,18 @@ var requireRequests = register(Def[[]corev1.ResourceName]{
 			}
 		}
 	},
+	CEL: func(names *[]corev1.ResourceName) []CELCheck {
+		var out []CELCheck
+		for _, name := range *names {
+			key := "[" + celText(string(name)) + "]"
+			allowed := "c.?resources.?requests" + key + ".hasValue() || c.?resources.?limits" + key + ".hasValue()"
+			field := strings.TrimPrefix(resourcePath(&Container{}, "requests", name), ".containers[0].")
+			out = append(out, celContainerCheck([]ContainerKind{Init, Regular}, allowed, field,
+				celOwner+" + "+celText(" has no "+string(name)+" request"),
+				"set resources.requests."+string(name)+"; every container must request "+quoteList(*names), "", true)...)
+		}
+		return out
+	},
 })
 
 // resourcePath is the field path of a container's resources.<list>.<name>. Names that hold a dot or

@@ -27,6 +27,7 @@ var runAsGroup = register(Def[idRanges]{
 	Check: func(r *idRanges, t *Target, out *Findings) {
 		checkContainerIDs(r, &runAsGroupField, t, out)
 	},
+	CEL: func(r *idRanges) []CELCheck { return celContainerIDs(r, &runAsGroupField) },
 })
 
 var runAsGroupField = containerIDField{

@@ -28,6 +28,7 @@ var runAsUser = register(Def[idRanges]{
 	Check: func(r *idRanges, t *Target, out *Findings) {
 		checkContainerIDs(r, &runAsUserField, t, out)
 	},
+	CEL: func(r *idRanges) []CELCheck { return celContainerIDs(r, &runAsUserField) },
 })
 
 var runAsUserField = containerIDField{

@@ -75,6 +75,45 @@ var seccompProfiles = register(Def[localhostProfiles]{
 			}
 		}
 	},
+	CEL: func(lh *localhostProfiles) []CELCheck {
+		if lh.all {
+			return nil
+		}
+		// allowed is true of a seccompProfile sp not of type Localhost, or naming an allowed
+		// profile once cleaned: without "." and empty segments (path.Clean, given no ".." and no
+		// leading "/").
+		clean := "[n.split('/').filter(s, s != '' && s != '.')].map(g, size(g) == 0 ? '.' : g.join('/'))[0]"
+		var alts []string
+		if len(lh.names) > 0 {
+			alts = append(alts, "x in ["+strings.Join(celTexts(lh.names), ", ")+"]")
+		}
+		for _, p := range lh.prefixes {
+			alts = append(alts, "x.startsWith("+celText(p)+")")
+		}
+		match := "false"
+		if len(alts) > 0 {
+			match = "[" + clean + "].exists(x, " + strings.Join(alts, " || ") + ")"
+		}
+		allowed := func(sp string) string {
+			return "(" + sp + ".?type.orValue('') != 'Localhost' || " + sp + ".?localhostProfile.orValue('') != '' && [" + sp + ".localhostProfile].all(n, " +
+				"!n.startsWith('/') && !n.split('/').exists(s, s == '..') && " + match + "))"
+		}
+		uses := func(sp string) string {
+			return "(" + sp + ".?localhostProfile.orValue('') == '' ? ' sets seccompProfile type Localhost without a localhostProfile' : " +
+				"' uses the Localhost seccomp profile ' + " + celQuote(sp+".localhostProfile") + ") + " + celText("; "+lh.fix())
+		}
+		pod := CELSpec + ".?securityContext.?seccompProfile"
+		out := []CELCheck{{
+			Expression: "!" + pod + ".hasValue() || [" + pod + ".value()].all(sp, " + allowed("sp") + ")",
+			MessageExpression: "[" + pod + ".value()].map(sp, " + CELSpecPath + " + '.securityContext.seccompProfile.localhostProfile: the pod' + " +
+				uses("sp") + ")[0]",
+			Exact: true,
+		}}
+		own := "c.?securityContext.?seccompProfile"
+		return append(out, celEach(celLists, "!"+own+".hasValue() || ["+own+".value()].all(sp, "+allowed("sp")+")", func(path string) string {
+			return "[" + own + ".value()].map(sp, " + path + " + '.securityContext.seccompProfile.localhostProfile: ' + " + celOwner + " + " + uses("sp") + ")[0]"
+		}, "", true)...)
+	},
 })
 
 // localhostProfiles is the compiled spec.containers.allowedLocalhostProfiles.

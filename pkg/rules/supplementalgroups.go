@@ -64,4 +64,21 @@ var supplementalGroups = register(Def[idRanges]{
 					"the allowed group IDs are "+r.text+": remove them or replace them with allowed ones")})
 		}
 	},
+	CEL: func(r *idRanges) []CELCheck {
+		groups := CELSpec + ".?securityContext.?supplementalGroups.orValue([])"
+		// bad is the indexes of the groups out of the ranges; a one-entry list's map names it.
+		bad := groups + ".transformList(i, g, !" + r.cel("g") + ", i)"
+		field := CELSpecPath + " + '.securityContext.supplementalGroups"
+		return []CELCheck{{
+			Expression: celWindows + " || (size(" + groups + ") > 0 && " + groups + ".all(g, " + r.cel("g") + "))",
+			MessageExpression: "size(" + groups + ") == 0 ? " + field + ": ' + " +
+				celText("the pod lists no securityContext.supplementalGroups; list at least one group in the pod's securityContext.supplementalGroups; the allowed group IDs are "+r.text) +
+				" : [" + bad + "].map(b, size(b) == 1 ? " + field + "[' + string(b[0]) + ']: the pod lists supplemental group ' + string(" + groups + "[b[0]]) + " +
+				celText("; the allowed group IDs are "+r.text+": remove it or replace it with one of them") +
+				" : " + field + ": the pod lists ' + string(size(b)) + ' supplemental groups outside the ranges: ' + b.transformList(k, i, k < " + strconv.Itoa(MaxListedValues) +
+				", string(" + groups + "[i])).join(', ') + (size(b) > " + strconv.Itoa(MaxListedValues) + " ? ', … (' + string(size(b) - " + strconv.Itoa(MaxListedValues) + ") + ' more)' : '') + " +
+				celText("; the allowed group IDs are "+r.text+": remove them or replace them with allowed ones") + ")[0]",
+			Exact: true,
+		}}
+	},
 })

@@ -78,6 +78,38 @@ var sysctls = register(Def[sysctlAllowlist]{
 		out.Add(Finding{Path: t.Path("securityContext", "sysctls"),
 			Message: found("the pod sets "+count(bad.n, "sysctl", "sysctls")+" that are not allowed: "+bad.values(), allowed+"; remove them")})
 	},
+	CEL: func(a *sysctlAllowlist) []CELCheck {
+		if a.all {
+			return nil
+		}
+		list := CELSpec + ".?securityContext.?sysctls.orValue([])"
+		// The kubelet's reading of name n: when its first separator is '/', '/' and '.' swap, which
+		// splitting at '/' and joining with '.' does (normalizeSysctl).
+		norm := "(n.indexOf('/') >= 0 && (n.indexOf('.') < 0 || n.indexOf('/') < n.indexOf('.')) ? n.split('/').map(s, s.replace('.', '/')).join('.') : n)"
+		var alts []string
+		if len(a.names) > 0 {
+			alts = append(alts, "x in ["+strings.Join(celTexts(a.names), ", ")+"]")
+		}
+		for _, p := range a.prefixes {
+			alts = append(alts, "x.startsWith("+celText(p)+")")
+		}
+		allowed := "[" + norm + "].exists(x, " + strings.Join(alts, " || ") + ")"
+		if len(alts) == 0 {
+			allowed = "false"
+		}
+		ok := "[s.?name.orValue('')].all(n, " + allowed + ")"
+		max := strconv.Itoa(MaxListedValues)
+		fix := "only " + quoteList(a.source) + " may be set"
+		return []CELCheck{{
+			Expression: list + ".all(s, " + ok + ")",
+			MessageExpression: "[" + list + ".transformList(i, s, !" + ok + ", i)].map(b, size(b) == 1 ? " + CELSpecPath +
+				" + '.securityContext.sysctls[' + string(b[0]) + '].name: the pod sets sysctl ' + " + celQuote(list+"[b[0]].name") + " + " + celText("; "+fix+"; remove it") +
+				" : " + CELSpecPath + " + '.securityContext.sysctls: the pod sets ' + string(size(b)) + ' sysctls that are not allowed: ' + b.transformList(k, i, k < " + max +
+				", " + celQuote(list+"[i].name") + ").join(', ') + (size(b) > " + max + " ? ', … (' + string(size(b) - " + max + ") + ' more)' : '') + " +
+				celText("; "+fix+"; remove them") + ")[0]",
+			Exact: true,
+		}}
+	},
 })
 
 // The sysctl name syntax the API server validates (k8s.io/kubernetes pkg/apis/core/validation):

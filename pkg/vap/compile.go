@@ -129,10 +129,13 @@ func CompileWithOptions(reg *rules.Registry, p *policy.Policy, o Options) (*Resu
 		Spec: admissionv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy:    &fail,
 			MatchConstraints: &admissionv1.MatchResources{ResourceRules: resourceRules(kinds)},
-			MatchConditions:  []admissionv1.MatchCondition{{Name: "changes-pod-spec", Expression: changesPodSpec(kinds)}},
+			MatchConditions: append(hasPodSpec(kinds),
+				admissionv1.MatchCondition{Name: "sealgate-changes-pod-spec", Expression: changesPodSpec(kinds)}),
 			Variables: []admissionv1.Variable{
 				{Name: "spec", Expression: byKind(kinds, func(k workload.Kind) string { return "object." + k.SpecPath })},
 				{Name: "specPath", Expression: byKind(kinds, func(k workload.Kind) string { return quote(k.SpecPath) })},
+				{Name: "generated", Expression: byKind(kinds, func(k workload.Kind) string { return generated(k, false) })},
+				{Name: "generatedInit", Expression: byKind(kinds, func(k workload.Kind) string { return generated(k, true) })},
 			},
 			Validations: validations,
 		},
@@ -195,10 +198,16 @@ func action(m v1alpha1.Mode) admissionv1.ValidationAction {
 	return admissionv1.Deny
 }
 
-// matchedKinds returns the pod-bearing kinds the policy matches (spec.match.kinds, or all).
+// matchedKinds returns the pod-bearing kinds the policy matches: spec.match.kinds, or all, which
+// are the core kinds and the built-in custom kinds (the webhook's default table; spec.match.kinds
+// cannot name a custom kind).
 func matchedKinds(p *policy.Policy) ([]workload.Kind, error) {
 	if p.Kinds == nil {
-		return workload.Kinds, nil
+		out := slices.Clone(workload.Kinds)
+		for _, k := range workload.BuiltinCustomKinds {
+			out = append(out, workload.Kind{GVK: k.GVK, Resource: k.Resource, SpecPath: k.SpecPath, MetaPath: k.MetaPath})
+		}
+		return out, nil
 	}
 	var out []workload.Kind
 	for _, k := range workload.Kinds {
@@ -231,23 +240,42 @@ func resourceRules(kinds []workload.Kind) []admissionv1.NamedRuleWithOperations 
 }
 
 // byKind returns a CEL expression that picks expr(k) by the object's kind: a chain of
-// conditionals over the distinct values, the most common last as the default.
+// conditionals over the distinct values, the most common last as the default. A kind whose name
+// another kind of the list shares (apps and apps.kruise.io StatefulSets) is told by its group.
 func byKind(kinds []workload.Kind, expr func(workload.Kind) string) string {
+	named := map[string]int{}
+	for _, k := range kinds {
+		named[k.GVK.Kind]++
+	}
 	var values []string
 	byValue := map[string][]string{}
+	shared := map[string][]string{}
 	for _, k := range kinds {
 		v := expr(k)
 		if _, ok := byValue[v]; !ok {
 			values = append(values, v)
+			byValue[v] = nil
+		}
+		if named[k.GVK.Kind] > 1 {
+			shared[v] = append(shared[v], "object.kind == "+quote(k.GVK.Kind)+" && object.apiVersion.startsWith("+quote(apiVersionPrefix(k))+")")
+			continue
 		}
 		byValue[v] = append(byValue[v], quote(k.GVK.Kind))
 	}
 	// The value most kinds share is the default, so the chain tests the fewest kinds.
-	slices.SortStableFunc(values, func(a, b string) int { return len(byValue[a]) - len(byValue[b]) })
+	count := func(v string) int { return len(byValue[v]) + len(shared[v]) }
+	slices.SortStableFunc(values, func(a, b string) int { return count(a) - count(b) })
 	out := values[len(values)-1]
 	for i := len(values) - 2; i >= 0; i-- {
 		v := values[i]
-		out = "object.kind in [" + strings.Join(byValue[v], ", ") + "] ? " + v + " : " + out
+		var conds []string
+		if len(byValue[v]) > 0 {
+			conds = append(conds, "object.kind in ["+strings.Join(byValue[v], ", ")+"]")
+		}
+		for _, c := range shared[v] {
+			conds = append(conds, "("+c+")")
+		}
+		out = strings.Join(conds, " || ") + " ? " + v + " : " + out
 	}
 	return out
 }
@@ -269,6 +297,15 @@ func changesPodSpec(kinds []workload.Kind) string {
 // optionalPath is the CEL of a dotted field path under root as an optional, absent when any step is.
 func optionalPath(root, path string) string {
 	return root + ".?" + strings.ReplaceAll(path, ".", ".?")
+}
+
+// apiVersionPrefix is how the object's apiVersion starts for the kind's group: "apps/", or "v1"
+// for the core group.
+func apiVersionPrefix(k workload.Kind) string {
+	if k.GVK.Group == "" {
+		return k.GVK.Version
+	}
+	return k.GVK.Group + "/"
 }
 
 // bindingMatch is the binding's matchResources: the policy's namespace selector with its excluded

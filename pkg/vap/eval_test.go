@@ -13,6 +13,7 @@ import (
 	"k8s.io/apiserver/pkg/admission"
 	plugincel "k8s.io/apiserver/pkg/admission/plugin/cel"
 	"k8s.io/apiserver/pkg/admission/plugin/policy/validating"
+	"k8s.io/apiserver/pkg/admission/plugin/webhook/matchconditions"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"k8s.io/apiserver/pkg/cel/environment"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -35,6 +36,16 @@ func newValidator(t testing.TB, p *admissionv1.ValidatingAdmissionPolicy) valida
 	}
 	opts := plugincel.OptionalVariableDeclarations{HasAuthorizer: true}
 	c.CompileAndStoreVariables(vars, opts, environment.StoredExpressions)
+	// The match conditions, as compilePolicy builds its matcher: a policy whose conditions do not
+	// hold makes no decision.
+	var matcher matchconditions.Matcher
+	if len(p.Spec.MatchConditions) > 0 {
+		conds := make([]plugincel.ExpressionAccessor, len(p.Spec.MatchConditions))
+		for i := range p.Spec.MatchConditions {
+			conds[i] = (*matchconditions.MatchCondition)(&p.Spec.MatchConditions[i])
+		}
+		matcher = matchconditions.NewMatcher(c.CompileCondition(conds, opts, environment.StoredExpressions), p.Spec.FailurePolicy, "policy", "validate", p.Name)
+	}
 	exprs := make([]plugincel.ExpressionAccessor, len(p.Spec.Validations))
 	msgs := make([]plugincel.ExpressionAccessor, len(p.Spec.Validations))
 	for i, v := range p.Spec.Validations {
@@ -42,7 +53,7 @@ func newValidator(t testing.TB, p *admissionv1.ValidatingAdmissionPolicy) valida
 		msgs[i] = &validating.MessageExpressionCondition{MessageExpression: v.MessageExpression}
 	}
 	val := validating.NewValidator(
-		c.CompileCondition(exprs, opts, environment.StoredExpressions), nil,
+		c.CompileCondition(exprs, opts, environment.StoredExpressions), matcher,
 		c.CompileCondition(nil, opts, environment.StoredExpressions),
 		c.CompileCondition(msgs, plugincel.OptionalVariableDeclarations{}, environment.StoredExpressions),
 		p.Spec.FailurePolicy, nil)
