@@ -17,6 +17,10 @@ const (
 	// CELSpecPath is the CEL expression of the pod spec's field path, as the webhook's messages
 	// write it: "spec", "spec.template.spec", ...
 	CELSpecPath = "variables.specPath"
+	// CELAnnotations is the CEL expression of the pod's annotations ({} when there are none), and
+	// CELMetaPath that of the pod metadata's field path: "metadata", "spec.template.metadata", ...
+	CELAnnotations = "variables.annotations"
+	CELMetaPath    = "variables.metaPath"
 )
 
 // CELCheck is one validation of a ValidatingAdmissionPolicy that a rule compiles to.

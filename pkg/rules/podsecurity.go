@@ -55,6 +55,7 @@ var podSecurity = register(Def[pssConfig]{
 		}
 		c.check(cfg, t, out)
 	},
+	CEL: pssCompileCEL,
 })
 
 // pssConfig is the compiled spec.podSecurity.

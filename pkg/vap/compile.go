@@ -109,6 +109,12 @@ func CompileWith(reg *rules.Registry, p *policy.Policy) (*Result, error) {
 			Variables: []admissionv1.Variable{
 				{Name: "spec", Expression: byKind(kinds, func(k workload.Kind) string { return "object." + k.SpecPath })},
 				{Name: "specPath", Expression: byKind(kinds, func(k workload.Kind) string { return quote(k.SpecPath) })},
+				// The pod's annotations, {} when it has none (the PSS AppArmor and seccomp annotations).
+				{Name: "annotations", Expression: byKind(kinds, func(k workload.Kind) string {
+					m := "object." + k.MetaPath
+					return "(has(" + m + ") && has(" + m + ".annotations) ? " + m + ".annotations : {})"
+				})},
+				{Name: "metaPath", Expression: byKind(kinds, func(k workload.Kind) string { return quote(k.MetaPath) })},
 			},
 			Validations: validations,
 		},
