@@ -198,4 +198,3 @@ func pssWrap(t *testing.T, k workload.Kind, pod map[string]any) []byte {
 	}
 	return js
 }
-
