@@ -188,12 +188,14 @@ func pssCELHostProbesAndHostLifecycle(b *pssCEL) {
 			hosts = append(hosts, "c.?"+strings.ReplaceAll(h, ".", ".?")+".?"+action+".?host.orValue('')")
 		}
 	}
+	// The message picks the first [field, host] pair with a host, so each host is read once.
+	pairs := make([]string, len(hosts))
+	for i := range hosts {
+		pairs[i] = "['" + fields[i] + "', string(" + hosts[i] + ")]"
+	}
 	b.containers(strings.Join(hosts, " == '' && ")+" == ''", func(p string) string {
-		out := "''"
-		for i := len(hosts) - 1; i >= 0; i-- {
-			out = "(" + hosts[i] + " != '' ? " + b.msg(p+" + '."+fields[i]+"'", celOwner+" + ' sets "+fields[i]+"=' + "+celQuote(hosts[i]), fix) + " : " + out + ")"
-		}
-		return out
+		return "[" + strings.Join(pairs, ", ") + "].filter(x, x[1] != '').map(x, " +
+			b.msg(p+" + '.' + x[0]", celOwner+" + ' sets ' + x[0] + '=' + "+celQuote("x[1]"), fix) + ")[0]"
 	})
 }
 
