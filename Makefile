@@ -108,6 +108,23 @@ bench-audit: build ## Audit at scale: 10,000 pods on a local API server, CLI and
 	@go build -o $(BIN)/benchaudit ./hack/benchaudit
 	$(BIN)/benchaudit --sealgate $(SEALGATE) $(BENCH_AUDIT_FLAGS)
 
+# Not part of `make test` either. The peers are built from Go modules at pinned versions: the upstream
+# PSA webhook by hack/tools.sh (cached like the other tools), the Rego peer in its own module
+# (hack/benche2e/rego, so that go.mod does not gain OPA), the floor from this module.
+# BENCH_E2E_FLAGS passes rounds and the like, e.g. BENCH_E2E_FLAGS='-rounds 2 -duration 3s'.
+.PHONY: bench-e2e
+bench-e2e: build ## Side by side over HTTPS (floor, PSA webhook, OPA) and through a local API server; writes its part of docs/performance.md.
+	@hack/tools.sh kube-apiserver kubectl etcd pod-security-webhook
+	go build -o $(BIN)/benche2e-floor ./hack/benche2e/floor
+	cd hack/benche2e/rego && GOWORK=off CGO_ENABLED=0 go build -trimpath -o $(BIN)/benche2e-rego .
+	go build -o $(BIN)/benche2e ./hack/benche2e
+	$(BIN)/benche2e -bin $(BIN) $(BENCH_E2E_FLAGS)
+
+# CEL cost units are deterministic, so this one needs no quiet machine and no cluster.
+.PHONY: bench-vap
+bench-vap: ## What the generated ValidatingAdmissionPolicies cost the API server in CEL units; writes its part of docs/performance.md.
+	hack/bench-vap.sh
+
 ##@ Code generation and tools
 
 # The report CRDs sealgate writes: openreports.io comes from the module that defines its Go types, at

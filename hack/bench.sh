@@ -2,7 +2,8 @@
 # bench.sh runs sealgate's benchmarks and writes docs/performance.md: the machine, the median of
 # COUNT runs of every benchmark, the admission figures against the targets, and the decoder
 # comparison. `make bench` runs it. The "Audit at scale" region, between its markers, belongs to
-# `make bench-audit` and is kept as it is.
+# `make bench-audit`, the "Side by side" region to `make bench-e2e` and the ValidatingAdmissionPolicy
+# cost region to `make bench-vap`; they are kept as they are.
 #
 #   hack/bench.sh                 # 5 runs of every benchmark, rewrite docs/performance.md
 #   COUNT=10 OUT=/tmp/perf.md hack/bench.sh
@@ -24,22 +25,25 @@ done < <(grep -rl --include='*_test.go' '^func Benchmark' pkg cmd 2>/dev/null | 
 raw="$(mktemp)"
 tables="$(mktemp)"
 doc="$(mktemp)"
-region="$(mktemp)"
-trap 'rm -f "$raw" "$tables" "$doc" "$region"' EXIT
+regions="$(mktemp -d)"
+trap 'rm -rf "$raw" "$tables" "$doc" "$regions"' EXIT
 
-# The "Audit at scale" region is written by `make bench-audit` (hack/benchaudit), which takes minutes
-# on a cluster; keep it as it is, from the file being rewritten or else from docs/performance.md.
-audit_begin='<!-- audit-scale:begin -->'
-audit_end='<!-- audit-scale:end -->'
-for src in "$OUT" docs/performance.md; do
-	if [[ -f "$src" ]] && grep -qF "$audit_begin" "$src" && grep -qF "$audit_end" "$src"; then
-		sed -n "/${audit_begin}/,/${audit_end}/p" "$src" >"$region"
-		break
-	fi
-done
-if [[ ! -s "$region" ]]; then
-	printf '%s\nNot measured yet: run `make bench-audit`.\n%s\n' "$audit_begin" "$audit_end" >"$region"
-fi
+# keep_region NAME TARGET copies the region between <!-- NAME:begin --> and <!-- NAME:end --> from the
+# file being rewritten, or else from docs/performance.md, to $regions/NAME: other make targets write
+# those regions (they take minutes on a cluster), and this script keeps them as they are.
+keep_region() {
+	local name="$1" target="$2" begin="<!-- $1:begin -->" end="<!-- $1:end -->" src
+	for src in "$OUT" docs/performance.md; do
+		if [[ -f "$src" ]] && grep -qF "$begin" "$src" && grep -qF "$end" "$src"; then
+			sed -n "/${begin}/,/${end}/p" "$src" >"$regions/$name"
+			return
+		fi
+	done
+	printf '%s\nNot measured yet: run `make %s`.\n%s\n' "$begin" "$target" "$end" >"$regions/$name"
+}
+keep_region audit-scale bench-audit
+keep_region bench-e2e bench-e2e
+keep_region vap-cost bench-vap
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bench.sh: go test -bench over ${pkgs[*]} (count ${COUNT}, load average ${load_before})" >&2
@@ -161,7 +165,15 @@ $(cat "$tables")
 
 ## Audit at scale
 
-$(cat "$region")
+$(cat "$regions/audit-scale")
+
+## Side by side (make bench-e2e)
+
+$(cat "$regions/bench-e2e")
+
+## ValidatingAdmissionPolicy cost (make bench-vap)
+
+$(cat "$regions/vap-cost")
 EOF
 
 mkdir -p "$(dirname "$OUT")"

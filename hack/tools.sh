@@ -24,6 +24,7 @@ HELM_VERSION=v3.22.0               # helm.sh/helm/v3
 COSIGN_VERSION=v3.1.3              # github.com/sigstore/cosign/v3
 CRANE_VERSION=v0.22.1              # github.com/google/go-containerregistry
 ETCD_DEB_PACKAGE=etcd-server       # Debian package providing /usr/bin/etcd (3.4 in bookworm)
+PSA_VERSION=v0.37.2                # k8s.io/pod-security-admission (a peer of `make bench-e2e` only)
 
 # ---- tool table ---------------------------------------------------------------------------------------
 # name|version|kind|source|extra go ldflags
@@ -38,6 +39,10 @@ TOOLS=(
   "helm|$HELM_VERSION|go|helm.sh/helm/v3/cmd/helm|-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
   "cosign|$COSIGN_VERSION|go|github.com/sigstore/cosign/v3/cmd/cosign|"
   "crane|$CRANE_VERSION|go|github.com/google/go-containerregistry/cmd/crane|"
+  # The upstream Pod Security Admission webhook, a peer in `make bench-e2e` (not used by any test tier).
+  # Its go.mod has no replace directives, so `go install` works; the binary is named after its
+  # directory (webhook), and installed as pod-security-webhook.
+  "pod-security-webhook|$PSA_VERSION|go|k8s.io/pod-security-admission/cmd/webhook|"
 )
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -76,13 +81,13 @@ lookup() {
 
 versions() {
   local t name version kind source ldflags
-  printf '%-16s %-10s %s\n' TOOL VERSION SOURCE
+  printf '%-22s %-10s %s\n' TOOL VERSION SOURCE
   for t in "${TOOLS[@]}"; do
     IFS='|' read -r name version kind source ldflags <<<"$t"
     case $kind in
-      go)   printf '%-16s %-10s %s\n' "$name" "$version" "go install $source@$version" ;;
-      kube) printf '%-16s %-10s %s\n' "$name" "$version" "$source (module hack/tools/kube)" ;;
-      deb)  printf '%-16s %-10s %s\n' "$name" "$version" "Debian package ${source%%:*} (${source#*:})" ;;
+      go)   printf '%-22s %-10s %s\n' "$name" "$version" "go install $source@$version" ;;
+      kube) printf '%-22s %-10s %s\n' "$name" "$version" "$source (module hack/tools/kube)" ;;
+      deb)  printf '%-22s %-10s %s\n' "$name" "$version" "Debian package ${source%%:*} (${source#*:})" ;;
     esac
   done
 }
@@ -112,6 +117,9 @@ build_into() {
     go)
       # Like `go install pkg@version`, outside any module context; GOBIN is the scratch dir.
       (cd "$out" && GOWORK=off GOBIN="$out" go install -trimpath -ldflags="$ldflags" "$T_SOURCE@$T_VERSION")
+      # go install names the binary after the package's directory; the table's name is the one in ./bin.
+      local built=${T_SOURCE##*/}
+      if [[ $built != "$T_NAME" && -x $out/$built ]]; then mv -f "$out/$built" "$out/$T_NAME"; fi
       ;;
     kube)
       local want

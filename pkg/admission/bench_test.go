@@ -1,8 +1,12 @@
 package admission_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -197,3 +201,36 @@ func BenchmarkDecodeOnly(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAdmissionServeHTTPPod is BenchmarkAdmissionPod through ServeHTTP: the body read from the
+// request and the response encoded, as the webhook server runs it (minus TLS and the connection).
+func BenchmarkAdmissionServeHTTPPod(b *testing.B) {
+	h := benchHandler(b)
+	body := readFixture(b, "review-pod.json")
+	rd := bytes.NewReader(body)
+	req := httptest.NewRequest(http.MethodPost, "/validate", rd)
+	req.Header.Set("Content-Type", "application/json")
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		rd.Reset(body)
+		req.Body = io.NopCloser(rd)
+		w.code = 0
+		h.ServeHTTP(w, req)
+		if w.code != 0 && w.code != http.StatusOK {
+			b.Fatalf("status %d", w.code)
+		}
+	}
+}
+
+// discardWriter is an http.ResponseWriter that keeps nothing, so that the benchmark counts only
+// what ServeHTTP allocates.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }

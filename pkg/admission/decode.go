@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sync"
 
 	"github.com/go-json-experiment/json"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -25,8 +26,29 @@ var (
 	errBodyRead     = errors.New("reading body")
 )
 
-// readBody reads an AdmissionReview body from an HTTP request, bounded in size.
-func readBody(r *http.Request) ([]byte, error) {
+// maxPooledBodyBytes is the largest body buffer kept for the next request: a Pod or Deployment
+// review is 5-30 KB, and a rare multi-megabyte one must not stay in memory for good.
+const maxPooledBodyBytes = 64 << 10
+
+// bodies holds body buffers between requests, so that a review's body is not a fresh 10 KB
+// allocation (zeroed, then collected) each time. Nothing decoded from a body refers into it: the
+// decoders copy every string and raw value out of it, so a buffer is reused once its response is written.
+var bodies = sync.Pool{New: func() any { return new([]byte) }}
+
+// getBody returns a pooled buffer for readBody; putBody gives it back once nothing reads the body.
+func getBody() *[]byte { return bodies.Get().(*[]byte) }
+
+func putBody(b *[]byte) {
+	if cap(*b) > maxPooledBodyBytes {
+		return
+	}
+	*b = (*b)[:0]
+	bodies.Put(b)
+}
+
+// readBody reads an AdmissionReview body from an HTTP request, bounded in size, into buf's array
+// when it has room (buf may be nil).
+func readBody(r *http.Request, buf []byte) ([]byte, error) {
 	if r.Method != http.MethodPost {
 		return nil, fmt.Errorf("%w: method %s, want POST", errBadRequest, r.Method)
 	}
@@ -40,7 +62,12 @@ func readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength >= 0 {
 		// The API server always sends a Content-Length: one buffer of that size, rather than
 		// io.ReadAll's doublings, which peak near twice the body.
-		body := make([]byte, r.ContentLength)
+		body := buf[:0]
+		if int64(cap(body)) >= r.ContentLength {
+			body = body[:r.ContentLength]
+		} else {
+			body = make([]byte, r.ContentLength)
+		}
 		if _, err := io.ReadFull(r.Body, body); err != nil {
 			return nil, fmt.Errorf("%w: %w: %v", errBadRequest, errBodyRead, err)
 		}

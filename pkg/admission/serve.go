@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -33,6 +34,7 @@ func serve(w http.ResponseWriter, r *http.Request, log logr.Logger, rec metrics.
 	decide func(context.Context, []byte) (*admissionv1.AdmissionResponse, string, error)) {
 	start := now()
 	var body []byte
+	buf := getBody()
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler { //nolint:errorlint // net/http compares it the same way
@@ -40,8 +42,12 @@ func serve(w http.ResponseWriter, r *http.Request, log logr.Logger, rec metrics.
 			}
 			recovered(w, log, rec, body, p)
 		}
+		putBody(buf)
 	}()
-	body, err := readBody(r)
+	body, err := readBody(r, *buf)
+	if cap(body) <= maxPooledBodyBytes {
+		*buf = body // given back, for the next request, once the response is written
+	}
 	var (
 		resp     *admissionv1.AdmissionResponse
 		decision string
@@ -64,13 +70,27 @@ func serve(w http.ResponseWriter, r *http.Request, log logr.Logger, rec metrics.
 		return
 	}
 	rec.Decision(decision, now().Sub(start))
-	out, err := json.Marshal(review(resp))
-	if err != nil {
+	out := getOut()
+	defer putOut(out)
+	if err := encodeReview(out, resp); err != nil {
 		http.Error(w, "encoding response: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(out)
+	_, _ = w.Write(out.Bytes()) // copied into the connection's buffer before Write returns
+}
+
+// outs holds response buffers between requests; as bodies, only those of ordinary size are kept.
+var outs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getOut() *bytes.Buffer { return outs.Get().(*bytes.Buffer) }
+
+func putOut(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBodyBytes {
+		return
+	}
+	b.Reset()
+	outs.Put(b)
 }
 
 // recovered answers a request whose evaluation panicked. Nothing was written yet (serve writes only

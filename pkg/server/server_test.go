@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -151,7 +152,25 @@ func TestCgroupMemoryLimit(t *testing.T) {
 
 func TestSetMemoryLimitRespectsGOMEMLIMIT(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "100MiB")
+	t.Setenv("GOGC", "")
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
 	if set, _ := SetMemoryLimit(); set != 0 {
 		t.Errorf("SetMemoryLimit with GOMEMLIMIT set changed the limit to %d", set)
+	}
+	// With a limit in force the collector runs less often: GOGC goes up, the limit bounds the heap.
+	if got := debug.SetGCPercent(100); got != limitedGCPercent {
+		t.Errorf("GOGC under GOMEMLIMIT = %d, want %d", got, limitedGCPercent)
+	}
+}
+
+func TestSetMemoryLimitRespectsGOGC(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "100MiB")
+	t.Setenv("GOGC", "100")
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+	SetMemoryLimit()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC set by the operator was changed to %d", got)
 	}
 }

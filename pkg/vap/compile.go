@@ -56,13 +56,27 @@ func Name(policyName string) string { return "sealgate-" + policyName }
 // Compile compiles p with the default rule registry.
 func Compile(p *policy.Policy) (*Result, error) { return CompileWith(rules.Default(), p) }
 
+// Options change what Compile leaves to the webhook.
+type Options struct {
+	// Waived maps a rule ID or family ("containers", "podSecurity") to the "namespace/name" of a
+	// PolicyException that waives it. A ValidatingAdmissionPolicy cannot honour exceptions, so a
+	// rule with a waived ID, family or check is left out and listed as NotCompiled.
+	Waived map[string]string
+}
+
 // CompileWith compiles p with the rules of reg.
 func CompileWith(reg *rules.Registry, p *policy.Policy) (*Result, error) {
+	return CompileWithOptions(reg, p, Options{})
+}
+
+// CompileWithOptions compiles p with the rules of reg, leaving out what o says.
+func CompileWithOptions(reg *rules.Registry, p *policy.Policy, o Options) (*Result, error) {
 	kinds, err := matchedKinds(p)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{}
+	forbidden := metav1.StatusReasonForbidden
 	var validations []admissionv1.Validation
 	for _, r := range reg.Rules() {
 		if !rules.Enables(p, &r) {
@@ -76,14 +90,23 @@ func CompileWith(reg *rules.Registry, p *policy.Policy) (*Result, error) {
 			res.Rules = append(res.Rules, RuleStatus{Rule: r.ID, State: NotCompiled, Reason: reason})
 			continue
 		}
+		checks := r.CEL(p)
+		if x := o.waivedBy(r.ID, checks); x != "" {
+			res.Rules = append(res.Rules, RuleStatus{Rule: r.ID, State: NotCompiled,
+				Reason: "waived by PolicyException " + x + ", which a ValidatingAdmissionPolicy cannot honour"})
+			continue
+		}
 		st := RuleStatus{Rule: r.ID, State: Exact}
-		for _, c := range r.CEL(p) {
+		for _, c := range checks {
 			if !c.Exact {
 				st.State, st.Reason = Conservative, c.Note
 			}
 			res.Checks = append(res.Checks, c.Rule)
 			validations = append(validations, admissionv1.Validation{
 				Expression: c.Expression,
+				// Forbidden, as the webhook answers: a policy verdict, not an invalid object
+				// (the API server's default for a VAP denial is 422 Invalid).
+				Reason: &forbidden,
 				// The static message is what the API server shows if the message expression fails.
 				Message:           fmt.Sprintf("the object violates rule %s of sealgate policy %s", c.Rule, p.Name),
 				MessageExpression: "(" + c.MessageExpression + ") + " + quote(" ["+p.Name+"/"+c.Rule+"]"),
@@ -106,6 +129,7 @@ func CompileWith(reg *rules.Registry, p *policy.Policy) (*Result, error) {
 		Spec: admissionv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy:    &fail,
 			MatchConstraints: &admissionv1.MatchResources{ResourceRules: resourceRules(kinds)},
+			MatchConditions:  []admissionv1.MatchCondition{{Name: "changes-pod-spec", Expression: changesPodSpec(kinds)}},
 			Variables: []admissionv1.Variable{
 				{Name: "spec", Expression: byKind(kinds, func(k workload.Kind) string { return "object." + k.SpecPath })},
 				{Name: "specPath", Expression: byKind(kinds, func(k workload.Kind) string { return quote(k.SpecPath) })},
@@ -130,6 +154,40 @@ func CompileWith(reg *rules.Registry, p *policy.Policy) (*Result, error) {
 		},
 	}
 	return res, nil
+}
+
+// waivedBy returns the exception that waives the rule id or one of its checks, "" when none does.
+// A rule's checks may carry finer IDs ("podSecurity.privileged"), which an exception may name alone.
+func (o Options) waivedBy(id string, checks []rules.CELCheck) string {
+	if len(o.Waived) == 0 {
+		return ""
+	}
+	if x := o.waived(id); x != "" {
+		return x
+	}
+	for _, c := range checks {
+		if x := o.waived(c.Rule); x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// waived looks id up, then each family it belongs to ("a.b.c", "a.b", "a").
+func (o Options) waived(id string) string {
+	for ; id != ""; id, _ = cutLast(id, ".") {
+		if x, ok := o.Waived[id]; ok {
+			return x
+		}
+	}
+	return ""
+}
+
+func cutLast(s, sep string) (string, bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], true
+	}
+	return "", false
 }
 
 // action maps the policy's mode to the binding's validation action.
@@ -198,6 +256,25 @@ func byKind(kinds []workload.Kind, expr func(workload.Kind) string) string {
 		out = "object.kind in [" + strings.Join(byValue[v], ", ") + "] ? " + v + " : " + out
 	}
 	return out
+}
+
+// changesPodSpec is the match condition that leaves out the UPDATEs the webhook admits unchecked
+// (admission.Unchanged): those that leave the pod spec and the pod template's annotations as they
+// were, so that relabelling, scaling or removing a finalizer never wedges an object that predates
+// the policy. CEL compares the stored JSON, which is at least as fine as the webhook's semantic
+// comparison (1000m and 1, or [] and no list, differ here): the VAP checks every UPDATE the webhook
+// checks, and a few more.
+func changesPodSpec(kinds []workload.Kind) string {
+	// The conditional that picks the kind binds loosest, hence the parentheses around it.
+	return "request.operation != 'UPDATE' || oldObject == null || (" + byKind(kinds, func(k workload.Kind) string {
+		return "(" + optionalPath("object", k.SpecPath) + " != " + optionalPath("oldObject", k.SpecPath) + " || " +
+			optionalPath("object", k.MetaPath+".annotations") + " != " + optionalPath("oldObject", k.MetaPath+".annotations") + ")"
+	}) + ")"
+}
+
+// optionalPath is the CEL of a dotted field path under root as an optional, absent when any step is.
+func optionalPath(root, path string) string {
+	return root + ".?" + strings.ReplaceAll(path, ".", ".?")
 }
 
 // bindingMatch is the binding's matchResources: the policy's namespace selector with its excluded

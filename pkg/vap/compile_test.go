@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/rules"
 	"github.com/sealgate/sealgate/pkg/vap"
 )
 
@@ -38,6 +39,11 @@ func TestExamplesCompile(t *testing.T) {
 			continue
 		}
 		newValidator(t, res.Policy) // fails the test on a compile error
+		for i, v := range res.Policy.Spec.Validations {
+			if v.Reason == nil || *v.Reason != metav1.StatusReasonForbidden {
+				t.Errorf("%s: validation %d (%s) answers %v, not Forbidden as the webhook does", p.Name, i, res.Checks[i], v.Reason)
+			}
+		}
 		counts := map[vap.State]int{}
 		for _, st := range res.Rules {
 			counts[st.State]++
@@ -128,6 +134,56 @@ func TestNotCompiledRulesAreListed(t *testing.T) {
 	for _, want := range []string{"containers.privileged=Exact", "imageConfig.runAsRoot=NotCompiled"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("rule states %v lack %s", got, want)
+		}
+	}
+}
+
+// TestWaivedRulesAreLeftOut: a rule a PolicyException waives, by its ID or its family, is not in the
+// VAP (which cannot honour the exception) and is listed NotCompiled naming the exception; the
+// others compile as before, and a policy whose every compiled rule is waived compiles to nothing.
+func TestWaivedRulesAreLeftOut(t *testing.T) {
+	cap := &v1alpha1.ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "team"}, Spec: v1alpha1.PolicySpec{
+		Containers: &v1alpha1.ContainerRules{Privileged: v1alpha1.Forbidden, ReadOnlyRootFilesystem: v1alpha1.Required}}}
+	cap.Default()
+	p, err := policy.Compile(cap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const why = "waived by PolicyException sealgate-system/agent, which a ValidatingAdmissionPolicy cannot honour"
+	for _, tc := range []struct {
+		name   string
+		waived map[string]string
+		checks []string
+		states []string
+	}{
+		{"none", nil, []string{"containers.privileged", "containers.readOnlyRootFilesystem"},
+			[]string{"containers.privileged=Exact", "containers.readOnlyRootFilesystem=Exact"}},
+		{"by ID", map[string]string{"containers.privileged": "sealgate-system/agent"}, []string{"containers.readOnlyRootFilesystem"},
+			[]string{"containers.privileged=NotCompiled:" + why, "containers.readOnlyRootFilesystem=Exact"}},
+		{"by family", map[string]string{"containers": "sealgate-system/agent"}, nil,
+			[]string{"containers.privileged=NotCompiled:" + why, "containers.readOnlyRootFilesystem=NotCompiled:" + why}},
+		{"another rule", map[string]string{"containers.privilegedd": "x/y", "images": "x/y"}, []string{"containers.privileged", "containers.readOnlyRootFilesystem"},
+			[]string{"containers.privileged=Exact", "containers.readOnlyRootFilesystem=Exact"}},
+	} {
+		res, err := vap.CompileWithOptions(rules.Default(), p, vap.Options{Waived: tc.waived})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var states []string
+		for _, st := range res.Rules {
+			s := st.Rule + "=" + string(st.State)
+			if st.State == vap.NotCompiled {
+				s += ":" + st.Reason
+			}
+			states = append(states, s)
+		}
+		// A rule has a validation per container list; its rule ID is listed once here.
+		checks := slices.Compact(slices.Clone(res.Checks))
+		if !slices.Equal(checks, tc.checks) || !slices.Equal(states, tc.states) {
+			t.Errorf("%s: checks %v, states %q; want %v, %q", tc.name, checks, states, tc.checks, tc.states)
+		}
+		if (res.Policy == nil) != (len(tc.checks) == 0) || res.Policy != nil && len(res.Policy.Spec.Validations) != len(res.Checks) {
+			t.Errorf("%s: a policy (%t) for checks %v", tc.name, res.Policy != nil, tc.checks)
 		}
 	}
 }

@@ -68,6 +68,12 @@ func apiObject(t testing.TB, js []byte) runtime.Object {
 // validate returns the plugin's decision for each validation of the policy on obj, created in ns.
 func validate(t testing.TB, v validating.Validator, obj runtime.Object, ns string) []validating.PolicyDecision {
 	t.Helper()
+	return validateWithBudget(t, v, obj, ns, celconfig.RuntimeCELCostBudget)
+}
+
+// validateWithBudget is validate with a cost budget other than the API server's.
+func validateWithBudget(t testing.TB, v validating.Validator, obj runtime.Object, ns string, budget int64) []validating.PolicyDecision {
+	t.Helper()
 	gvk := obj.GetObjectKind().GroupVersionKind()
 	name := ""
 	if m, err := meta.Accessor(obj); err == nil {
@@ -77,6 +83,6 @@ func validate(t testing.TB, v validating.Validator, obj runtime.Object, ns strin
 	attr := admission.NewAttributesRecord(obj, nil, gvk, ns, name, gvr, "", admission.Create, &metav1.CreateOptions{}, false, nil)
 	va := &admission.VersionedAttributes{Attributes: attr, VersionedKind: gvk, VersionedObject: admission.NewLazyObject(obj)}
 	namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
-	res := v.Validate(context.Background(), gvr, va, nil, namespace, celconfig.RuntimeCELCostBudget, nil)
+	res := v.Validate(context.Background(), gvr, va, nil, namespace, budget, nil)
 	return res.Decisions
 }

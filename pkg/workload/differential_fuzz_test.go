@@ -61,6 +61,12 @@ func FuzzDecodeMatchesAPIMachinery(f *testing.F) {
 		`{"metadata":{"labels":{"a":"\ud800"}},"spec":{"containers":[{"image":"\u00e9\u0000"}]}}`} {
 		f.Add([]byte(s))
 	}
+	// Probe ports, an IntOrString read by hand in its common forms and by its own method otherwise.
+	for _, port := range []string{`"http"`, `8080`, `-0`, `-1`, `2147483648`, `80.0`, `1e2`, `null`, `true`,
+		`"\u0068ttp"`, `"\u00e9"`, `""`, `{}`, `[]`} {
+		f.Add([]byte(`{"spec":{"containers":[{"name":"a","livenessProbe":{"httpGet":{"port":` + port +
+			`}},"readinessProbe":{"tcpSocket":{"port":` + port + `}}}]}}`))
+	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if hasDuplicateNames(data) {

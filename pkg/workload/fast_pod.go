@@ -218,7 +218,9 @@ func hTTPGetMember(dec *jsontext.Decoder, h *corev1.HTTPGetAction, name []byte) 
 		err = str(dec, &h.Host)
 	case "scheme":
 		err = str(dec, &h.Scheme)
-	default: // port (an IntOrString, read by its own UnmarshalJSON), httpHeaders and the rest
+	case "port":
+		err = intOrString(dec, &h.Port)
+	default: // httpHeaders and the rest
 		err = skipOrFallback(dec, httpGetFields, reflect.ValueOf(h), name)
 	}
 	return err
@@ -229,8 +231,11 @@ func unmarshalTCPSocket(dec *jsontext.Decoder, t *corev1.TCPSocketAction) error 
 }
 
 func tCPSocketMember(dec *jsontext.Decoder, t *corev1.TCPSocketAction, name []byte) error {
-	if string(name) == "host" {
+	switch string(name) {
+	case "host":
 		return str(dec, &t.Host)
+	case "port":
+		return intOrString(dec, &t.Port)
 	}
 	return skipOrFallback(dec, tcpSocketFields, reflect.ValueOf(t), name)
 }

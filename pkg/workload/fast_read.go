@@ -12,6 +12,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // Readers of JSON values shared by the hand-written unmarshalers in fast.go.
@@ -171,6 +172,47 @@ func integer[I ~int32 | ~int64](dec *jsontext.Decoder, p *I) error {
 		return err
 	}
 	return json.UnmarshalDecode(dec, p)
+}
+
+// intOrString reads an IntOrString (a probe's or a lifecycle handler's port). A plain ASCII string
+// and an int32 are read here; any other value (escapes, null, a fraction, a bool) goes to
+// IntOrString's own UnmarshalJSON, as json v2 and sigs.k8s.io/json call it, with its error wrapped as
+// json v2 wraps it. Either way the value is read as that method reads it: Type set, the other member
+// left as it was.
+func intOrString(dec *jsontext.Decoder, p *intstr.IntOrString) error {
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	switch raw.Kind() {
+	case '"':
+		if plainASCII(raw[1 : len(raw)-1]) {
+			p.Type, p.StrVal = intstr.String, string(raw[1:len(raw)-1])
+			return nil
+		}
+	case '0':
+		if n, err := strconv.ParseInt(string(raw), 10, 32); err == nil {
+			p.Type, p.IntVal = intstr.Int, int32(n)
+			return nil
+		}
+	}
+	if err := p.UnmarshalJSON(raw); err != nil {
+		return &json.SemanticError{JSONKind: raw.Kind(), JSONValue: raw.Clone(), GoType: intOrStringType,
+			JSONPointer: dec.StackPointer(), Err: err}
+	}
+	return nil
+}
+
+var intOrStringType = reflect.TypeFor[intstr.IntOrString]()
+
+// plainASCII reports whether the inside of a JSON string needs no unescaping or UTF-8 checks.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x80 || c == '\\' || c == '"' {
+			return false
+		}
+	}
+	return true
 }
 
 // optional reads a pointer field with read (str, boolean, integer or an unmarshal function): null sets it to nil, a

@@ -237,6 +237,14 @@ func (c *Cluster) waitReady(ctx context.Context, s *Sealgate, vwcName string) er
 	}
 }
 
+// Restart runs binary again as s ran, on s's ports and certificate directory, after s has been
+// stopped: the webhook configuration still points at s's port, so the API server reaches the new
+// process. It is for tests that take sealgate down and bring it back.
+func (c *Cluster) Restart(ctx context.Context, s *Sealgate, binary string, extraArgs ...string) (*Sealgate, error) {
+	n := &Sealgate{Port: s.Port, HealthAddr: s.HealthAddr, MetricsAddr: s.MetricsAddr, Log: &LogBuffer{}, done: make(chan error, 1)}
+	return c.serve(ctx, n, binary, filepath.Join(c.Dir, "certs"), webhookConfigName, extraArgs)
+}
+
 // Stop terminates sealgate and waits for it to exit. Later calls do nothing.
 func (s *Sealgate) Stop() error {
 	if s.Cmd.Process == nil {

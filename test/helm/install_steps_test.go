@@ -109,6 +109,10 @@ func (r *release) rbac(t *testing.T) {
 		{[]string{"create", "pods", "-n", "apps"}, "no"},
 		// The audit: its own webhook configuration's selectors, the pod-bearing kinds read only, reports.
 		{[]string{"get", "validatingwebhookconfigurations/sealgate"}, "yes"},
+		// The ValidatingAdmissionPolicies and bindings generated for spec.fallback.
+		{[]string{"create", "validatingadmissionpolicies.admissionregistration.k8s.io"}, "yes"},
+		{[]string{"delete", "validatingadmissionpolicybindings.admissionregistration.k8s.io/sealgate-any"}, "yes"},
+		{[]string{"watch", "validatingadmissionpolicies.admissionregistration.k8s.io"}, "yes"},
 		{[]string{"get", "validatingwebhookconfigurations/someone-elses"}, "no"},
 		{[]string{"watch", "pods", "--all-namespaces"}, "yes"},
 		{[]string{"list", "deployments.apps", "--all-namespaces"}, "yes"},

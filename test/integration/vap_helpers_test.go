@@ -28,8 +28,8 @@ import (
 const vapDenied verdict = "vap-denied"
 
 // vapVerdict creates u with dryRun=All and says who, if anyone, refused it: a generated VAP
-// (sealgate-…), sealgate's webhook, or the API server's validation. A VAP denial is an Invalid
-// status too, so its message is looked at first. The message is returned with every refusal.
+// (sealgate-…), sealgate's webhook, or the API server's validation. A VAP denial is a Forbidden
+// status, as the webhook's is, so its message is looked at first. The message is returned with every refusal.
 func vapVerdict(ctx context.Context, u *unstructured.Unstructured) (verdict, string, error) {
 	err := env.Client.Create(ctx, u, client.DryRunAll)
 	switch {

@@ -12,6 +12,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
@@ -262,7 +263,7 @@ func TestVAPDeniesWithoutWebhook(t *testing.T) {
 		t.Fatalf("kubectl apply of a privileged pod succeeded without the webhook: %s", r)
 	}
 	for _, want := range []string{"ValidatingAdmissionPolicy '" + res.Policy.Name + "'", "spec.containers[0].securityContext.privileged",
-		"[int-vd-outage/containers.privileged]"} {
+		"[int-vd-outage/containers.privileged]", "Error from server (Forbidden)"} {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("kubectl's error does not name %q:\n%s", want, r.Stderr)
 		}
@@ -270,5 +271,58 @@ func TestVAPDeniesWithoutWebhook(t *testing.T) {
 	t.Logf("kubectl apply without the webhook: %s", strings.TrimSpace(r.Stderr))
 	if r := kubectl(t, pod(ns, "plain", ""), "apply", "-f", "-", "--dry-run=server"); r.Err != nil {
 		t.Errorf("a pod the policy allows is refused: %s", r)
+	}
+}
+
+// TestVAPAdmitsUpdatesThatKeepThePodSpec: a pod that predates the policy can still be relabelled
+// and have its finalizers changed under the generated VAP, as the webhook allows (an UPDATE that
+// leaves the pod spec and annotations as they were is not judged), so its deletion never wedges;
+// an UPDATE that changes the spec is judged.
+func TestVAPAdmitsUpdatesThatKeepThePodSpec(t *testing.T) {
+	const spec = `{mode: Enforce, match: {namespaceSelector: {matchLabels: {int-test: %s}}}, containers: {privileged: Forbid}}`
+	ns := namespace(t, "vd-update", nil)
+	old := &unstructured.Unstructured{Object: privilegedPod(ns)}
+	old.SetName("predates")
+	old.SetFinalizers([]string{"example.com/hold"})
+	if err := env.Client.Create(t.Context(), old); err != nil {
+		t.Fatalf("creating the pod before the policy: %v", err)
+	}
+	// Only the VAP is applied, not the policy: sealgate's webhook has no policy for this namespace.
+	wc, warnings := warningClient(t)
+	applyVAP(t, wc, warnings, compileCAP(t, "int-vd-update", mustSpec(t, fmt.Sprintf(spec, "vd-update"))))
+	waitProbe(t, privilegedPod(ns), vapDenied, "the generated VAP is enforced")
+
+	get := func() *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(old.GroupVersionKind())
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(old), u); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	u := get()
+	u.SetLabels(map[string]string{"relabelled": "yes"})
+	if err := env.Client.Update(t.Context(), u); err != nil {
+		t.Errorf("relabelling a pod that predates the policy: %v", err)
+	}
+	u = get()
+	u.SetFinalizers(nil)
+	if err := env.Client.Update(t.Context(), u, client.DryRunAll); err != nil {
+		t.Errorf("removing the finalizer of a pod that predates the policy: %v", err)
+	}
+	u = get()
+	cs, _, _ := unstructured.NestedSlice(u.Object, "spec", "containers")
+	cs[0].(map[string]any)["image"] = "busybox:1.36" // a pod's images may change
+	if err := unstructured.SetNestedSlice(u.Object, cs, "spec", "containers"); err != nil {
+		t.Fatal(err)
+	}
+	err := env.Client.Update(t.Context(), u, client.DryRunAll)
+	if err == nil || !strings.Contains(err.Error(), "ValidatingAdmissionPolicy '"+vap.Name("int-vd-update")+"'") {
+		t.Errorf("an UPDATE that changes the spec of a privileged pod is not denied by the VAP: %v", err)
+	}
+	u = get()
+	u.SetFinalizers(nil)
+	if err := env.Client.Update(context.Background(), u); err != nil {
+		t.Errorf("removing the finalizer: %v", err)
 	}
 }

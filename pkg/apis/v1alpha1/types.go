@@ -109,7 +109,24 @@ type PolicySpec struct {
 	// Unset accepts them from sealgate's own namespace only.
 	// +optional
 	Exceptions *ExceptionRules `json:"exceptions,omitempty"`
+
+	// Fallback: ValidatingAdmissionPolicy has sealgate keep a generated ValidatingAdmissionPolicy and
+	// binding in sync with the policy, so the API server keeps enforcing the compiled rules while the
+	// webhook is down. None (the default) generates nothing.
+	// +kubebuilder:validation:Enum=None;ValidatingAdmissionPolicy
+	// +optional
+	Fallback FallbackMode `json:"fallback,omitempty"`
 }
+
+// FallbackMode says what enforces a policy while the webhook is down.
+type FallbackMode string
+
+const (
+	// FallbackNone generates nothing: while the webhook is down, its failurePolicy decides.
+	FallbackNone FallbackMode = "None"
+	// FallbackVAP keeps a generated ValidatingAdmissionPolicy and binding in sync with the policy.
+	FallbackVAP FallbackMode = "ValidatingAdmissionPolicy"
+)
 
 // ImageConfigRules are checks on the config blob of each container image.
 type ImageConfigRules struct {
@@ -521,6 +538,58 @@ type PolicyStatus struct {
 	// sealgate only; absent until the first scan.
 	// +optional
 	Audit *AuditStatus `json:"audit,omitempty"`
+	// Fallback is the state of the ValidatingAdmissionPolicy and binding generated for
+	// spec.fallback. Written by sealgate only; absent when spec.fallback is None.
+	// +optional
+	Fallback *FallbackStatus `json:"fallback,omitempty"`
+}
+
+// FallbackState is the state of the generated ValidatingAdmissionPolicy and binding.
+type FallbackState string
+
+const (
+	// FallbackSynced: the objects in the cluster are those compiled from the in-force spec.
+	FallbackSynced FallbackState = "Synced"
+	// FallbackFailed: the objects could not be compiled or written; Message says why.
+	FallbackFailed FallbackState = "Failed"
+	// FallbackEmpty: no rule of the policy compiles, so there are no objects.
+	FallbackEmpty FallbackState = "Empty"
+)
+
+// FallbackStatus is the state of the objects generated for spec.fallback.
+type FallbackStatus struct {
+	// State is Synced, Failed or Empty (no rule compiles; no objects).
+	// +kubebuilder:validation:Enum=Synced;Failed;Empty
+	State FallbackState `json:"state"`
+	// Generation is the policy generation whose in-force spec the objects compile.
+	Generation int64 `json:"generation"`
+	// Name is the name of the ValidatingAdmissionPolicy and of its binding.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+	// Message says why when State is Failed (the API server's error, cut to 4096 bytes).
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Message string `json:"message,omitempty"`
+	// Rules lists how each rule the policy enables is compiled, in the compiler's order.
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	Rules []FallbackRule `json:"rules,omitempty"`
+}
+
+// FallbackRule is how one rule of the policy is enforced by the generated objects.
+type FallbackRule struct {
+	// Rule is the rule ID ("containers.privileged", "signatures[0]").
+	// +kubebuilder:validation:MaxLength=128
+	Rule string `json:"rule"`
+	// State is Exact (the VAP denies what the webhook denies), Conservative (it may deny more, never
+	// less) or NotCompiled (only the webhook enforces it).
+	// +kubebuilder:validation:Enum=Exact;Conservative;NotCompiled
+	State string `json:"state"`
+	// Reason says why a rule is Conservative or NotCompiled.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Reason string `json:"reason,omitempty"`
 }
 
 // AuditStatus is what the background audit found for this policy: the running objects it finds a

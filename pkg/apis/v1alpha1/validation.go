@@ -43,6 +43,7 @@ func (p *ClusterAdmissionPolicy) Validate() field.ErrorList {
 	default:
 		errs = append(errs, field.NotSupported(spec.Child("mode"), s.Mode, []Mode{ModeEnforce, ModeWarn, ModeAudit}))
 	}
+	errs = append(errs, validateFallback(p, spec.Child("fallback"))...)
 	errs = append(errs, validateMatch(&s.Match, spec.Child("match"))...)
 	if s.Images != nil {
 		ar := spec.Child("images", "allowedRegistries")
@@ -379,3 +380,23 @@ func validateResources(r *ResourceRules, path *field.Path) field.ErrorList {
 	}
 	return errs
 }
+
+// validateFallback checks spec.fallback, and that the generated objects' name ("sealgate-" and the
+// policy's name) fits the API server's limit of 253 characters.
+func validateFallback(p *ClusterAdmissionPolicy, path *field.Path) field.ErrorList {
+	switch p.Spec.Fallback {
+	case "", FallbackNone:
+		return nil
+	case FallbackVAP:
+		if n := len(fallbackPrefix) + len(p.Name); n > 253 {
+			return field.ErrorList{field.Invalid(path, p.Spec.Fallback, fmt.Sprintf(
+				"the generated ValidatingAdmissionPolicy is named %q and the policy's name, %d characters, over the limit of 253; "+
+					"shorten metadata.name to at most %d characters, or set fallback: None", fallbackPrefix, n, 253-len(fallbackPrefix)))}
+		}
+		return nil
+	}
+	return field.ErrorList{field.NotSupported(path, p.Spec.Fallback, []FallbackMode{FallbackNone, FallbackVAP})}
+}
+
+// fallbackPrefix starts the name of the objects generated for spec.fallback (vap.Name).
+const fallbackPrefix = "sealgate-"

@@ -116,6 +116,9 @@ func TestValidateInvalid(t *testing.T) {
 		{"bad name", &ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "Bad_Name"}}, []string{"metadata.name"}},
 		{"namespaced", &ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default"}}, []string{"metadata.namespace"}},
 		{"mode", policyWith(PolicySpec{Mode: "enforce"}), []string{"spec.mode"}},
+		{"fallback", policyWith(PolicySpec{Fallback: "VAP"}), []string{"spec.fallback"}},
+		{"fallback name too long", &ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: strings.Repeat("a", 245)},
+			Spec: PolicySpec{Mode: ModeEnforce, Fallback: FallbackVAP}}, []string{"spec.fallback"}},
 		{"match", policyWith(PolicySpec{Match: Match{
 			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "env", Operator: "Within"}}},
 			ObjectSelector:    &metav1.LabelSelector{MatchLabels: map[string]string{"bad key!": "v"}},

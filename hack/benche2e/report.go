@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/sealgate/sealgate/test/cluster"
+)
+
+const (
+	regionBegin   = "<!-- bench-e2e:begin -->"
+	regionEnd     = "<!-- bench-e2e:end -->"
+	regionHeading = "## Side by side (make bench-e2e)"
+)
+
+// env is the machine and the run, for the report's header.
+type env struct {
+	date, cpu, mem, goVersion string
+	cores                     int
+	loadBefore, loadAfter     string
+	bodies                    string
+}
+
+func machine() env {
+	e := env{date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), cores: runtime.NumCPU(), goVersion: runtime.Version(), cpu: "unknown", mem: "unknown"}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				e.cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+				var kb uint64
+				if _, err := fmt.Sscan(v, &kb); err == nil {
+					e.mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+				}
+			}
+		}
+	}
+	return e
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// versions of what is measured: the tools' stamps in ./bin and OPA's version in the rego module.
+func versions(bin string) string {
+	stamp := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(bin, ".stamps", name))
+		if err != nil {
+			return "unknown"
+		}
+		return strings.TrimSpace(string(b))
+	}
+	opa := "unknown"
+	if b, err := os.ReadFile(filepath.Join(cluster.Root(), "hack/benche2e/rego/go.mod")); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && (f[0] == "github.com/open-policy-agent/opa" || (len(f) >= 3 && f[1] == "github.com/open-policy-agent/opa")) {
+				opa = f[len(f)-1]
+			}
+		}
+	}
+	return fmt.Sprintf("k8s.io/pod-security-admission %s (cmd/webhook); OPA %s; kube-apiserver %s", stamp("pod-security-webhook"), opa, stamp("kube-apiserver"))
+}
+
+// peers says what each server is and how it is configured.
+// (Written with ' for the backquote, which a raw string cannot hold.)
+var peers = strings.ReplaceAll(`What is measured, every server with the Pod Security Standards at the restricted level, latest
+version, enforced:
+
+- **floor**: 'hack/benche2e/floor', a TLS server that reads each body fully and writes a fixed
+  allowed AdmissionReview without decoding anything; nothing over the same TLS and HTTP stack is faster.
+- **sealgate**: 'sealgate serve' with one ClusterAdmissionPolicy ('podSecurity: {level: restricted,
+  version: latest}') from a file, external certificates, audit and leader election off.
+- **psa-webhook**: the upstream Pod Security Admission webhook ('k8s.io/pod-security-admission/cmd/webhook',
+  built by 'hack/tools.sh pod-security-webhook'), its PodSecurityConfiguration defaulting every
+  namespace to enforce restricted, latest; it reads namespace labels from the local API server.
+- **rego**: 'hack/benche2e/rego' (its own Go module), an OPA evaluation of 'pss.rego', a Rego
+  translation of the restricted checks written the way a Gatekeeper ConstraintTemplate would be, with the
+  whole AdmissionReview as input. It covers the baseline checks (host namespaces, hostProcess, privileged,
+  added capabilities beyond the baseline set, hostPath volumes, host ports, AppArmor annotations and
+  profiles, SELinux type, user and role, procMount, unsafe sysctls) and the restricted ones (volume types,
+  allowPrivilegeEscalation, runAsNonRoot, runAsUser 0, seccomp RuntimeDefault or Localhost, drop ALL and
+  add only NET_BIND_SERVICE). It leaves out what the upstream checks do per version (it is latest only)
+  and the relaxations for 'spec.os.name: windows'; its messages are terse.
+`, "'", "`")
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+func us(d time.Duration) string { return fmt.Sprintf("%s µs", thousands(d.Microseconds())) }
+
+func mib(b uint64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// report is the region of docs/performance.md, markers included.
+func report(e env, o options, servers []*server, cells map[int]map[string]*cell, idle map[string]uint64, ads []*admission, apiNote string) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("%s\n", regionBegin)
+	w("Written by `make bench-e2e` (`hack/benche2e`); do not edit by hand. One run on one machine: read the\n")
+	w("ratios, which are measured in the same run, rather than the absolute figures.\n\n")
+	w("| | |\n|---|---|\n")
+	w("| Date | %s |\n| CPU | %s, %d cores |\n| Memory | %s |\n", e.date, e.cpu, e.cores, e.mem)
+	w("| Load average (1, 5, 15 min) | before %s; after %s |\n| Go | %s |\n| Peers | %s |\n", e.loadBefore, e.loadAfter, e.goVersion, versions(o.bin))
+	w("| Bodies | %s |\n", e.bodies)
+	w("| Direct HTTPS | %d rounds of %s per server and concurrency, servers alternating |\n", o.rounds, o.duration)
+	if len(ads) > 0 {
+		w("| Through the API server | %d rounds of %s per admission, %d clients, admissions alternating |\n", o.apiRounds, o.apiDuration, o.apiClients)
+	}
+	w("\n%s\n", peers)
+	w("\n### Direct HTTPS\n\n")
+	w("Keep-alive HTTPS/1.1, one connection per client, the allowed and the denied AdmissionReview\n")
+	w("alternating. CPU / req is the server's user+system time over its rounds (`/proc/<pid>/stat`) divided\n")
+	w("by its requests. × floor is throughput as a fraction of the floor's. The load generator runs on the same\n")
+	w("cores as the server, as the API server would, so a server that needs less CPU leaves more to its client.\n\n")
+	floor := servers[0].name
+	for _, c := range o.concs {
+		w("**c=%d**\n\n| server | req/s | × %s | p50 | p99 | p99.9 | CPU / req | CPU × %s | errors |\n|---|---|---|---|---|---|---|---|---|\n", c, floor, floor)
+		f := cells[c][floor]
+		for _, s := range servers {
+			x := cells[c][s.name]
+			w("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", s.name, thousands(int64(x.rate())), ratio(x.rate(), f.rate()),
+				ms(percentile(x.lat, 0.50)), ms(percentile(x.lat, 0.99)), ms(percentile(x.lat, 0.999)),
+				us(x.cpuPerRequest()), ratio(float64(x.cpuPerRequest()), float64(f.cpuPerRequest())), x.errors+x.wrong)
+		}
+		w("\n")
+	}
+	if s := cells[o.concs[0]]["sealgate"]; s != nil {
+		w("**sealgate against each peer** (throughput ratio; CPU per request ratio, under 1 is less CPU)\n\n| peer |")
+		for _, c := range o.concs {
+			w(" c=%d req/s | c=%d CPU |", c, c)
+		}
+		w("\n|---|")
+		for range o.concs {
+			w("---|---|")
+		}
+		w("\n")
+		for _, p := range servers {
+			if p.name == "sealgate" {
+				continue
+			}
+			w("| %s |", p.name)
+			for _, c := range o.concs {
+				sg, pc := cells[c]["sealgate"], cells[c][p.name]
+				w(" %s | %s |", ratio(sg.rate(), pc.rate()), ratio(float64(sg.cpuPerRequest()), float64(pc.cpuPerRequest())))
+			}
+			w("\n")
+		}
+		w("\n")
+	}
+	top := o.concs[len(o.concs)-1]
+	w("**Memory** (VmRSS after start and one request of each body; VmHWM, the peak, over the c=%d rounds)\n\n| server | RSS idle | peak RSS at c=%d |\n|---|---|---|\n", top, top)
+	for _, s := range servers {
+		w("| %s | %s | %s |\n", s.name, mib(idle[s.name]), mib(cells[top][s.name].peakRSS))
+	}
+	if len(ads) > 0 {
+		w("\n### Through the API server\n\n")
+		w("dryRun=All creates of the allowed pod (the same pod as the allowed body) from %d clients against the\n", o.apiClients)
+		w("local kube-apiserver, each admission in its own namespace. Loss is the create throughput lost against\n")
+		w("no admission. Denied pod is what a dryRun create of the denied pod got, to show the admission acts.\n\n")
+		w("API server CPU and webhook CPU are each process's user+system time over the rounds, per create.\n\n")
+		w("| admission | creates/s | p50 | p99 | loss against none | API server CPU / create | webhook CPU / create | denied pod | errors |\n|---|---|---|---|---|---|---|---|---|\n")
+		none := ads[0].cell.rate()
+		for _, a := range ads {
+			loss := "–"
+			if a.name != "none" && none > 0 {
+				loss = fmt.Sprintf("%.0f%%", 100*(1-a.cell.rate()/none))
+			}
+			perCreate := func(d time.Duration) string {
+				if d == 0 || a.cell.requests == 0 {
+					return "–"
+				}
+				return us(d / time.Duration(a.cell.requests))
+			}
+			w("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", a.name, thousands(int64(a.cell.rate())), ms(percentile(a.cell.lat, 0.50)),
+				ms(percentile(a.cell.lat, 0.99)), loss, perCreate(a.apiCPU), perCreate(a.webhookCPU), a.check, a.cell.errors)
+		}
+		if apiNote != "" {
+			w("\n%s\n", apiNote)
+		}
+	}
+	w("\nRerun: `make bench-e2e` (about 6 minutes with the defaults, plus the first build of the peers); shorter:\n")
+	w("`make bench-e2e BENCH_E2E_FLAGS=\"-rounds 2 -duration 3s -api-rounds 2 -api-duration 4s\"`;\n")
+	w("`-bodies testdata` reuses the committed bodies instead of capturing them, `-out \"\"` prints this section only.\n")
+	w("%s\n", regionEnd)
+	return b.String()
+}
+
+// writeRegion puts region (markers included) into the file at path in place of the old region, or,
+// when the file has none, at its end under regionHeading.
+func writeRegion(path, region string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	doc, err := replaceRegion(string(old), region)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return os.WriteFile(path, []byte(doc), 0o644)
+}
+
+func replaceRegion(doc, region string) (string, error) {
+	region = strings.TrimSuffix(region, "\n")
+	begin, end := strings.Index(doc, regionBegin), strings.Index(doc, regionEnd)
+	switch {
+	case begin < 0 && end < 0:
+		if doc != "" {
+			doc = strings.TrimRight(doc, "\n") + "\n\n"
+		}
+		return doc + regionHeading + "\n\n" + region + "\n", nil
+	case begin < 0 || end < begin || strings.Count(doc, regionBegin) != 1 || strings.Count(doc, regionEnd) != 1:
+		return "", fmt.Errorf("want one %s and, after it, one %s", regionBegin, regionEnd)
+	}
+	return doc[:begin] + region + doc[end+len(regionEnd):], nil
+}
