@@ -22,6 +22,10 @@ const (
 	// them patches a container the object does not show, and is not judged; [] for other kinds.
 	CELGenerated     = "variables.generated"
 	CELGeneratedInit = "variables.generatedInit"
+	// CELAnnotations is the CEL expression of the pod's annotations ({} when there are none), and
+	// CELMetaPath that of the pod metadata's field path: "metadata", "spec.template.metadata", ...
+	CELAnnotations = "variables.annotations"
+	CELMetaPath    = "variables.metaPath"
 )
 
 // CELCheck is one validation of a ValidatingAdmissionPolicy that a rule compiles to.

@@ -20,7 +20,8 @@ import (
 // the cluster. Sealgate adds what upstream's results lack: the ID of each failing check, reported as
 // the finding's rule ("podSecurity.runAsNonRoot"), and the field path of every offending field
 // (podsecurity_locate.go). spec.podSecurity.exclude turns checks off, for the pod or for the
-// containers of some images (podsecurity_exclude.go).
+// containers of some images (podsecurity_exclude.go). Each check compiles to ValidatingAdmissionPolicy
+// CEL at the level and pinned version (podsecurity_cel.go), exactly unless an exclusion names images.
 //
 // Reads: the pod's metadata (annotations) and its whole spec.
 // Allowed: whatever upstream allows at the level and version, less the excluded checks; the
@@ -55,6 +56,7 @@ var podSecurity = register(Def[pssConfig]{
 		}
 		c.check(cfg, t, out)
 	},
+	CEL: pssCompileCEL,
 })
 
 // pssConfig is the compiled spec.podSecurity.

@@ -136,6 +136,13 @@ func CompileWithOptions(reg *rules.Registry, p *policy.Policy, o Options) (*Resu
 				{Name: "specPath", Expression: byKind(kinds, func(k workload.Kind) string { return quote(k.SpecPath) })},
 				{Name: "generated", Expression: byKind(kinds, func(k workload.Kind) string { return generated(k, false) })},
 				{Name: "generatedInit", Expression: byKind(kinds, func(k workload.Kind) string { return generated(k, true) })},
+				// The pod's annotations, {} when it has none (the PSS AppArmor and seccomp annotations).
+				{Name: "annotations", Expression: byKind(kinds, func(k workload.Kind) string {
+					// A schemaless custom object may hold annotations: null.
+					a := optionalPath("object", k.MetaPath+".annotations") + ".orValue({})"
+					return "(" + a + " == null ? {} : " + a + ")"
+				})},
+				{Name: "metaPath", Expression: byKind(kinds, func(k workload.Kind) string { return quote(k.MetaPath) })},
 			},
 			Validations: validations,
 		},
