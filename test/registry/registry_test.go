@@ -2,6 +2,7 @@ package registry
 
 import (
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -11,10 +12,10 @@ import (
 // TestCountsEveryRequest: the benchmark reads registry round trips from Requests, so every request
 // the wrapped handler sees is counted, and pushed images are there to read.
 func TestCountsEveryRequest(t *testing.T) {
-	var seen int64
+	var seen atomic.Int64
 	s, err := Start(t.TempDir(), true, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			seen++ // the server handles one request at a time here: the test makes them in sequence
+			seen.Add(1)
 			h.ServeHTTP(w, r)
 		})
 	})
@@ -37,7 +38,7 @@ func TestCountsEveryRequest(t *testing.T) {
 	if got := s.Requests() - before; got < 1 {
 		t.Errorf("a HEAD of the manifest counted %d requests, want at least 1", got)
 	}
-	if s.Requests() != seen {
-		t.Errorf("Requests() = %d, the handler saw %d", s.Requests(), seen)
+	if s.Requests() != seen.Load() {
+		t.Errorf("Requests() = %d, the handler saw %d", s.Requests(), seen.Load())
 	}
 }
