@@ -39,6 +39,8 @@ type cold struct {
 	sealgate, cosign []time.Duration
 	// requests per verification, summed over the samples
 	sealgateReqs, cosignReqs int64
+	// connections (TLS handshakes) per verification, summed over the samples
+	sealgateConns, cosignConns int64
 }
 
 // batchResult is the batch of distinct images.
@@ -54,6 +56,7 @@ type pass struct {
 	wall     time.Duration
 	each     []time.Duration // per admission or per cosign process; empty when there is one process
 	requests int64
+	conns    int64 // connections the registry accepted: each is a TLS handshake
 }
 
 // writePolicy is an Enforce policy that allows only the registry and requires a signature by key on
@@ -190,7 +193,7 @@ func (b *bench) cold(ctx context.Context, k registry.Key, f registry.Format) (*c
 		if err != nil {
 			return nil, err
 		}
-		before := b.reg.Requests()
+		before, beforeConns := b.reg.Requests(), b.reg.Connections()
 		d, err := admit(ctx, h, body, ref)
 		if err != nil {
 			return nil, err
@@ -198,13 +201,14 @@ func (b *bench) cold(ctx context.Context, k registry.Key, f registry.Format) (*c
 		b.tracing.Store(false)
 		c.sealgate = append(c.sealgate, d)
 		c.sealgateReqs += b.reg.Requests() - before
+		c.sealgateConns += b.reg.Connections() - beforeConns
 	}
 	for i := range b.o.cosignSamples {
 		if b.o.trace && i == 0 {
 			logf("trace: cosign verify, cold, %s", f)
 			b.tracing.Store(true)
 		}
-		before := b.reg.Requests()
+		before, beforeConns := b.reg.Requests(), b.reg.Connections()
 		d, err := b.cosignVerify(ctx, ref)
 		if err != nil {
 			return nil, err
@@ -212,6 +216,7 @@ func (b *bench) cold(ctx context.Context, k registry.Key, f registry.Format) (*c
 		b.tracing.Store(false)
 		c.cosign = append(c.cosign, d)
 		c.cosignReqs += b.reg.Requests() - before
+		c.cosignConns += b.reg.Connections() - beforeConns
 	}
 	logf("cold %s: sealgate p50 %s, cosign p50 %s", f, ms(percentile(c.sealgate, 50)), ms(percentile(c.cosign, 50)))
 	return c, nil
@@ -257,12 +262,13 @@ func (b *bench) batch(ctx context.Context, refs []string) (*batchResult, error) 
 		}
 		res.passes = append(res.passes, r)
 	}
-	before := b.reg.Requests()
+	before, beforeConns := b.reg.Requests(), b.reg.Connections()
 	start := time.Now()
 	if _, err := b.cosignVerify(ctx, refs...); err != nil {
 		return nil, err
 	}
-	res.passes = append(res.passes, &pass{name: "`cosign verify`, one process given every image", wall: time.Since(start), requests: b.reg.Requests() - before})
+	res.passes = append(res.passes, &pass{name: "`cosign verify`, one process given every image", wall: time.Since(start),
+		requests: b.reg.Requests() - before, conns: b.reg.Connections() - beforeConns})
 	return res, nil
 }
 
@@ -279,7 +285,7 @@ func (b *bench) parallel(name string, n, c int, do func(int) (time.Duration, err
 		mu       sync.Mutex
 		firstErr error
 	)
-	before := b.reg.Requests()
+	before, beforeConns := b.reg.Requests(), b.reg.Connections()
 	start := time.Now()
 	for range c {
 		wg.Go(func() {
@@ -299,5 +305,6 @@ func (b *bench) parallel(name string, n, c int, do func(int) (time.Duration, err
 	wg.Wait()
 	r.wall = time.Since(start)
 	r.requests = b.reg.Requests() - before
+	r.conns = b.reg.Connections() - beforeConns
 	return r, firstErr
 }

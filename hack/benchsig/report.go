@@ -88,7 +88,7 @@ func ms(d time.Duration) string {
 }
 
 func ratio(a, b float64) string {
-	if b == 0 {
+	if a == 0 || b == 0 {
 		return "–"
 	}
 	return fmt.Sprintf("%.1f×", a/b)
@@ -121,12 +121,12 @@ func report(e env, o options, colds []*cold, b *batchResult) string {
 	w("### Cold verification of one image\n\n")
 	w("A new verifier per sample (empty caches, new TLS connections) for sealgate; a new process per sample\n")
 	w("for cosign. %d samples for sealgate, %d for cosign, per format; p99 of few samples is their slowest.\n\n", o.samples, o.cosignSamples)
-	w("| format | sealgate p50 | sealgate p99 | registry requests | cosign verify p50 | cosign p99 | cosign registry requests | cosign / sealgate (p50) |\n")
+	w("| format | sealgate p50 | sealgate p99 | requests (TLS connections) | cosign verify p50 | cosign p99 | cosign requests (TLS connections) | cosign / sealgate (p50) |\n")
 	w("|---|---|---|---|---|---|---|---|\n")
 	for _, c := range colds {
-		w("| %s | %s | %s | %s | %s | %s | %s | %s |\n", c.format,
-			ms(percentile(c.sealgate, 50)), ms(percentile(c.sealgate, 99)), perItem(c.sealgateReqs, len(c.sealgate)),
-			ms(percentile(c.cosign, 50)), ms(percentile(c.cosign, 99)), perItem(c.cosignReqs, len(c.cosign)),
+		w("| %s | %s | %s | %s (%s) | %s | %s | %s (%s) | %s |\n", c.format,
+			ms(percentile(c.sealgate, 50)), ms(percentile(c.sealgate, 99)), perItem(c.sealgateReqs, len(c.sealgate)), perItem(c.sealgateConns, len(c.sealgate)),
+			ms(percentile(c.cosign, 50)), ms(percentile(c.cosign, 99)), perItem(c.cosignReqs, len(c.cosign)), perItem(c.cosignConns, len(c.cosign)),
 			ratio(float64(percentile(c.cosign, 50)), float64(percentile(c.sealgate, 50))))
 	}
 
@@ -134,12 +134,12 @@ func report(e env, o options, colds []*cold, b *batchResult) string {
 	w("Each image in its own repository, signed as a %s. sealgate: one Pod AdmissionReview per image,\n", b.format)
 	w("%d at a time, through one handler: first with a new verifier, then again with its caches warm.\n", o.conc)
 	w("cosign: `cosign verify` of the same images. Per-item times are per admission or per cosign process.\n\n")
-	w("| what | wall | per item p50 | per item p99 | registry requests | per image | wall / sealgate cold |\n")
-	w("|---|---|---|---|---|---|---|\n")
+	w("| what | wall | per item p50 | per item p99 | registry requests | per image | TLS connections | wall / sealgate cold |\n")
+	w("|---|---|---|---|---|---|---|---|\n")
 	coldWall := float64(b.passes[0].wall)
 	for _, r := range b.passes {
-		w("| %s | %s | %s | %s | %d | %s | %s |\n", r.name, ms(r.wall), ms(percentile(r.each, 50)), ms(percentile(r.each, 99)),
-			r.requests, perItem(r.requests, b.images), ratio(float64(r.wall), coldWall))
+		w("| %s | %s | %s | %s | %d | %s | %d | %s |\n", r.name, ms(r.wall), ms(percentile(r.each, 50)), ms(percentile(r.each, 99)),
+			r.requests, perItem(r.requests, b.images), r.conns, ratio(float64(r.wall), coldWall))
 	}
 	w("\nThe warm pass is what the caches save: a verified digest is reused for an hour per policy\n")
 	w("generation, so a pod whose images are pinned by digest costs no registry request at all.\n\n")

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -36,7 +37,7 @@ type Server struct {
 	Host   string // 127.0.0.1:port
 	CAFile string // the server's certificate in PEM, for cosign and crane (SSL_CERT_FILE)
 
-	requests atomic.Int64
+	requests, conns atomic.Int64
 }
 
 // Start serves a registry with the OCI referrers API served or not (without it, cosign attaches
@@ -49,10 +50,16 @@ func Start(dir string, referrers bool, wrap func(http.Handler) http.Handler) (*S
 	if wrap != nil {
 		h = wrap(h)
 	}
-	s.Srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	s.Srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		s.requests.Add(1)
 		h.ServeHTTP(w, req)
 	}))
+	s.Srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Srv.StartTLS()
 	s.Host = strings.TrimPrefix(s.Srv.URL, "https://")
 	s.CAFile = filepath.Join(dir, "registry-ca.pem")
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Srv.Certificate().Raw})
@@ -68,6 +75,10 @@ func (s *Server) Close() { s.Srv.Close() }
 
 // Requests is the number of HTTP requests the registry has received since it started.
 func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// Connections is the number of connections (each a TLS handshake) the registry has accepted since
+// it started.
+func (s *Server) Connections() int64 { return s.conns.Load() }
 
 // Transport trusts the server's certificate.
 func (s *Server) Transport() http.RoundTripper { return s.Srv.Client().Transport }

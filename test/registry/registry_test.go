@@ -38,6 +38,9 @@ func TestCountsEveryRequest(t *testing.T) {
 	if got := s.Requests() - before; got < 1 {
 		t.Errorf("a HEAD of the manifest counted %d requests, want at least 1", got)
 	}
+	if s.Connections() < 1 || s.Connections() > s.Requests() {
+		t.Errorf("Connections() = %d for %d requests", s.Connections(), s.Requests())
+	}
 	if s.Requests() != seen.Load() {
 		t.Errorf("Requests() = %d, the handler saw %d", s.Requests(), seen.Load())
 	}
