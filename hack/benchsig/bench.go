@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -30,7 +29,7 @@ type bench struct {
 	cosign  string
 	pubFile string
 	policy  []*policy.Policy
-	tracing *atomic.Bool // -trace: the registry logs requests while it is set
+	tracer  *tracer
 }
 
 // cold is the cold verification of one image in one format.
@@ -41,6 +40,8 @@ type cold struct {
 	sealgateReqs, cosignReqs int64
 	// connections (TLS handshakes) per verification, summed over the samples
 	sealgateConns, cosignConns int64
+	// the requests of the first sample of each
+	sealgateTrace, cosignTrace []string
 }
 
 // batchResult is the batch of distinct images.
@@ -185,9 +186,11 @@ func (b *bench) cold(ctx context.Context, k registry.Key, f registry.Format) (*c
 	}
 	c := &cold{format: f}
 	for i := range b.o.samples {
-		if b.o.trace && i == 0 {
-			logf("trace: sealgate, cold, %s", f)
-			b.tracing.Store(true)
+		if i == 0 {
+			if b.o.trace {
+				logf("trace: sealgate, cold, %s", f)
+			}
+			b.tracer.start()
 		}
 		h, err := b.handler()
 		if err != nil {
@@ -198,22 +201,28 @@ func (b *bench) cold(ctx context.Context, k registry.Key, f registry.Format) (*c
 		if err != nil {
 			return nil, err
 		}
-		b.tracing.Store(false)
+		if i == 0 {
+			c.sealgateTrace = b.tracer.stop()
+		}
 		c.sealgate = append(c.sealgate, d)
 		c.sealgateReqs += b.reg.Requests() - before
 		c.sealgateConns += b.reg.Connections() - beforeConns
 	}
 	for i := range b.o.cosignSamples {
-		if b.o.trace && i == 0 {
-			logf("trace: cosign verify, cold, %s", f)
-			b.tracing.Store(true)
+		if i == 0 {
+			if b.o.trace {
+				logf("trace: cosign verify, cold, %s", f)
+			}
+			b.tracer.start()
 		}
 		before, beforeConns := b.reg.Requests(), b.reg.Connections()
 		d, err := b.cosignVerify(ctx, ref)
 		if err != nil {
 			return nil, err
 		}
-		b.tracing.Store(false)
+		if i == 0 {
+			c.cosignTrace = b.tracer.stop()
+		}
 		c.cosign = append(c.cosign, d)
 		c.cosignReqs += b.reg.Requests() - before
 		c.cosignConns += b.reg.Connections() - beforeConns

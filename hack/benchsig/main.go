@@ -22,11 +22,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -52,7 +50,7 @@ func main() {
 	flag.IntVar(&o.images, "images", 100, "distinct signed images admitted concurrently")
 	flag.IntVar(&o.conc, "c", 16, "concurrency of the batch, for sealgate and cosign alike")
 	flag.StringVar(&o.format, "format", "bundle", "signature format of the batch: bundle or classic")
-	flag.BoolVar(&o.trace, "trace", false, "log the registry requests of the first cold verification of each format, by sealgate and by cosign")
+	flag.BoolVar(&o.trace, "trace", false, "log the registry requests of the first cold verification of each format, by sealgate and by cosign, as they come")
 	flag.Parse()
 	if o.samples < 1 || o.cosignSamples < 0 || o.images < 1 || o.conc < 1 || (o.format != "bundle" && o.format != "classic") {
 		fmt.Fprintln(os.Stderr, "benchsig: -samples, -images and -c must be at least 1, -cosign-samples at least 0, -format bundle or classic")
@@ -88,15 +86,8 @@ func run(ctx context.Context, o options) error {
 	e.loadBefore = loadavg()
 	start := time.Now()
 
-	var tracing atomic.Bool
-	reg, err := registry.Start(dir, true, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if tracing.Load() {
-				logf("  registry: %s %s", r.Method, r.URL.RequestURI())
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	tr := &tracer{log: o.trace}
+	reg, err := registry.Start(dir, true, tr.wrap)
 	if err != nil {
 		return err
 	}
@@ -106,7 +97,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	pubFile := filepath.Join(dir, "release.pub")
-	b := &bench{o: o, reg: reg, dir: dir, cosign: cosign, pubFile: pubFile, tracing: &tracing}
+	b := &bench{o: o, reg: reg, dir: dir, cosign: cosign, pubFile: pubFile, tracer: tr}
 	if b.policy, err = writePolicy(dir, reg.Host, k.Pub); err != nil {
 		return err
 	}

@@ -101,6 +101,13 @@ func perItem(total int64, n int) string {
 	return fmt.Sprintf("%.1f", float64(total)/float64(n))
 }
 
+func requestList(reqs []string) string {
+	if len(reqs) == 0 {
+		return "none"
+	}
+	return "`" + strings.Join(reqs, "`, `") + "`"
+}
+
 // report is the region of docs/performance.md, markers included.
 func report(e env, o options, colds []*cold, b *batchResult) string {
 	var s strings.Builder
@@ -130,6 +137,16 @@ func report(e env, o options, colds []*cold, b *batchResult) string {
 			ratio(float64(percentile(c.cosign, 50)), float64(percentile(c.sealgate, 50))))
 	}
 
+	w("\nThe requests of one cold verification (repository and digests left out):\n\n")
+	for _, c := range colds {
+		w("- %s, sealgate: %s\n", c.format, requestList(c.sealgateTrace))
+		if len(c.cosignTrace) > 0 {
+			w("- %s, cosign verify: %s\n", c.format, requestList(c.cosignTrace))
+		}
+	}
+	w("\nsealgate reads both formats for every image, since a threshold counts signers across them, so an\n")
+	w("image signed in one format costs the lookup of the other too.\n")
+
 	w("\n### %d distinct signed images\n\n", b.images)
 	w("Each image in its own repository, signed as a %s. sealgate: one Pod AdmissionReview per image,\n", b.format)
 	w("%d at a time, through one handler: first with a new verifier, then again with its caches warm.\n", o.conc)
@@ -141,6 +158,9 @@ func report(e env, o options, colds []*cold, b *batchResult) string {
 		w("| %s | %s | %s | %s | %d | %s | %d | %s |\n", r.name, ms(r.wall), ms(percentile(r.each, 50)), ms(percentile(r.each, 99)),
 			r.requests, perItem(r.requests, b.images), r.conns, ratio(float64(r.wall), coldWall))
 	}
+	w("\nA `cosign verify` process starts, pings the registry and opens a TLS connection for its images; the\n")
+	w("one given every image does that once, which makes it the closest to the work of a long-running\n")
+	w("verifier. The connection count shows how many TLS handshakes each way cost the registry.\n")
 	w("\nThe warm pass is what the caches save: a verified digest is reused for an hour per policy\n")
 	w("generation, so a pod whose images are pinned by digest costs no registry request at all.\n\n")
 	w("Rerun: `make bench-signatures` (about a minute on 2 cores, most of it cosign). Smaller or other runs:\n")

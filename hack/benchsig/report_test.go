@@ -46,3 +46,18 @@ func TestPercentile(t *testing.T) {
 		t.Errorf("percentile of nothing = %v, want 0", got)
 	}
 }
+
+// TestShorten: the report's request list leaves out repositories (nested ones too) and digests.
+func TestShorten(t *testing.T) {
+	hex := strings.Repeat("ab", 32)
+	for in, want := range map[string]string{
+		"/v2/": "/v2/",
+		"/v2/cold-0-000/manifests/sha256-" + hex + ".sig": "/v2/…/manifests/sha256-….sig",
+		"/v2/team/app/blobs/sha256:" + hex:                "/v2/…/blobs/sha256:…",
+		"/v2/a/referrers/sha256:" + hex:                   "/v2/…/referrers/sha256:…",
+	} {
+		if got := shorten(in); got != want {
+			t.Errorf("shorten(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
