@@ -163,7 +163,7 @@ func report(e env, o options, colds []*cold, b *batchResult) string {
 	w("verifier. The connection count shows how many TLS handshakes each way cost the registry.\n")
 	w("\nThe warm pass is what the caches save: a verified digest is reused for an hour per policy\n")
 	w("generation, so a pod whose images are pinned by digest costs no registry request at all.\n\n")
-	w("Rerun: `make bench-signatures` (about a minute on 2 cores, most of it cosign). Smaller or other runs:\n")
+	w("Rerun: `make bench-signatures` (under a minute on 2 cores, most of it cosign). Smaller or other runs:\n")
 	w("`BENCH_SIG_FLAGS='-images 20 -samples 10 -cosign-samples 2 -c 8 -format classic -out \"\"'` (`-out \"\"`\n")
 	w("prints the region instead of writing it).\n")
 	w("%s\n", regionEnd)
