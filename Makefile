@@ -120,6 +120,14 @@ bench-e2e: build ## Side by side over HTTPS (floor, PSA webhook, OPA) and throug
 	go build -o $(BIN)/benche2e ./hack/benche2e
 	$(BIN)/benche2e -bin $(BIN) $(BENCH_E2E_FLAGS)
 
+# Not part of `make test` either: the signature path against a loopback TLS registry, with the real
+# cosign CLI as the reference. BENCH_SIG_FLAGS passes sizes, e.g. BENCH_SIG_FLAGS='-images 20 -samples 10'.
+.PHONY: bench-signatures
+bench-signatures: ## Cold signature verification in both formats, 100 signed images admitted concurrently, against cosign verify; writes its part of docs/performance.md.
+	@hack/tools.sh cosign
+	go build -o $(BIN)/benchsig ./hack/benchsig
+	$(BIN)/benchsig -bin $(BIN) $(BENCH_SIG_FLAGS)
+
 # CEL cost units are deterministic, so this one needs no quiet machine and no cluster.
 .PHONY: bench-vap
 bench-vap: ## What the generated ValidatingAdmissionPolicies cost the API server in CEL units; writes its part of docs/performance.md.

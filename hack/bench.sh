@@ -44,6 +44,7 @@ keep_region() {
 keep_region audit-scale bench-audit
 keep_region bench-e2e bench-e2e
 keep_region vap-cost bench-vap
+keep_region bench-signatures bench-signatures
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bench.sh: go test -bench over ${pkgs[*]} (count ${COUNT}, load average ${load_before})" >&2
@@ -94,7 +95,8 @@ the machine you care about: absolute figures depend on the CPU and on what else 
   limit/request ratio). The plain benchmarks are compliant objects, the common case; the \`Denied\`
   variants break most rules, so the cost of finding and wording a dozen violations shows.
   Signature verification is not included: it is cached per digest and policy generation, and a
-  cache miss is dominated by the registry round trip.
+  cache miss is dominated by the registry round trips (\`make bench-signatures\` measures them; see
+  "Signature verification" below).
 - **Decoders** (\`BenchmarkDecodeOnly\`): reading the pod object of the Pod review, four ways.
 - **Image references** (\`pkg/imageref\`) and **rules** (\`pkg/rules\`): parsing and matching image
   references against allowlist patterns, and the Pod Security Standards checks on their own.
@@ -174,6 +176,10 @@ $(cat "$regions/bench-e2e")
 ## ValidatingAdmissionPolicy cost (make bench-vap)
 
 $(cat "$regions/vap-cost")
+
+## Signature verification (make bench-signatures)
+
+$(cat "$regions/bench-signatures")
 EOF
 
 mkdir -p "$(dirname "$OUT")"

@@ -16,6 +16,9 @@ import (
 // errTooLarge is returned when a registry response is larger than Options.MaxResponseBytes.
 var errTooLarge = errors.New("oversized or malformed signature data: a registry response exceeded sealgate's size limit")
 
+// maxIdleConnsPerRegistry is how many idle connections to one registry are kept for reuse.
+const maxIdleConnsPerRegistry = 32
+
 // guard is the RoundTripper under every registry call. Registries are hostile input, so it is the
 // one place that enforces, for every request including redirects: HTTPS unless the host is listed as
 // insecure, a deadline per call, a bound on the bytes read, and the latency metric.
@@ -33,6 +36,10 @@ func newTransport(o *Options) *guard {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.RootCAs}
 		t.ResponseHeaderTimeout = o.RegistryTimeout
+		// Concurrent admissions verify many images of the same few registries at once; net/http's
+		// default keeps two idle connections per host and closes the rest, so every burst paid a new
+		// TLS handshake per request beyond two. MaxIdleConns (100) and IdleConnTimeout still bound them.
+		t.MaxIdleConnsPerHost = maxIdleConnsPerRegistry
 		base = t
 	}
 	ins := make(map[string]bool, len(o.InsecureRegistries))

@@ -9,14 +9,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,10 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -39,10 +31,8 @@ import (
 	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/rules"
 	"github.com/sealgate/sealgate/pkg/verify"
+	"github.com/sealgate/sealgate/test/registry"
 )
-
-// toolTimeout bounds one cosign or crane run; none of them needs the network beyond loopback.
-const toolTimeout = 60 * time.Second
 
 // bin returns the path of a tool in ./bin, failing (not skipping) when it is missing.
 func bin(t *testing.T, tool string) string {
@@ -57,8 +47,10 @@ func bin(t *testing.T, tool string) string {
 	return p
 }
 
-// testRegistry is an OCI registry on 127.0.0.1 over TLS, with faults the test can switch on.
+// testRegistry is the shared loopback TLS registry (test/registry), with faults the test can
+// switch on.
 type testRegistry struct {
+	reg    *registry.Server
 	srv    *httptest.Server
 	host   string // 127.0.0.1:port
 	caFile string // the server's certificate, trusted by sealgate, cosign and crane
@@ -80,8 +72,18 @@ func newRegistry(t *testing.T) *testRegistry {
 func newRegistryReferrers(t *testing.T, referrers bool) *testRegistry {
 	t.Helper()
 	r := &testRegistry{}
-	inner := registry.New(registry.WithReferrersSupport(referrers), registry.Logger(log.New(io.Discard, "", 0)))
-	r.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	reg, err := registry.Start(t.TempDir(), referrers, r.faults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Close)
+	r.reg, r.srv, r.host, r.caFile = reg, reg.Srv, reg.Host, reg.CAFile
+	return r
+}
+
+// faults wraps the registry with the faults switched on.
+func (r *testRegistry) faults(inner http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if d := time.Duration(r.delay.Load()); d > 0 {
 			select {
 			case <-time.After(d):
@@ -107,57 +109,31 @@ func newRegistryReferrers(t *testing.T, referrers bool) *testRegistry {
 			return
 		}
 		inner.ServeHTTP(w, req)
-	}))
-	t.Cleanup(r.srv.Close)
-	r.host = strings.TrimPrefix(r.srv.URL, "https://")
-	r.caFile = filepath.Join(t.TempDir(), "registry-ca.pem")
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.srv.Certificate().Raw})
-	if err := os.WriteFile(r.caFile, ca, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return r
+	})
 }
 
 // push writes a small random image to repo:tag and returns its digest.
 func (r *testRegistry) push(t *testing.T, repo, tag string) string {
 	t.Helper()
-	img, err := random.Image(512, 1)
+	d, err := r.reg.Push(repo, tag)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := name.NewTag(r.host + "/" + repo + ":" + tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img, remote.WithTransport(r.srv.Client().Transport)); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
+	return d
 }
 
 // ref returns host/repo@digest.
-func (r *testRegistry) ref(repo, digest string) string { return r.host + "/" + repo + "@" + digest }
+func (r *testRegistry) ref(repo, digest string) string { return r.reg.Ref(repo, digest) }
 
 // tool runs cosign or crane with the registry's CA trusted, no password on keys, and a home of
 // its own, so nothing outside the test is read or written.
 func (r *testRegistry) tool(t *testing.T, dir, tool string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), toolTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin(t, tool), args...)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TUF_ROOT=" + filepath.Join(dir, ".sigstore"),
-		"SSL_CERT_FILE=" + r.caFile, "COSIGN_PASSWORD=", "COSIGN_YES=true"}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\nstdout: %s\nstderr: %s", tool, strings.Join(args, " "), err, out.String(), errOut.String())
+	out, err := r.reg.Run(t.Context(), bin(t, tool), dir, args...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return strings.TrimSpace(out.String())
+	return out
 }
 
 // key is a cosign key pair.
@@ -169,31 +145,28 @@ type key struct {
 // newKey generates a key pair with `cosign generate-key-pair`.
 func (r *testRegistry) newKey(t *testing.T, dir, prefix string) key {
 	t.Helper()
-	r.tool(t, dir, "cosign", "generate-key-pair", "--output-key-prefix", prefix)
-	pub, err := os.ReadFile(filepath.Join(dir, prefix+".pub"))
+	k, err := r.reg.NewKey(t.Context(), bin(t, "cosign"), dir, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return key{priv: filepath.Join(dir, prefix+".key"), pub: string(pub)}
+	return key{priv: k.Priv, pub: k.Pub}
 }
 
 // format is how cosign stores a signature.
-type format int
+type format = registry.Format
 
 const (
-	bundleFormat  format = iota // cosign v3's default: a Sigstore bundle attached as an OCI referrer
-	classicFormat               // the legacy sha256-<hex>.sig tag
+	bundleFormat  = registry.Bundle  // cosign v3's default: a Sigstore bundle attached as an OCI referrer
+	classicFormat = registry.Classic // the legacy sha256-<hex>.sig tag
 )
 
 // sign signs ref (which must carry a digest) with `cosign sign --key`, offline: no signing config
 // from TUF and no transparency log upload.
 func (r *testRegistry) sign(t *testing.T, dir string, k key, ref string, f format) {
 	t.Helper()
-	args := []string{"sign", "--key", k.priv, "--use-signing-config=false", "--tlog-upload=false", "-y"}
-	if f == classicFormat {
-		args = append(args, "--new-bundle-format=false")
+	if err := r.reg.Sign(t.Context(), bin(t, "cosign"), dir, registry.Key{Priv: k.priv, Pub: k.pub}, f, ref); err != nil {
+		t.Fatal(err)
 	}
-	r.tool(t, dir, "cosign", append(args, ref)...)
 }
 
 // attestor is one attestor of a test policy.
