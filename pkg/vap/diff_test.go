@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/engine"
@@ -29,7 +30,7 @@ func TestFixturesAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := &engine.Engine{Rules: rules.Default(), SkipSignatures: true}
-	var verdicts, agree, exact, exactAgree, underDenials, sameMessage, denials int
+	var tl tally
 	for _, f := range files {
 		for _, c := range f.Cases {
 			if len(c.ImageConfigs) > 0 {
@@ -58,76 +59,96 @@ func TestFixturesAgree(t *testing.T) {
 				}
 				continue
 			}
-			w, err := workload.Decode(gvk, c.Object)
-			if err != nil {
-				t.Fatalf("%s/%s: object: %v", f.Rule, c.Name, err)
+			compareVerdicts(t, eng, f.Rule+"/"+c.Name, p, res, gvk, c.Object, ns, &tl)
+		}
+	}
+	tl.report(t, "the rule fixtures")
+}
+
+// tally counts the verdicts compareVerdicts compared.
+type tally struct {
+	verdicts, agree, exact, exactAgree, underDenials, sameMessage, denials int
+}
+
+// report fails when nothing was compared, and prints the agreement.
+func (tl *tally) report(t *testing.T, what string) {
+	t.Helper()
+	if tl.verdicts == 0 || tl.exact == 0 {
+		t.Fatalf("no compiled verdicts compared (%d, %d exact)", tl.verdicts, tl.exact)
+	}
+	t.Logf("VAP vs engine on %s: %d/%d rule verdicts agree (%.1f%%); exact rules %d/%d (%.1f%%); conservative under-denials %d; "+
+		"%d/%d denial messages equal the engine's", what,
+		tl.agree, tl.verdicts, 100*float64(tl.agree)/float64(tl.verdicts), tl.exactAgree, tl.exact,
+		100*float64(tl.exactAgree)/float64(tl.exact), tl.underDenials, tl.sameMessage, tl.denials)
+}
+
+// compareVerdicts evaluates obj (of kind gvk, in namespace ns) with the engine and with res, the
+// compiled p (named "p"), and compares the verdict of each compiled rule: an exact rule must deny
+// exactly when the engine's rule reports a violation, a conservative one at least then.
+func compareVerdicts(t *testing.T, eng *engine.Engine, name string, p *policy.Policy, res *vap.Result, gvk schema.GroupVersionKind, obj []byte, ns string, tl *tally) {
+	t.Helper()
+	w, err := workload.Decode(gvk, obj)
+	if err != nil {
+		t.Fatalf("%s: object: %v", name, err)
+	}
+	// The engine's violations, by rule: "path: message" of each.
+	found := map[string][]string{}
+	for _, v := range eng.Evaluate(context.Background(), []*policy.Policy{p}, w, ns).Violations {
+		v.Rules(func(rule string) {
+			for _, r := range ruleAndFamily(rule) {
+				found[r] = append(found[r], v.Path+": "+v.Message)
 			}
-			// The engine's violations, by rule: "path: message" of each.
-			found := map[string][]string{}
-			for _, v := range eng.Evaluate(context.Background(), []*policy.Policy{p}, w, ns).Violations {
-				v.Rules(func(rule string) {
-					for _, r := range ruleAndFamily(rule) {
-						found[r] = append(found[r], v.Path+": "+v.Message)
-					}
-				})
-			}
-			var decisions []validating.PolicyDecision
-			if res.Policy != nil {
-				decisions = validate(t, newValidator(t, res.Policy), apiObject(t, c.Object), ns)
-			}
-			if len(decisions) != len(res.Checks) {
-				t.Fatalf("%s/%s: %d decisions for %d validations", f.Rule, c.Name, len(decisions), len(res.Checks))
-			}
-			denied := map[string][]string{}
-			for i, d := range decisions {
-				switch d.Evaluation {
-				case validating.EvalError:
-					t.Errorf("%s/%s: validation %d (%s) failed: %s", f.Rule, c.Name, i, res.Checks[i], rules.Truncate(d.Message, 300))
-				case validating.EvalDeny:
-					for _, r := range ruleAndFamily(res.Checks[i]) {
-						denied[r] = append(denied[r], d.Message)
-					}
-				}
-			}
-			for _, st := range res.Rules {
-				if st.State == vap.NotCompiled {
-					continue
-				}
-				engineDenies, celDenies := len(found[st.Rule]) > 0, len(denied[st.Rule]) > 0
-				verdicts++
-				if st.State == vap.Exact {
-					exact++
-				}
-				switch {
-				case engineDenies == celDenies:
-					agree++
-					if st.State == vap.Exact {
-						exactAgree++
-					}
-				case st.State == vap.Exact:
-					t.Errorf("%s/%s: exact rule %s: engine denies %v (%q), VAP denies %v (%q)", f.Rule, c.Name, st.Rule, engineDenies, found[st.Rule], celDenies, denied[st.Rule])
-				case engineDenies:
-					underDenials++
-					t.Errorf("%s/%s: conservative rule %s admits what the engine denies: %q", f.Rule, c.Name, st.Rule, found[st.Rule])
-				}
-				for _, msg := range denied[st.Rule] {
-					denials++
-					engineSays := found[st.Rule]
-					if st.State != vap.Exact {
-						// A conservative rule denies at paths the engine exempts (an exclusion by image).
-						engineSays = nil
-					}
-					checkMessage(t, f.Rule+"/"+c.Name, st.Rule, msg, engineSays, &sameMessage)
-				}
+		})
+	}
+	var decisions []validating.PolicyDecision
+	if res.Policy != nil {
+		decisions = validate(t, newValidator(t, res.Policy), apiObject(t, obj), ns)
+	}
+	if len(decisions) != len(res.Checks) {
+		t.Fatalf("%s: %d decisions for %d validations", name, len(decisions), len(res.Checks))
+	}
+	denied := map[string][]string{}
+	for i, d := range decisions {
+		switch d.Evaluation {
+		case validating.EvalError:
+			t.Errorf("%s: validation %d (%s) failed: %s", name, i, res.Checks[i], rules.Truncate(d.Message, 300))
+		case validating.EvalDeny:
+			for _, r := range ruleAndFamily(res.Checks[i]) {
+				denied[r] = append(denied[r], d.Message)
 			}
 		}
 	}
-	if verdicts == 0 || exact == 0 {
-		t.Fatalf("no compiled verdicts compared (%d, %d exact)", verdicts, exact)
+	for _, st := range res.Rules {
+		if st.State == vap.NotCompiled {
+			continue
+		}
+		engineDenies, celDenies := len(found[st.Rule]) > 0, len(denied[st.Rule]) > 0
+		tl.verdicts++
+		if st.State == vap.Exact {
+			tl.exact++
+		}
+		switch {
+		case engineDenies == celDenies:
+			tl.agree++
+			if st.State == vap.Exact {
+				tl.exactAgree++
+			}
+		case st.State == vap.Exact:
+			t.Errorf("%s: exact rule %s: engine denies %v (%q), VAP denies %v (%q)", name, st.Rule, engineDenies, found[st.Rule], celDenies, denied[st.Rule])
+		case engineDenies:
+			tl.underDenials++
+			t.Errorf("%s: conservative rule %s admits what the engine denies: %q", name, st.Rule, found[st.Rule])
+		}
+		for _, msg := range denied[st.Rule] {
+			tl.denials++
+			engineSays := found[st.Rule]
+			if st.State != vap.Exact {
+				// A conservative rule denies at paths the engine exempts (an exclusion by image).
+				engineSays = nil
+			}
+			checkMessage(t, name, st.Rule, msg, engineSays, &tl.sameMessage)
+		}
 	}
-	t.Logf("VAP vs engine on the rule fixtures: %d/%d rule verdicts agree (%.1f%%); exact rules %d/%d (%.1f%%); conservative under-denials %d; "+
-		"%d/%d denial messages equal the engine's",
-		agree, verdicts, 100*float64(agree)/float64(verdicts), exactAgree, exact, 100*float64(exactAgree)/float64(exact), underDenials, sameMessage, denials)
 }
 
 // checkMessage holds a VAP denial's message to the webhook's form: the message expression's (not
