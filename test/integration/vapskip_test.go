@@ -16,26 +16,34 @@ import (
 	"github.com/sealgate/sealgate/pkg/webhookconfig"
 )
 
-// TestWebhookLeavesExactRulesToVAP: once a policy's status.fallback says its generated VAP is
-// Synced at the generation in force, the running sealgate's webhook stops judging the rules listed
-// Exact (the VAP denies them, once), while its background audit still reports them; Failed puts
-// them back in the webhook. The status is written here as the VAP sync writes it, from the
-// compiler's own rule list; no VAP is created, so what the API server admits is the webhook's
-// verdict alone.
+// TestWebhookLeavesExactRulesToVAP: once sealgate's fallback reconciler has the policy's generated
+// VAP Synced at the generation in force, the running sealgate's webhook stops judging the rules
+// listed Exact (the VAP denies them, once), while its background audit still reports them; with the
+// fallback turned off, the webhook judges them again. The requests go to sealgate directly, so what
+// they show is the webhook's verdict alone. The fail-open gauge follows.
 func TestWebhookLeavesExactRulesToVAP(t *testing.T) {
 	const name = "int-vapskip"
-	const spec = `{mode: Enforce, fallback: ValidatingAdmissionPolicy, match: {namespaceSelector: {matchLabels: {int-test: vapskip}}}, ` +
+	const spec = `{mode: Enforce, %smatch: {namespaceSelector: {matchLabels: {int-test: vapskip}}}, ` +
 		`containers: {privileged: Forbid, readOnlyRootFilesystem: Require}}`
 	const rule = "containers.privileged"
 	ns := namespace(t, "vapskip", nil)
+	// A pod that predates the policy, for the background audit.
+	mustKubectl(t, pod(ns, "priv", `securityContext: {privileged: true, readOnlyRootFilesystem: true}`), "apply", "-f", "-")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), kubectlTimeout)
+		defer cancel()
+		_, _, _ = env.Kubectl(ctx, "", "delete", "pod", "-n", ns, "priv", "--ignore-not-found", "--wait=false")
+	})
 	// Failing open before the policy is applied, so that the fail-open check, which runs on each
 	// policy change, sees both.
 	failOpen(t)
-	applyPolicy(t, name, spec)
-	res := compileCAP(t, name, mustSpec(t, spec))
-	var rules []v1alpha1.FallbackRule
+	applyPolicy(t, name, fmt.Sprintf(spec, ""))
+	res := compileCAP(t, name, mustSpec(t, fmt.Sprintf(spec, "")))
+	exact := 0
 	for _, r := range res.Rules {
-		rules = append(rules, v1alpha1.FallbackRule{Rule: r.Rule, State: string(r.State), Reason: r.Reason})
+		if r.State == vap.Exact {
+			exact++
+		}
 		if r.Rule == rule && r.State != vap.Exact {
 			t.Fatalf("%s compiles %s, not Exact: this test needs an exact rule", rule, r.State)
 		}
@@ -50,41 +58,30 @@ func TestWebhookLeavesExactRulesToVAP(t *testing.T) {
 		return allowed, msg
 	}
 	if allowed, msg := review(); allowed || !strings.Contains(msg, name+"/"+rule) {
-		t.Fatalf("without status.fallback the webhook must deny with %s: allowed=%v %q", rule, allowed, msg)
-	}
-
-	setFallback := func(state v1alpha1.FallbackState) {
-		t.Helper()
-		var cap v1alpha1.ClusterAdmissionPolicy
-		if err := env.Client.Get(t.Context(), client.ObjectKey{Name: name}, &cap); err != nil {
-			t.Fatal(err)
-		}
-		patch := client.MergeFrom(cap.DeepCopy())
-		cap.Status.Fallback = &v1alpha1.FallbackStatus{State: state, Generation: cap.Generation, Name: vap.Name(name), Rules: rules}
-		if err := env.Client.Status().Patch(t.Context(), &cap, patch); err != nil {
-			t.Fatalf("writing status.fallback: %v", err)
-		}
+		t.Fatalf("without spec.fallback the webhook must deny with %s: allowed=%v %q", rule, allowed, msg)
 	}
 	// The fail-open check: with the webhook failing open, the gauge counts this policy's rules until
 	// the fallback syncs, then only those not Exact.
 	const gauge = "sealgate_fail_open_unprotected_rules"
 	eventually(t, settle, "the gauge counts the policy's rules", func() (bool, string) {
 		n := metric(t, gauge, nil)
-		return n >= float64(len(rules)), fmt.Sprintf("%s %v", gauge, n)
+		return n >= float64(len(res.Rules)), fmt.Sprintf("%s %v", gauge, n)
 	})
 	before := metric(t, gauge, nil)
 
-	setFallback(v1alpha1.FallbackSynced)
+	applyPolicy(t, name, fmt.Sprintf(spec, "fallback: ValidatingAdmissionPolicy, "))
+	eventually(t, settle, "the fallback is Synced", func() (bool, string) {
+		var cap v1alpha1.ClusterAdmissionPolicy
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Name: name}, &cap); err != nil {
+			return false, err.Error()
+		}
+		fb := cap.Status.Fallback
+		return fb != nil && fb.State == v1alpha1.FallbackSynced && fb.Generation == cap.Generation, fmt.Sprintf("%+v", fb)
+	})
 	eventually(t, settle, "the webhook leaves "+rule+" to the VAP", func() (bool, string) {
 		allowed, msg := review()
 		return allowed, msg
 	})
-	exact := 0
-	for _, r := range rules {
-		if r.State == string(vap.Exact) {
-			exact++
-		}
-	}
 	eventually(t, settle, "the gauge leaves out the exact rules", func() (bool, string) {
 		n := metric(t, gauge, nil)
 		return n == before-float64(exact), fmt.Sprintf("%s %v, want %v", gauge, n, before-float64(exact))
@@ -92,20 +89,12 @@ func TestWebhookLeavesExactRulesToVAP(t *testing.T) {
 	if !strings.Contains(sg.Log.String(), "has failurePolicy Ignore") {
 		t.Errorf("sealgate did not log that the webhook fails open")
 	}
-
-	// Through the API server: with no VAP in this test, the webhook alone admits the pod...
-	mustKubectl(t, pod(ns, "priv", `securityContext: {privileged: true, readOnlyRootFilesystem: true}`), "apply", "-f", "-")
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), kubectlTimeout)
-		defer cancel()
-		_, _, _ = env.Kubectl(ctx, "", "delete", "pod", "-n", ns, "priv", "--ignore-not-found", "--wait=false")
-	})
-	// ...and the background audit, which judges what is running, still reports the rule.
+	// The background audit, which judges what is running, still reports the rule.
 	waitReport(t, ns, "the audit reports the rule the webhook left to the VAP",
 		fmt.Sprintf("fail %s/%s Pod/priv pods=1", name, rule))
 
-	setFallback(v1alpha1.FallbackFailed)
-	eventually(t, settle, "a Failed fallback puts "+rule+" back in the webhook", func() (bool, string) {
+	applyPolicy(t, name, fmt.Sprintf(spec, ""))
+	eventually(t, settle, "without the fallback "+rule+" is back in the webhook", func() (bool, string) {
 		allowed, msg := review()
 		return !allowed && strings.Contains(msg, name+"/"+rule), msg
 	})
