@@ -21,6 +21,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/webhookconfig"
 	"github.com/sealgate/sealgate/test/cluster"
 )
 
@@ -50,15 +53,27 @@ func setupAdmissions(ctx context.Context, c *cluster.Cluster, cs *certs, servers
 		{name: "none"},
 		{name: "builtin-psa", labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"}, denies: true},
 	}
-	for _, n := range []string{"sealgate", "psa-webhook"} {
-		s := servers[n]
+	// sealgate's webhook carries the matchConditions cluster mode generates from the policy, as a
+	// real install does; "sealgate-unmatched" is the same webhook in a namespace the policy excludes,
+	// where the conditions keep the API server from calling it (issue 13: no loss for requests no
+	// policy acts on).
+	conditions, err := sealgateConditions()
+	if err != nil {
+		return nil, "", err
+	}
+	for _, n := range []string{"sealgate", "sealgate-unmatched", "psa-webhook"} {
+		server, conds := n, []admissionregistrationv1.MatchCondition(nil)
+		if n != "psa-webhook" {
+			server, conds = "sealgate", conditions
+		}
+		s := servers[server]
 		if s == nil {
 			continue
 		}
-		if err := c.Client.Create(ctx, webhookFor("bench-e2e-"+n, s.url, cs.caPEM, n)); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := c.Client.Create(ctx, webhookFor("bench-e2e-"+n, s.url, cs.caPEM, n, conds...)); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, "", fmt.Errorf("registering the %s webhook: %w", n, err)
 		}
-		ads = append(ads, &admission{name: n, denies: true, webhook: s.pid()})
+		ads = append(ads, &admission{name: n, denies: n != "sealgate-unmatched", webhook: s.pid()})
 	}
 	note := ""
 	switch n, err := applyVAP(ctx, c, vapYAML); {
@@ -79,6 +94,19 @@ func setupAdmissions(ctx context.Context, c *cluster.Cluster, cs *certs, servers
 		}
 	}
 	return ads, note, nil
+}
+
+// sealgateConditions are the matchConditions sealgate's cluster mode writes for the restricted policy.
+func sealgateConditions() ([]admissionregistrationv1.MatchCondition, error) {
+	var cap v1alpha1.ClusterAdmissionPolicy
+	if err := yaml.UnmarshalStrict([]byte(restrictedPolicy), &cap); err != nil {
+		return nil, fmt.Errorf("reading the restricted policy: %w", err)
+	}
+	p, err := policy.Compile(&cap)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the restricted policy: %w", err)
+	}
+	return webhookconfig.MatchConditions([]*policy.Policy{p}, nil), nil
 }
 
 // applyVAP creates the ValidatingAdmissionPolicies and bindings of `sealgate vap` output, each

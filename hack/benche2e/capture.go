@@ -99,7 +99,7 @@ func capture(ctx context.Context, c *cluster.Cluster, cs *certs) ([2][]byte, err
 
 // webhookFor is a validating webhook configuration for pod creates and updates in namespaces
 // labelled benchLabel=target.
-func webhookFor(name, url string, caPEM []byte, target string) *admissionregistrationv1.ValidatingWebhookConfiguration {
+func webhookFor(name, url string, caPEM []byte, target string, conditions ...admissionregistrationv1.MatchCondition) *admissionregistrationv1.ValidatingWebhookConfiguration {
 	none := admissionregistrationv1.SideEffectClassNone
 	fail := admissionregistrationv1.Fail
 	return &admissionregistrationv1.ValidatingWebhookConfiguration{
@@ -113,6 +113,7 @@ func webhookFor(name, url string, caPEM []byte, target string) *admissionregistr
 			FailurePolicy:           &fail,
 			AdmissionReviewVersions: []string{"v1"},
 			TimeoutSeconds:          ptr.To[int32](10),
+			MatchConditions:         conditions,
 		}},
 	}
 }
