@@ -173,7 +173,7 @@ func (o *serveOptions) runCluster(ctx context.Context, log logr.Logger, h *admis
 	if err := cluster.SetupExceptions(mgr, exceptions, h.Engine.Rules, o.Cluster.Namespace, leader, log.WithName("exceptions")); err != nil {
 		return err
 	}
-	if err := cluster.SetupFallback(mgr, h.Engine.Rules, exceptions, o.Cluster.Namespace, leader, log.WithName("fallback")); err != nil {
+	if err := cluster.SetupFallback(mgr, h.Engine.Rules, exceptions, o.Cluster.Namespace, o.Cluster.WebhookConfig, leader, log.WithName("fallback")); err != nil {
 		return err
 	}
 	// Register the namespace informer now, so the first admission does not wait for it to sync.

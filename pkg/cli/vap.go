@@ -11,16 +11,22 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/rules"
 	"github.com/sealgate/sealgate/pkg/vap"
+	"github.com/sealgate/sealgate/pkg/webhookconfig"
 )
 
 // vapOptions are the flags of `sealgate vap`.
 type vapOptions struct {
-	Policies []string
+	Policies          []string
+	Namespace         string
+	ExcludeNamespaces []string
 }
 
 func (o *vapOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Policies, "policy", nil, "policy file or directory to compile (repeatable; - reads stdin)")
+	fs.StringVar(&o.Namespace, "namespace", "sealgate-system", "namespace sealgate is installed in: the bindings leave it out, with kube-system, as the webhook does")
+	fs.StringSliceVar(&o.ExcludeNamespaces, "exclude-namespace", nil, "more namespaces the webhook is not sent (the chart's webhook.excludeNamespaces; repeatable): the bindings leave them out too")
 }
 
 func (o *vapOptions) Validate() error {
@@ -48,7 +54,11 @@ func newVAPCommand(stdio IO) *cobra.Command {
 			if err != nil {
 				return usageError(err)
 			}
-			if err := writeVAPs(stdio.Out, ps); err != nil {
+			scope, err := o.webhookScope()
+			if err != nil {
+				return usageError(err)
+			}
+			if err := writeVAPs(stdio.Out, ps, scope); err != nil {
 				return usageError(err)
 			}
 			return nil
@@ -58,11 +68,23 @@ func newVAPCommand(stdio IO) *cobra.Command {
 	return cmd
 }
 
+// webhookScope is the selectors of the workload webhook sealgate installs with these flags, which
+// every binding requires too: a VAP never judges what the webhook is never sent.
+func (o *vapOptions) webhookScope() (vap.Options, error) {
+	vwc, err := webhookconfig.Validating(webhookconfig.Options{Namespace: o.Namespace, URL: "https://sealgate.invalid",
+		ExcludeNamespaces: o.ExcludeNamespaces})
+	if err != nil {
+		return vap.Options{}, fmt.Errorf("--namespace, --exclude-namespace: %w", err)
+	}
+	ns, obj, _ := webhookconfig.WorkloadSelectors(vwc)
+	return vap.Options{WebhookNamespaceSelector: ns, WebhookObjectSelector: obj}, nil
+}
+
 // writeVAPs prints each policy's compiled objects as YAML documents, preceded by comments that
 // list its rules' states.
-func writeVAPs(w io.Writer, ps []*policy.Policy) error {
+func writeVAPs(w io.Writer, ps []*policy.Policy, scope vap.Options) error {
 	for i, p := range ps {
-		res, err := vap.Compile(p)
+		res, err := vap.CompileWithOptions(rules.Default(), p, scope)
 		if err != nil {
 			return err
 		}

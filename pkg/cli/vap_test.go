@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 )
 
@@ -46,5 +48,30 @@ func TestVAPNeedsPolicy(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := Execute(context.Background(), []string{"vap"}, IO{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != ExitUsage {
 		t.Errorf("exit %d without --policy, want %d", code, ExitUsage)
+	}
+}
+
+// TestVAPBindingLeavesOutWhatTheWebhookIsNotSent: the binding excludes sealgate's namespace,
+// kube-system and --exclude-namespace, as the webhook configuration installed with them does.
+func TestVAPBindingLeavesOutWhatTheWebhookIsNotSent(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := Execute(context.Background(), []string{"vap", "--policy", "../../examples/policies/warn-latest.yaml",
+		"--namespace", "sg", "--exclude-namespace", "infra,monitoring"}, IO{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	docs := strings.Split(out.String(), "\n---\n")
+	var binding admissionv1.ValidatingAdmissionPolicyBinding
+	if err := yaml.UnmarshalStrict([]byte(docs[len(docs)-1]), &binding); err != nil {
+		t.Fatal(err)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(binding.Spec.MatchResources.NamespaceSelector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ns, want := range map[string]bool{"apps": true, "kube-system": false, "sg": false, "infra": false, "monitoring": false} {
+		if got := sel.Matches(labels.Set{"kubernetes.io/metadata.name": ns}); got != want {
+			t.Errorf("namespace %s: the binding matches %v, want %v (%s)", ns, got, want, sel)
+		}
 	}
 }

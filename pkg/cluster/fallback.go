@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
@@ -23,6 +24,7 @@ import (
 	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/rules"
 	"github.com/sealgate/sealgate/pkg/vap"
+	"github.com/sealgate/sealgate/pkg/webhookconfig"
 )
 
 // LabelPolicy names, on a generated ValidatingAdmissionPolicy and binding, the policy they were
@@ -44,13 +46,18 @@ type FallbackReconciler struct {
 	Exceptions *ExceptionStore
 	// Namespace is sealgate's own: where policies accept exceptions from by default.
 	Namespace string
-	Leader    Leadership
-	Log       logr.Logger
+	// Reader reads WebhookConfig, the ValidatingWebhookConfiguration of sealgate's workload
+	// webhook, whose selectors every binding also requires (vap.Options). Without it, or without
+	// that configuration, the selectors are those sealgate installs by default in Namespace.
+	Reader        client.Reader
+	WebhookConfig string
+	Leader        Leadership
+	Log           logr.Logger
 }
 
 // SetupFallback registers the fallback reconciler on mgr. When the API server has no
 // ValidatingAdmissionPolicy API (before Kubernetes 1.30), it logs that spec.fallback is ignored.
-func SetupFallback(mgr ctrl.Manager, reg *rules.Registry, exceptions *ExceptionStore, namespace string, leader Leadership, log logr.Logger) error {
+func SetupFallback(mgr ctrl.Manager, reg *rules.Registry, exceptions *ExceptionStore, namespace, webhookConfig string, leader Leadership, log logr.Logger) error {
 	gk := admissionv1.SchemeGroupVersion.WithKind("ValidatingAdmissionPolicy").GroupKind()
 	if _, err := mgr.GetRESTMapper().RESTMapping(gk, admissionv1.SchemeGroupVersion.Version); err != nil {
 		if !meta.IsNoMatchError(err) {
@@ -60,7 +67,8 @@ func SetupFallback(mgr ctrl.Manager, reg *rules.Registry, exceptions *ExceptionS
 			"spec.fallback is ignored")
 		return nil
 	}
-	r := &FallbackReconciler{Client: mgr.GetClient(), Rules: reg, Exceptions: exceptions, Namespace: namespace, Leader: leader, Log: log}
+	r := &FallbackReconciler{Client: mgr.GetClient(), Rules: reg, Exceptions: exceptions, Namespace: namespace,
+		Reader: mgr.GetAPIReader(), WebhookConfig: webhookConfig, Leader: leader, Log: log}
 	return r.SetupWithManager(mgr)
 }
 
@@ -103,7 +111,7 @@ func (r *FallbackReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		// Deleted explicitly: the garbage collector may lag, or not run at all.
 		return reconcile.Result{}, r.deleteObjects(ctx, req.Name)
 	}
-	want, objs, err := r.desired(&obj)
+	want, objs, err := r.desired(ctx, &obj)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -123,12 +131,43 @@ func (r *FallbackReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if serr := r.writeStatus(ctx, &obj, want); serr != nil {
 		return reconcile.Result{}, serr
 	}
+	if want != nil && err == nil {
+		// The webhook's selectors, which the binding copies, change without an event here (a helm
+		// upgrade): look again now and then. Nothing is written unless something differs.
+		return reconcile.Result{RequeueAfter: fallbackResync}, nil
+	}
 	return reconcile.Result{}, err
+}
+
+// fallbackResync is how often a policy with a fallback is compiled again without an event.
+const fallbackResync = 5 * time.Minute
+
+// webhookScope returns the selectors of sealgate's workload webhook, read live from the cluster
+// (a rare read: once per reconcile), or those of the default install when it is not there.
+func (r *FallbackReconciler) webhookScope(ctx context.Context) (vap.Options, error) {
+	if r.Reader != nil && r.WebhookConfig != "" {
+		vwc := &admissionv1.ValidatingWebhookConfiguration{}
+		err := r.Reader.Get(ctx, client.ObjectKey{Name: r.WebhookConfig}, vwc)
+		switch {
+		case err == nil:
+			if ns, obj, ok := webhookconfig.WorkloadSelectors(vwc); ok {
+				return vap.Options{WebhookNamespaceSelector: ns, WebhookObjectSelector: obj}, nil
+			}
+		case !apierrors.IsNotFound(err):
+			return vap.Options{}, fmt.Errorf("reading ValidatingWebhookConfiguration %s for its selectors, which the binding must require too: %w", r.WebhookConfig, err)
+		}
+	}
+	vwc, err := webhookconfig.Validating(webhookconfig.Options{Namespace: r.Namespace, URL: "https://sealgate.invalid"})
+	if err != nil {
+		return vap.Options{}, err
+	}
+	ns, obj, _ := webhookconfig.WorkloadSelectors(vwc)
+	return vap.Options{WebhookNamespaceSelector: ns, WebhookObjectSelector: obj}, nil
 }
 
 // desired returns the status.fallback and the objects that obj asks for: nil objects when there
 // must be none, and a nil status when spec.fallback is off.
-func (r *FallbackReconciler) desired(obj *v1alpha1.ClusterAdmissionPolicy) (*v1alpha1.FallbackStatus, *vap.Result, error) {
+func (r *FallbackReconciler) desired(ctx context.Context, obj *v1alpha1.ClusterAdmissionPolicy) (*v1alpha1.FallbackStatus, *vap.Result, error) {
 	d := Decide(obj)
 	spec := obj.Spec
 	if d.Policy != nil {
@@ -145,7 +184,13 @@ func (r *FallbackReconciler) desired(obj *v1alpha1.ClusterAdmissionPolicy) (*v1a
 		return st, nil, nil
 	}
 	st.Generation = d.Policy.Generation
-	res, err := vap.CompileWithOptions(r.Rules, d.Policy, vap.Options{Waived: r.waived(d.Policy)})
+	opts, err := r.webhookScope(ctx)
+	if err != nil {
+		st.State, st.Message = v1alpha1.FallbackFailed, capMessage(err.Error(), "")
+		return st, nil, nil
+	}
+	opts.Waived = r.waived(d.Policy)
+	res, err := vap.CompileWithOptions(r.Rules, d.Policy, opts)
 	if err != nil {
 		st.State, st.Message = v1alpha1.FallbackFailed, capMessage(err.Error(), "")
 		return st, nil, nil

@@ -62,6 +62,12 @@ type Options struct {
 	// PolicyException that waives it. A ValidatingAdmissionPolicy cannot honour exceptions, so a
 	// rule with a waived ID, family or check is left out and listed as NotCompiled.
 	Waived map[string]string
+	// WebhookNamespaceSelector and WebhookObjectSelector are the selectors of sealgate's workload
+	// webhook: the binding requires them too, so that the VAP never judges what the webhook is never
+	// sent (kube-system, sealgate's own namespace, the chart's webhook.excludeNamespaces and
+	// webhook.namespaceSelector). A nil namespace selector is the default install's for an unknown
+	// namespace: kube-system excluded.
+	WebhookNamespaceSelector, WebhookObjectSelector *metav1.LabelSelector
 }
 
 // CompileWith compiles p with the rules of reg.
@@ -147,7 +153,7 @@ func CompileWithOptions(reg *rules.Registry, p *policy.Policy, o Options) (*Resu
 			Validations: validations,
 		},
 	}
-	match := bindingMatch(p, kinds)
+	match := bindingMatch(p, kinds, o)
 	res.Binding = &admissionv1.ValidatingAdmissionPolicyBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicyBinding"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "sealgate"}},
@@ -318,7 +324,7 @@ func apiVersionPrefix(k workload.Kind) string {
 // bindingMatch is the binding's matchResources: the policy's namespace selector with its excluded
 // namespaces added as a NotIn on the name label the API server sets, its object selector, and
 // the kinds.
-func bindingMatch(p *policy.Policy, kinds []workload.Kind) *admissionv1.MatchResources {
+func bindingMatch(p *policy.Policy, kinds []workload.Kind, o Options) *admissionv1.MatchResources {
 	m := p.Source.Spec.Match
 	ns := &metav1.LabelSelector{}
 	if m.NamespaceSelector != nil {
@@ -328,11 +334,39 @@ func bindingMatch(p *policy.Policy, kinds []workload.Kind) *admissionv1.MatchRes
 		ns.MatchExpressions = append(ns.MatchExpressions, metav1.LabelSelectorRequirement{
 			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: slices.Clone(m.ExcludeNamespaces)})
 	}
+	webhookNS := o.WebhookNamespaceSelector
+	if webhookNS == nil {
+		webhookNS = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system"}}}}
+	}
+	and(ns, webhookNS)
 	obj := &metav1.LabelSelector{}
 	if m.ObjectSelector != nil {
 		obj = m.ObjectSelector.DeepCopy()
 	}
+	and(obj, o.WebhookObjectSelector)
 	return &admissionv1.MatchResources{NamespaceSelector: ns, ObjectSelector: obj, ResourceRules: resourceRules(kinds)}
+}
+
+// and adds the requirements of other to s, which then matches what both match: a matchLabels key
+// both set to different values becomes a second requirement, which nothing matches.
+func and(s, other *metav1.LabelSelector) {
+	if other == nil {
+		return
+	}
+	for k, v := range other.MatchLabels {
+		if old, ok := s.MatchLabels[k]; ok && old != v {
+			s.MatchExpressions = append(s.MatchExpressions, metav1.LabelSelectorRequirement{Key: k, Operator: metav1.LabelSelectorOpIn, Values: []string{v}})
+			continue
+		}
+		if s.MatchLabels == nil {
+			s.MatchLabels = map[string]string{}
+		}
+		s.MatchLabels[k] = v
+	}
+	for _, r := range other.MatchExpressions {
+		s.MatchExpressions = append(s.MatchExpressions, *r.DeepCopy())
+	}
 }
 
 // quote returns s as a CEL string literal.

@@ -8,11 +8,13 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/rules"
 	"github.com/sealgate/sealgate/pkg/vap"
+	"github.com/sealgate/sealgate/pkg/webhookconfig"
 )
 
 // TestExamplesCompile compiles every example policy: each validation must compile in the VAP
@@ -91,7 +93,7 @@ func TestMatch(t *testing.T) {
 		Match: v1alpha1.Match{
 			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}},
 			ObjectSelector:    &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}},
-			ExcludeNamespaces: []string{"kube-system"},
+			ExcludeNamespaces: []string{"dev"},
 			Kinds:             []string{"Deployment", "CronJob"},
 		},
 	})
@@ -100,10 +102,11 @@ func TestMatch(t *testing.T) {
 	}
 	m := res.Binding.Spec.MatchResources
 	ns := m.NamespaceSelector
-	if ns.MatchLabels["team"] != "a" || len(ns.MatchExpressions) != 1 ||
+	// The policy's exclusion, then the webhook's: kube-system, which the webhook is never sent.
+	if ns.MatchLabels["team"] != "a" || len(ns.MatchExpressions) != 2 ||
 		ns.MatchExpressions[0].Key != "kubernetes.io/metadata.name" || ns.MatchExpressions[0].Operator != metav1.LabelSelectorOpNotIn ||
-		!slices.Equal(ns.MatchExpressions[0].Values, []string{"kube-system"}) {
-		t.Errorf("namespaceSelector %+v, want team=a and the excluded namespace as NotIn", ns)
+		!slices.Equal(ns.MatchExpressions[0].Values, []string{"dev"}) || !slices.Equal(ns.MatchExpressions[1].Values, []string{"kube-system"}) {
+		t.Errorf("namespaceSelector %+v, want team=a, the excluded namespace and kube-system as NotIn", ns)
 	}
 	if m.ObjectSelector.MatchLabels["app"] != "x" {
 		t.Errorf("objectSelector %+v, want app=x", m.ObjectSelector)
@@ -119,6 +122,61 @@ func TestMatch(t *testing.T) {
 	spec := res.Policy.Spec.Variables[0].Expression
 	if !strings.Contains(spec, "object.spec.jobTemplate.spec.template.spec") || !strings.Contains(spec, "object.spec.template.spec") {
 		t.Errorf("spec variable %q does not pick the CronJob's pod spec", spec)
+	}
+}
+
+// TestBindingRequiresTheWebhookScope: the binding matches only what sealgate's workload webhook is
+// sent, so that the VAP never judges a namespace or object the webhook never sees.
+func TestBindingRequiresTheWebhookScope(t *testing.T) {
+	vwc, err := webhookconfig.Validating(webhookconfig.Options{Namespace: "sg", URL: "https://x.invalid", ExcludeNamespaces: []string{"infra"},
+		NamespaceSelector: []metav1.LabelSelectorRequirement{{Key: "rollout", Operator: metav1.LabelSelectorOpExists}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, obj, ok := webhookconfig.WorkloadSelectors(vwc)
+	if !ok {
+		t.Fatal("no workload webhook")
+	}
+	obj = &metav1.LabelSelector{MatchLabels: map[string]string{"team": "b", "tier": "web"}}
+	p, err := policy.Compile(&v1alpha1.ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "scope"}, Spec: v1alpha1.PolicySpec{
+		Containers: &v1alpha1.ContainerRules{Privileged: v1alpha1.Forbidden},
+		Match:      v1alpha1.Match{ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := vap.CompileWithOptions(rules.Default(), p, vap.Options{WebhookNamespaceSelector: ns, WebhookObjectSelector: obj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Binding.Spec.MatchResources
+	nsSel, err := metav1.LabelSelectorAsSelector(m.NamespaceSelector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		labels map[string]string
+		want   bool
+	}{
+		{map[string]string{"kubernetes.io/metadata.name": "apps", "rollout": "1"}, true},
+		{map[string]string{"kubernetes.io/metadata.name": "apps"}, false},
+		{map[string]string{"kubernetes.io/metadata.name": "kube-system", "rollout": "1"}, false},
+		{map[string]string{"kubernetes.io/metadata.name": "sg", "rollout": "1"}, false},
+		{map[string]string{"kubernetes.io/metadata.name": "infra", "rollout": "1"}, false},
+	} {
+		if got := nsSel.Matches(labels.Set(c.labels)); got != c.want {
+			t.Errorf("namespace %v: binding matches %v, want %v (%+v)", c.labels, got, c.want, m.NamespaceSelector)
+		}
+	}
+	objSel, err := metav1.LabelSelectorAsSelector(m.ObjectSelector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The policy wants team=a, the webhook team=b: nothing is both.
+	for _, l := range []map[string]string{{"team": "a", "tier": "web"}, {"team": "b", "tier": "web"}} {
+		if objSel.Matches(labels.Set(l)) {
+			t.Errorf("object %v: binding matches, but the policy and the webhook disagree on team (%+v)", l, m.ObjectSelector)
+		}
 	}
 }
 

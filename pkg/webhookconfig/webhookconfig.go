@@ -167,3 +167,14 @@ func Injected(c *admissionregistrationv1.ValidatingWebhookConfiguration) bool {
 	}
 	return len(c.Webhooks) > 0
 }
+
+// WorkloadSelectors returns the namespace and object selectors of the workload webhook in c: what
+// the API server sends to sealgate. ok is false when c has no workload webhook.
+func WorkloadSelectors(c *admissionregistrationv1.ValidatingWebhookConfiguration) (namespaces, objects *metav1.LabelSelector, ok bool) {
+	for i := range c.Webhooks {
+		if w := &c.Webhooks[i]; w.Name == WorkloadWebhook {
+			return w.NamespaceSelector.DeepCopy(), w.ObjectSelector.DeepCopy(), true
+		}
+	}
+	return nil, nil, false
+}

@@ -9,6 +9,8 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
@@ -123,6 +125,17 @@ func TestFallbackFollowsPolicy(t *testing.T) {
 	}
 	if got := s.rules(); got != "containers.privileged=Exact,imageConfig.runAsRoot=NotCompiled" || !s.enforces(name, "containers.privileged") {
 		t.Errorf("rules %q, enforces privileged %t", got, s.enforces(name, "containers.privileged"))
+	}
+	// The binding requires the webhook's own selectors too: the VAP never judges a namespace the
+	// webhook is never sent, even one the policy's selector matches.
+	sel, err := metav1.LabelSelectorAsSelector(s.binding.Spec.MatchResources.NamespaceSelector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ns, want := range map[string]bool{"int-fallback": true, "kube-system": false, testcluster.Namespace: false} {
+		if got := sel.Matches(labels.Set{"int-test": "fallback", "kubernetes.io/metadata.name": ns}); got != want {
+			t.Errorf("binding namespaceSelector %s matches namespace %s: %v, want %v", sel, ns, got, want)
+		}
 	}
 
 	// A new generation: the objects and the status follow it.
