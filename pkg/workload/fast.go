@@ -37,6 +37,4 @@ var fast = json.JoinUnmarshalers(
 	json.UnmarshalFromFunc(unmarshalTCPSocket),
 	json.UnmarshalFromFunc(unmarshalCapabilities),
 	json.UnmarshalFromFunc(unmarshalSeccompProfile),
-	json.UnmarshalFromFunc(unmarshalConfigMapVolume),
-	json.UnmarshalFromFunc(unmarshalSecretVolume),
 )
