@@ -30,6 +30,7 @@ var fast = json.JoinUnmarshalers(
 	json.UnmarshalFromFunc(unmarshalVolume),
 	json.UnmarshalFromFunc(unmarshalContainerPort),
 	json.UnmarshalFromFunc(unmarshalEnvVar),
+	json.UnmarshalFromFunc(unmarshalVolumeMount),
 	json.UnmarshalFromFunc(unmarshalProbe),
 	json.UnmarshalFromFunc(unmarshalSecurityContext),
 	json.UnmarshalFromFunc(unmarshalResources),

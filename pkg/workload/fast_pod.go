@@ -78,6 +78,8 @@ func containerMember(dec *jsontext.Decoder, c *corev1.Container, name []byte) (e
 		err = list(dec, &c.Env, unmarshalEnvVar)
 	case "envFrom", "volumeDevices": // skipped: see skip.go
 		err = skipValue(dec)
+	case "volumeMounts":
+		err = list(dec, &c.VolumeMounts, unmarshalVolumeMount)
 	case "resources":
 		err = unmarshalResources(dec, &c.Resources)
 	case "livenessProbe":
@@ -176,9 +178,28 @@ func containerPortMember(dec *jsontext.Decoder, p *corev1.ContainerPort, name []
 	return err
 }
 
+// unmarshalVolumeMount reads a volume mount's name and readOnly, all a rule reads of it (the
+// host-paths rule); the rest is skipped (skip.go).
+func unmarshalVolumeMount(dec *jsontext.Decoder, m *corev1.VolumeMount) error {
+	return decodeObject(dec, volumeMountType, m, volumeMountMember)
+}
+
+func volumeMountMember(dec *jsontext.Decoder, m *corev1.VolumeMount, name []byte) (err error) {
+	switch string(name) {
+	case "name":
+		err = str(dec, &m.Name)
+	case "readOnly":
+		err = boolean(dec, &m.ReadOnly)
+	case "mountPath", "subPath", "subPathExpr", "mountPropagation", "recursiveReadOnly": // skipped: see skip.go
+		err = skipValue(dec)
+	default:
+		err = skipOrFallback(dec, volumeMountFields, reflect.ValueOf(m), name)
+	}
+	return err
+}
+
 // unmarshalEnvVar reads an env entry: a container may have hundreds, and the plaintext-secrets rule
-// reads their names and values. Volume mounts, fewer and with names and paths that repeat from
-// container to container, are left to json v2, whose string cache makes them cheaper.
+// reads their names and values.
 func unmarshalEnvVar(dec *jsontext.Decoder, e *corev1.EnvVar) error {
 	return decodeObject(dec, envVarType, e, envVarMember)
 }

@@ -177,4 +177,6 @@ var (
 	tcpSocketFields    = fields(tcpSocketType)
 	envVarType         = reflect.TypeFor[corev1.EnvVar]()
 	envVarFields       = fields(envVarType)
+	volumeMountType    = reflect.TypeFor[corev1.VolumeMount]()
+	volumeMountFields  = fields(volumeMountType)
 )

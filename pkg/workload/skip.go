@@ -17,7 +17,8 @@ import (
 // requires the same findings. "volumes.<source>" is the inside of a volume source: which source a
 // volume has is always read (sourcePresence), its fields only for hostPath and image.
 var Skipped = append([]string{"envFrom", "env.valueFrom", "volumeDevices", "tolerations", "affinity",
-	"topologySpreadConstraints"}, skippedSources()...)
+	"topologySpreadConstraints", "volumeMounts.mountPath", "volumeMounts.subPath", "volumeMounts.subPathExpr",
+	"volumeMounts.mountPropagation", "volumeMounts.recursiveReadOnly"}, skippedSources()...)
 
 // skippedSources names the volume sources whose inside the decoder skips: all but hostPath and image.
 func skippedSources() []string {

@@ -381,6 +381,10 @@ func decodedView(obj, tmpl *metav1.ObjectMeta, spec *corev1.PodSpec) (*metav1.Ob
 		for i := range c.Env {
 			c.Env[i].ValueFrom = nil
 		}
+		for i := range c.VolumeMounts {
+			m := &c.VolumeMounts[i]
+			*m = corev1.VolumeMount{Name: m.Name, ReadOnly: m.ReadOnly}
+		}
 	}
 	for i := range s.Containers {
 		clear(&s.Containers[i])

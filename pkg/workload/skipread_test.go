@@ -63,3 +63,51 @@ func TestDecodeReadsWhichVolumeSource(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeReadsVolumeMountNameAndReadOnly: of a volume mount, the decoder reads the name and
+// readOnly (as the API machinery reads them, a repeated name included) and skips the rest.
+func TestDecodeReadsVolumeMountNameAndReadOnly(t *testing.T) {
+	for _, c := range []struct {
+		name, mount string
+		want        corev1.VolumeMount
+	}{
+		{"all fields", `{"name":"data","mountPath":"/data","subPath":"a","subPathExpr":"$(X)","mountPropagation":"None","recursiveReadOnly":"Disabled","readOnly":true}`,
+			corev1.VolumeMount{Name: "data", ReadOnly: true}},
+		{"readOnly null", `{"name":"data","readOnly":null}`, corev1.VolumeMount{Name: "data"}},
+		{"repeated readOnly", `{"name":"data","readOnly":true,"readOnly":false}`, corev1.VolumeMount{Name: "data"}},
+		{"unknown field", `{"name":"data","future":[1]}`, corev1.VolumeMount{Name: "data"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, list := range []string{"containers", "initContainers", "ephemeralContainers"} {
+				data := []byte(`{"spec":{"` + list + `":[{"name":"c","volumeMounts":[` + c.mount + `]}]}}`)
+				w, err := workload.Decode(podGVK, data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []corev1.VolumeMount
+				switch list {
+				case "containers":
+					got = w.Spec.Containers[0].VolumeMounts
+				case "initContainers":
+					got = w.Spec.InitContainers[0].VolumeMounts
+				default:
+					got = w.Spec.EphemeralContainers[0].VolumeMounts
+				}
+				if diff := cmp.Diff([]corev1.VolumeMount{c.want}, got); diff != "" {
+					t.Errorf("%s: volume mounts (-want +got):\n%s", list, diff)
+				}
+			}
+		})
+	}
+	// The name and readOnly keep their type errors.
+	for _, m := range []string{`{"name":5}`, `{"name":"a","readOnly":"true"}`, `"data"`} {
+		data := []byte(`{"spec":{"containers":[{"name":"c","volumeMounts":[` + m + `]}]}}`)
+		var pod corev1.Pod
+		if kjson.UnmarshalCaseSensitivePreserveInts(data, &pod) == nil {
+			t.Fatalf("%s: the API machinery accepts it", m)
+		}
+		if _, err := workload.Decode(podGVK, data); err == nil {
+			t.Errorf("%s: accepted, want an error", m)
+		}
+	}
+}
