@@ -2,6 +2,7 @@ package rules
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -214,9 +215,16 @@ func (c *pssChecker) checkAt(id psapolicy.CheckID, v psaapi.Version) psapolicy.C
 // standard names the level and version in messages: "the restricted Pod Security Standard (v1.22)",
 // or "(latest, v1.37)" so that a reader knows which rules "latest" meant.
 func (c *pssChecker) standard(lv psaapi.LevelVersion) string {
-	v := lv.Version.String()
 	if lv.Version.Latest() {
-		v += ", " + c.maxVersion.String()
+		return "the " + string(lv.Level) + " Pod Security Standard (latest, " + pssVersion(c.maxVersion) + ")"
 	}
-	return "the " + string(lv.Level) + " Pod Security Standard (" + v + ")"
+	return "the " + string(lv.Level) + " Pod Security Standard (" + pssVersion(lv.Version) + ")"
+}
+
+// pssVersion is v.String() without fmt: it is written into every podSecurity denial.
+func pssVersion(v psaapi.Version) string {
+	if v.Latest() {
+		return "latest"
+	}
+	return "v" + strconv.Itoa(v.Major()) + "." + strconv.Itoa(v.Minor())
 }
