@@ -143,6 +143,9 @@ func (c *pssChecker) evaluate(lv psaapi.LevelVersion, t *Target) []psapolicy.Che
 // check reports the findings of every check the pod fails: one per offending field, a list field
 // counting as one. An excluded check is judged again without what it exempts.
 func (c *pssChecker) check(cfg *pssConfig, t *Target, out *Findings) {
+	// x is one locator run, reused by every failing check of the pod: it holds a probe pod spec, a
+	// large struct, and a denied pod fails several checks.
+	var x *pssLocate
 	for _, r := range c.evaluate(cfg.LevelVersion, t) {
 		if r.Allowed {
 			continue
@@ -152,21 +155,28 @@ func (c *pssChecker) check(cfg *pssConfig, t *Target, out *Findings) {
 			c.checkExcluded(cfg, id, ex, t, out)
 			continue
 		}
-		c.locate(out, cfg.LevelVersion, id, reason, r.ForbiddenDetail, t, pssScope{})
+		if x == nil {
+			x = new(pssLocate)
+		}
+		c.locate(out, cfg.LevelVersion, id, reason, r.ForbiddenDetail, t, pssScope{}, x)
 	}
 }
 
 // locate reports the findings of one failing check: one per location its locator finds, or one at
-// the pod spec when there is no locator (a check newer than this code) or it finds nothing.
-func (c *pssChecker) locate(out *Findings, lv psaapi.LevelVersion, id psapolicy.CheckID, reason, detail string, t *Target, scope pssScope) {
+// the pod spec when there is no locator (a check newer than this code) or it finds nothing. x is
+// the locator run to reuse (its probe container slice is kept), or nil.
+func (c *pssChecker) locate(out *Findings, lv psaapi.LevelVersion, id psapolicy.CheckID, reason, detail string, t *Target, scope pssScope, x *pssLocate) {
 	rule := "podSecurity"
 	if id != "" {
 		rule += "." + string(id)
 	}
 	standard := c.standard(lv)
 	if loc := pssLocators[id]; loc != nil {
-		x := &pssLocate{id: id, t: t, probe: c.checkAt(id, c.effective(lv.Version)), out: out, rule: rule, standard: standard,
-			pssScope: scope}
+		if x == nil {
+			x = new(pssLocate)
+		}
+		*x = pssLocate{id: id, t: t, probe: c.checkAt(id, c.effective(lv.Version)), out: out, rule: rule, standard: standard,
+			pssScope: scope, one: x.one}
 		loc(x)
 		if x.n > 0 {
 			return
