@@ -229,23 +229,66 @@ func invalidPolicy(uid types.UID, err error) *admissionv1.AdmissionResponse {
 func DenialMessage(what string, vs []engine.Violation, omitted int) string {
 	var b strings.Builder
 	total := len(vs) + omitted
-	fmt.Fprintf(&b, "%s was denied by sealgate (%d %s):", what, total, plural(total, "violation", "violations"))
 	// room keeps space for the last line, "… and N more violations not shown".
 	const room = 64
-	shown := 0
-	for _, v := range vs {
-		line := v.String()
-		if shown == engine.MaxDenialViolations || b.Len()+len(line)+3 > engine.MaxDenialBytes-room {
+	// The message is built once, in one buffer sized for the lines that fit: a denial lists up
+	// to MaxDenialViolations lines, and formatting each with v.String() cost more than the rest.
+	count := strconv.Itoa(total) + " " + plural(total, "violation", "violations")
+	size, shown := len(what)+len(" was denied by sealgate (")+len(count)+len("):"), 0
+	for i := range vs {
+		n := lineLen(&vs[i])
+		if shown == engine.MaxDenialViolations || size+n+3 > engine.MaxDenialBytes-room {
 			break
 		}
-		b.WriteString("\n- ")
-		b.WriteString(line)
+		size += n + 3
 		shown++
+	}
+	b.Grow(size + room)
+	b.WriteString(what)
+	b.WriteString(" was denied by sealgate (")
+	b.WriteString(count)
+	b.WriteString("):")
+	for i := range vs[:shown] {
+		b.WriteString("\n- ")
+		writeLine(&b, &vs[i])
 	}
 	if more := total - shown; more > 0 {
 		fmt.Fprintf(&b, "\n… and %d more %s not shown", more, plural(more, "violation", "violations"))
 	}
 	return b.String()
+}
+
+// lineLen is len(v.String()), and writeLine writes v.String() to b, without formatting it first.
+// TestWriteLineIsString holds them to v.String().
+func lineLen(v *engine.Violation) int {
+	n := len(v.Path) + len(": ") + len(v.Message) + len(" [") + len(v.Policy) + len("/") + len(v.Rule) + len("]")
+	for _, r := range v.AlsoRules {
+		n += len(", ") + len(r)
+	}
+	if v.Excepted != "" {
+		n += len(" (excepted by ") + len(v.Excepted) + len(")")
+	}
+	return n
+}
+
+func writeLine(b *strings.Builder, v *engine.Violation) {
+	b.WriteString(v.Path)
+	b.WriteString(": ")
+	b.WriteString(v.Message)
+	b.WriteString(" [")
+	b.WriteString(v.Policy)
+	b.WriteByte('/')
+	b.WriteString(v.Rule)
+	for _, r := range v.AlsoRules {
+		b.WriteString(", ")
+		b.WriteString(r)
+	}
+	b.WriteByte(']')
+	if v.Excepted != "" {
+		b.WriteString(" (excepted by ")
+		b.WriteString(v.Excepted)
+		b.WriteByte(')')
+	}
 }
 
 func plural(n int, one, many string) string {

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -144,6 +145,9 @@ func (c *pssChecker) evaluate(lv psaapi.LevelVersion, t *Target) []psapolicy.Che
 // check reports the findings of every check the pod fails: one per offending field, a list field
 // counting as one. An excluded check is judged again without what it exempts.
 func (c *pssChecker) check(cfg *pssConfig, t *Target, out *Findings) {
+	// x is one locator run, reused by every failing check of the pod: it holds a probe pod spec, a
+	// large struct, and a denied pod fails several checks.
+	var x *pssLocate
 	for _, r := range c.evaluate(cfg.LevelVersion, t) {
 		if r.Allowed {
 			continue
@@ -153,21 +157,28 @@ func (c *pssChecker) check(cfg *pssConfig, t *Target, out *Findings) {
 			c.checkExcluded(cfg, id, ex, t, out)
 			continue
 		}
-		c.locate(out, cfg.LevelVersion, id, reason, r.ForbiddenDetail, t, pssScope{})
+		if x == nil {
+			x = new(pssLocate)
+		}
+		c.locate(out, cfg.LevelVersion, id, reason, r.ForbiddenDetail, t, pssScope{}, x)
 	}
 }
 
 // locate reports the findings of one failing check: one per location its locator finds, or one at
-// the pod spec when there is no locator (a check newer than this code) or it finds nothing.
-func (c *pssChecker) locate(out *Findings, lv psaapi.LevelVersion, id psapolicy.CheckID, reason, detail string, t *Target, scope pssScope) {
+// the pod spec when there is no locator (a check newer than this code) or it finds nothing. x is
+// the locator run to reuse (its probe container slice is kept), or nil.
+func (c *pssChecker) locate(out *Findings, lv psaapi.LevelVersion, id psapolicy.CheckID, reason, detail string, t *Target, scope pssScope, x *pssLocate) {
 	rule := "podSecurity"
 	if id != "" {
 		rule += "." + string(id)
 	}
 	standard := c.standard(lv)
 	if loc := pssLocators[id]; loc != nil {
-		x := &pssLocate{id: id, t: t, probe: c.checkAt(id, c.effective(lv.Version)), out: out, rule: rule, standard: standard,
-			pssScope: scope}
+		if x == nil {
+			x = new(pssLocate)
+		}
+		*x = pssLocate{id: id, t: t, probe: c.checkAt(id, c.effective(lv.Version)), out: out, rule: rule, standard: standard,
+			pssScope: scope, one: x.one}
 		loc(x)
 		if x.n > 0 {
 			return
@@ -216,9 +227,16 @@ func (c *pssChecker) checkAt(id psapolicy.CheckID, v psaapi.Version) psapolicy.C
 // standard names the level and version in messages: "the restricted Pod Security Standard (v1.22)",
 // or "(latest, v1.37)" so that a reader knows which rules "latest" meant.
 func (c *pssChecker) standard(lv psaapi.LevelVersion) string {
-	v := lv.Version.String()
 	if lv.Version.Latest() {
-		v += ", " + c.maxVersion.String()
+		return "the " + string(lv.Level) + " Pod Security Standard (latest, " + pssVersion(c.maxVersion) + ")"
 	}
-	return "the " + string(lv.Level) + " Pod Security Standard (" + v + ")"
+	return "the " + string(lv.Level) + " Pod Security Standard (" + pssVersion(lv.Version) + ")"
+}
+
+// pssVersion is v.String() without fmt: it is written into every podSecurity denial.
+func pssVersion(v psaapi.Version) string {
+	if v.Latest() {
+		return "latest"
+	}
+	return "v" + strconv.Itoa(v.Major()) + "." + strconv.Itoa(v.Minor())
 }

@@ -100,7 +100,7 @@ func (c *pssChecker) checkPart(lv psaapi.LevelVersion, id psapolicy.CheckID, t *
 	}
 	if r := fn(sub.Meta, sub.Spec); !r.Allowed {
 		scope := pssScope{partial: len(sub.containers) < len(t.containers), containersOnly: containersOnly}
-		c.locate(out, lv, id, r.ForbiddenReason, r.ForbiddenDetail, sub, scope)
+		c.locate(out, lv, id, r.ForbiddenReason, r.ForbiddenDetail, sub, scope, nil)
 	}
 }
 

@@ -66,7 +66,8 @@ func (x *pssLocate) add(path, container, what, fix string) {
 	if x.containersOnly && container == "" {
 		return
 	}
-	x.out.Add(Finding{Rule: x.rule, Path: path, Container: container, Message: found(what, x.standard+" "+fix)})
+	// found(what, x.standard+" "+fix), in one concatenation.
+	x.out.Add(Finding{Rule: x.rule, Path: path, Container: container, Message: what + "; " + x.standard + " " + fix})
 }
 
 // forbids reports whether the check fails on the probe pod.

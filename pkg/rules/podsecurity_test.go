@@ -502,3 +502,16 @@ func BenchmarkPodSecurityRestricted(b *testing.B) {
 		}
 	})
 }
+
+// TestPSSVersionIsString: pssVersion writes versions as upstream's Version.String does.
+func TestPSSVersionIsString(t *testing.T) {
+	for _, s := range []string{"latest", "v1.0", "v1.22", "v1.37", "v1.101"} {
+		v, err := psaapi.ParseVersion(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pssVersion(v); got != v.String() {
+			t.Errorf("pssVersion(%s) = %q, want %q", s, got, v.String())
+		}
+	}
+}

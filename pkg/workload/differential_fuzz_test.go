@@ -34,7 +34,8 @@ import (
 //     pod-fast-duplicates.json hold the cases the rules depend on.
 //   - Faults in what workload.Decode skips: the object's metadata other than name, generateName,
 //     namespace, labels and annotations; status; and the pod spec fields of skip.go (env, envFrom,
-//     volume mounts and devices, tolerations, affinity, topology spread constraints). Their values
+//     volume mounts and devices, tolerations, affinity, topology spread constraints, the inside of
+//     every volume source but hostPath and image). Their values
 //     are stepped over without being typed, so a type error or a bad time or quantity there goes
 //     unnoticed. The fuzz target checks this by deleting those parts and decoding again with
 //     sigs.k8s.io/json, which must then accept.
@@ -144,6 +145,16 @@ func readParts(data []byte) ([]byte, bool) {
 		if s, ok := spec.(map[string]any); ok {
 			for _, k := range []string{"tolerations", "affinity", "topologySpreadConstraints"} {
 				delete(s, k)
+			}
+			vs, _ := s["volumes"].([]any)
+			for _, v := range vs {
+				if v, ok := v.(map[string]any); ok {
+					for k, src := range v {
+						if _, isObject := src.(map[string]any); isObject && k != "hostPath" && k != "image" {
+							v[k] = map[string]any{} // only whether it is set is read
+						}
+					}
+				}
 			}
 			for _, list := range []string{"containers", "initContainers", "ephemeralContainers"} {
 				cs, _ := s[list].([]any)

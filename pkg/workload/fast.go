@@ -30,6 +30,7 @@ var fast = json.JoinUnmarshalers(
 	json.UnmarshalFromFunc(unmarshalVolume),
 	json.UnmarshalFromFunc(unmarshalContainerPort),
 	json.UnmarshalFromFunc(unmarshalEnvVar),
+	json.UnmarshalFromFunc(unmarshalVolumeMount),
 	json.UnmarshalFromFunc(unmarshalProbe),
 	json.UnmarshalFromFunc(unmarshalSecurityContext),
 	json.UnmarshalFromFunc(unmarshalResources),
@@ -37,6 +38,4 @@ var fast = json.JoinUnmarshalers(
 	json.UnmarshalFromFunc(unmarshalTCPSocket),
 	json.UnmarshalFromFunc(unmarshalCapabilities),
 	json.UnmarshalFromFunc(unmarshalSeccompProfile),
-	json.UnmarshalFromFunc(unmarshalConfigMapVolume),
-	json.UnmarshalFromFunc(unmarshalSecretVolume),
 )

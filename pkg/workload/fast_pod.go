@@ -78,6 +78,8 @@ func containerMember(dec *jsontext.Decoder, c *corev1.Container, name []byte) (e
 		err = list(dec, &c.Env, unmarshalEnvVar)
 	case "envFrom", "volumeDevices": // skipped: see skip.go
 		err = skipValue(dec)
+	case "volumeMounts":
+		err = list(dec, &c.VolumeMounts, unmarshalVolumeMount)
 	case "resources":
 		err = unmarshalResources(dec, &c.Resources)
 	case "livenessProbe":
@@ -106,7 +108,9 @@ func containerMember(dec *jsontext.Decoder, c *corev1.Container, name []byte) (e
 	return err
 }
 
-// unmarshalVolume reads a volume: its name and its source (inlined in the JSON object).
+// unmarshalVolume reads a volume: its name and its source (inlined in the JSON object). Of the
+// sources, only hostPath and image are read in full; of the others, only whether they are set (see
+// sourcePresence).
 func unmarshalVolume(dec *jsontext.Decoder, v *corev1.Volume) error {
 	return decodeObject(dec, volumeType, v, volumeMember)
 }
@@ -115,24 +119,41 @@ func volumeMember(dec *jsontext.Decoder, v *corev1.Volume, name []byte) (err err
 	switch string(name) {
 	case "name":
 		err = str(dec, &v.Name)
-	case "configMap":
-		err = optional(dec, &v.ConfigMap, unmarshalConfigMapVolume)
-	case "secret":
-		err = optional(dec, &v.Secret, unmarshalSecretVolume)
-	case "emptyDir":
-		err = json.UnmarshalDecode(dec, &v.EmptyDir)
-	case "projected":
-		err = json.UnmarshalDecode(dec, &v.Projected)
-	case "persistentVolumeClaim":
-		err = json.UnmarshalDecode(dec, &v.PersistentVolumeClaim)
 	case "hostPath":
 		err = json.UnmarshalDecode(dec, &v.HostPath)
 	case "image":
 		err = json.UnmarshalDecode(dec, &v.Image)
 	default:
-		err = skipOrFallback(dec, volSourceFields, reflect.ValueOf(&v.VolumeSource), name)
+		err = sourcePresence(dec, &v.VolumeSource, name)
 	}
 	return err
+}
+
+// sourcePresence reads a volume source no rule reads the inside of (skip.go): the rules ask only
+// which source a volume has. An object sets the source to an empty value (or keeps the one a
+// repeated name left), null sets it to nil, and any other kind is json v2's type error, so that the
+// source is set exactly when the API machinery sets it; the object itself is stepped over.
+func sourcePresence(dec *jsontext.Decoder, s *corev1.VolumeSource, name []byte) error {
+	i, ok := volSourceFields[string(name)]
+	if !ok {
+		return skipValue(dec)
+	}
+	f := reflect.ValueOf(s).Elem().FieldByIndex(i)
+	switch dec.PeekKind() {
+	case 'n':
+		_, err := dec.ReadToken()
+		f.SetZero()
+		return err
+	case '{':
+		if _, err := dec.ReadValue(); err != nil {
+			return err
+		}
+		if f.IsNil() {
+			f.Set(reflect.New(f.Type().Elem()))
+		}
+		return nil
+	}
+	return json.UnmarshalDecode(dec, f.Addr().Interface())
 }
 
 func unmarshalContainerPort(dec *jsontext.Decoder, p *corev1.ContainerPort) error {
@@ -157,9 +178,28 @@ func containerPortMember(dec *jsontext.Decoder, p *corev1.ContainerPort, name []
 	return err
 }
 
+// unmarshalVolumeMount reads a volume mount's name and readOnly, all a rule reads of it (the
+// host-paths rule); the rest is skipped (skip.go).
+func unmarshalVolumeMount(dec *jsontext.Decoder, m *corev1.VolumeMount) error {
+	return decodeObject(dec, volumeMountType, m, volumeMountMember)
+}
+
+func volumeMountMember(dec *jsontext.Decoder, m *corev1.VolumeMount, name []byte) (err error) {
+	switch string(name) {
+	case "name":
+		err = str(dec, &m.Name)
+	case "readOnly":
+		err = boolean(dec, &m.ReadOnly)
+	case "mountPath", "subPath", "subPathExpr", "mountPropagation", "recursiveReadOnly": // skipped: see skip.go
+		err = skipValue(dec)
+	default:
+		err = skipOrFallback(dec, volumeMountFields, reflect.ValueOf(m), name)
+	}
+	return err
+}
+
 // unmarshalEnvVar reads an env entry: a container may have hundreds, and the plaintext-secrets rule
-// reads their names and values. Volume mounts, fewer and with names and paths that repeat from
-// container to container, are left to json v2, whose string cache makes them cheaper.
+// reads their names and values.
 func unmarshalEnvVar(dec *jsontext.Decoder, e *corev1.EnvVar) error {
 	return decodeObject(dec, envVarType, e, envVarMember)
 }
@@ -314,42 +354,6 @@ func seccompProfileMember(dec *jsontext.Decoder, p *corev1.SeccompProfile, name 
 		err = optional(dec, &p.LocalhostProfile, str)
 	default:
 		err = skipOrFallback(dec, seccompFields, reflect.ValueOf(p), name)
-	}
-	return err
-}
-
-func unmarshalConfigMapVolume(dec *jsontext.Decoder, v *corev1.ConfigMapVolumeSource) error {
-	return decodeObject(dec, configMapVolType, v, configMapVolumeMember)
-}
-
-func configMapVolumeMember(dec *jsontext.Decoder, v *corev1.ConfigMapVolumeSource, name []byte) (err error) {
-	switch string(name) {
-	case "name":
-		err = str(dec, &v.Name)
-	case "defaultMode":
-		err = optional(dec, &v.DefaultMode, integer)
-	case "optional":
-		err = optional(dec, &v.Optional, boolean)
-	default: // items and the rest
-		err = skipOrFallback(dec, configMapVolFields, reflect.ValueOf(v), name)
-	}
-	return err
-}
-
-func unmarshalSecretVolume(dec *jsontext.Decoder, v *corev1.SecretVolumeSource) error {
-	return decodeObject(dec, secretVolType, v, secretVolumeMember)
-}
-
-func secretVolumeMember(dec *jsontext.Decoder, v *corev1.SecretVolumeSource, name []byte) (err error) {
-	switch string(name) {
-	case "secretName":
-		err = str(dec, &v.SecretName)
-	case "defaultMode":
-		err = optional(dec, &v.DefaultMode, integer)
-	case "optional":
-		err = optional(dec, &v.Optional, boolean)
-	default: // items and the rest
-		err = skipOrFallback(dec, secretVolFields, reflect.ValueOf(v), name)
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -380,6 +381,10 @@ func decodedView(obj, tmpl *metav1.ObjectMeta, spec *corev1.PodSpec) (*metav1.Ob
 		for i := range c.Env {
 			c.Env[i].ValueFrom = nil
 		}
+		for i := range c.VolumeMounts {
+			m := &c.VolumeMounts[i]
+			*m = corev1.VolumeMount{Name: m.Name, ReadOnly: m.ReadOnly}
+		}
 	}
 	for i := range s.Containers {
 		clear(&s.Containers[i])
@@ -390,7 +395,26 @@ func decodedView(obj, tmpl *metav1.ObjectMeta, spec *corev1.PodSpec) (*metav1.Ob
 	for i := range s.EphemeralContainers {
 		clear((*corev1.Container)(&s.EphemeralContainers[i].EphemeralContainerCommon))
 	}
+	for i := range s.Volumes {
+		presenceOnly(&s.Volumes[i].VolumeSource)
+	}
 	return lean(obj), lean(tmpl), s
+}
+
+// presenceOnly empties every set volume source but hostPath and image: the decoder reads only
+// whether the others are set (skip.go).
+func presenceOnly(src *corev1.VolumeSource) {
+	v := reflect.ValueOf(src).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch v.Type().Field(i).Name {
+		case "HostPath", "Image":
+			continue
+		}
+		if !f.IsNil() {
+			f.Set(reflect.New(f.Type().Elem()))
+		}
+	}
 }
 
 // TestDecodeDuplicateFields: a repeated name takes its last value, exactly as the API server's
