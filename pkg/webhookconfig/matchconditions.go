@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sealgate/sealgate/pkg/policy"
+	"github.com/sealgate/sealgate/pkg/rules"
 	"github.com/sealgate/sealgate/pkg/workload"
 )
 
@@ -44,7 +45,12 @@ const (
 // MatchConditions returns the workload webhook's matchConditions for the policies in force. kinds
 // are the custom kinds the handler evaluates besides the core ones. The result is deterministic, so
 // that a writer compares it with what the configuration holds and writes only when they differ.
+//
+// A policy whose every rule its synced ValidatingAdmissionPolicy enforces exactly (delegated) gives
+// the webhook nothing to judge on the admission path, so it counts as not in force here: with
+// spec.fallback, a policy of exact rules costs the API server no webhook call at all.
 func MatchConditions(policies []*policy.Policy, kinds workload.CustomKinds) []admissionregistrationv1.MatchCondition {
+	policies = slices.DeleteFunc(slices.Clone(policies), delegated)
 	if len(policies) == 0 {
 		// The webhook evaluates nothing and allows everything: never call it.
 		return []admissionregistrationv1.MatchCondition{{Name: NoPolicyCondition, Expression: "false"}}
@@ -57,6 +63,21 @@ func MatchConditions(policies []*policy.Policy, kinds workload.CustomKinds) []ad
 		out = append(out, admissionregistrationv1.MatchCondition{Name: PodChangedCondition, Expression: e})
 	}
 	return out
+}
+
+// delegated reports whether the webhook has nothing left to judge for p on the admission path: it
+// verifies no signature, and its generated ValidatingAdmissionPolicy enforces exactly every rule it
+// enables (p.SkipRules, which the engine then skips; see engine.Engine.SkipVAPRules).
+func delegated(p *policy.Policy) bool {
+	if len(p.SkipRules) == 0 || len(p.Signatures) > 0 {
+		return false
+	}
+	for _, r := range rules.Default().Rules() {
+		if rules.Enables(p, &r) && !p.SkipRules[r.ID] {
+			return false
+		}
+	}
+	return true
 }
 
 // policyMatch is the disjunction, over the policies, of what each can match without the namespace's

@@ -39,12 +39,21 @@ func TestSkippedRequestsAreNeverActedOn(t *testing.T) {
 		total, skipped, actedOn int
 		byCondition             = map[string]int{}
 	)
-	check := func(name string, specs []v1alpha1.PolicySpec, r apiRequest) {
+	check := func(name string, pv policyVariant, r apiRequest) {
 		var ps []*policy.Policy
-		for i, s := range specs {
+		for i, s := range pv.specs {
 			p, err := policy.Compile(&v1alpha1.ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p" + string(rune('a'+i))}, Spec: s})
 			if err != nil {
 				t.Fatalf("%s: policy: %v", name, err)
+			}
+			if i < pv.delegated {
+				// Its synced VAP enforces every rule exactly: the webhook skips them all.
+				p.SkipRules = map[string]bool{}
+				for _, rule := range rules.Default().Rules() {
+					if rules.Enables(p, &rule) {
+						p.SkipRules[rule.ID] = true
+					}
+				}
 			}
 			ps = append(ps, p)
 		}
@@ -52,7 +61,7 @@ func TestSkippedRequestsAreNeverActedOn(t *testing.T) {
 		r.name = name + " / " + r.name
 		called, by := match(t, newMatcher(t, conds), r)
 		rec := &countingRecorder{}
-		h := &sgadmission.Handler{Engine: &engine.Engine{Rules: rules.Default(), Namespaces: prodNamespaces{}},
+		h := &sgadmission.Handler{Engine: &engine.Engine{Rules: rules.Default(), Namespaces: prodNamespaces{}, SkipVAPRules: true},
 			Policies: sgadmission.StaticPolicies(ps), Metrics: rec}
 		if err := h.Defaults(); err != nil {
 			t.Fatal(err)
@@ -77,7 +86,7 @@ func TestSkippedRequestsAreNeverActedOn(t *testing.T) {
 	for i, c := range corpus(t) {
 		for _, pv := range policyVariants(c, i) {
 			for _, r := range requestVariants(t, c) {
-				check(c.name+" / "+pv.name, pv.specs, r)
+				check(c.name+" / "+pv.name, pv, r)
 			}
 		}
 	}
@@ -217,6 +226,8 @@ func exampleWorkloads(t *testing.T) []map[string]any {
 type policyVariant struct {
 	name  string
 	specs []v1alpha1.PolicySpec
+	// delegated is how many of specs, from the first, have every rule left to a synced VAP.
+	delegated int
 }
 
 // policyVariants are the case's policy as written, in each mode and none, and as narrowed or widened
@@ -242,33 +253,35 @@ func policyVariants(c corpusCase, i int) []policyVariant {
 	excluded := with(func(s *v1alpha1.PolicySpec) { s.Match.ExcludeNamespaces = []string{c.namespace, "kube-system"} })
 	otherKind := with(func(s *v1alpha1.PolicySpec) { s.Match.Kinds = []string{other} })
 	always := []policyVariant{
-		{"as written", []v1alpha1.PolicySpec{c.policy}},
-		{"Warn", []v1alpha1.PolicySpec{with(func(s *v1alpha1.PolicySpec) { s.Mode = v1alpha1.ModeWarn })}},
-		{"Audit", []v1alpha1.PolicySpec{with(func(s *v1alpha1.PolicySpec) { s.Mode = v1alpha1.ModeAudit })}},
-		{"no policy", nil},
+		{name: "as written", specs: []v1alpha1.PolicySpec{c.policy}},
+		{name: "Warn", specs: []v1alpha1.PolicySpec{with(func(s *v1alpha1.PolicySpec) { s.Mode = v1alpha1.ModeWarn })}},
+		{name: "Audit", specs: []v1alpha1.PolicySpec{with(func(s *v1alpha1.PolicySpec) { s.Mode = v1alpha1.ModeAudit })}},
+		{name: "no policy"},
+		{name: "left to its VAP", specs: []v1alpha1.PolicySpec{c.policy}, delegated: 1},
+		{name: "one left to its VAP, one not", specs: []v1alpha1.PolicySpec{c.policy, with(func(s *v1alpha1.PolicySpec) { s.Mode = v1alpha1.ModeWarn })}, delegated: 1},
 	}
 	narrowed := []policyVariant{
-		{"excluding its namespace", []v1alpha1.PolicySpec{excluded}},
-		{"Warn, excluding its namespace", []v1alpha1.PolicySpec{with(func(s *v1alpha1.PolicySpec) {
+		{name: "excluding its namespace", specs: []v1alpha1.PolicySpec{excluded}},
+		{name: "Warn, excluding its namespace", specs: []v1alpha1.PolicySpec{with(func(s *v1alpha1.PolicySpec) {
 			s.Mode, s.Match.ExcludeNamespaces = v1alpha1.ModeWarn, []string{c.namespace}
 		})}},
-		{"for another kind", []v1alpha1.PolicySpec{otherKind}},
-		{"for its kind", []v1alpha1.PolicySpec{with(func(s *v1alpha1.PolicySpec) { s.Match.Kinds = []string{own, other} })}},
-		{"namespace selector", []v1alpha1.PolicySpec{with(func(s *v1alpha1.PolicySpec) {
+		{name: "for another kind", specs: []v1alpha1.PolicySpec{otherKind}},
+		{name: "for its kind", specs: []v1alpha1.PolicySpec{with(func(s *v1alpha1.PolicySpec) { s.Match.Kinds = []string{own, other} })}},
+		{name: "namespace selector", specs: []v1alpha1.PolicySpec{with(func(s *v1alpha1.PolicySpec) {
 			s.Match.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"env": "prod"}}
 			s.Match.ExcludeNamespaces = []string{"elsewhere"}
 		})}},
-		{"selecting tier=web", []v1alpha1.PolicySpec{with(sel(&metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}))}},
-		{"selecting tier in (web, db)", []v1alpha1.PolicySpec{with(sel(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{name: "selecting tier=web", specs: []v1alpha1.PolicySpec{with(sel(&metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}))}},
+		{name: "selecting tier in (web, db)", specs: []v1alpha1.PolicySpec{with(sel(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 			{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"web", "db"}}}}))}},
-		{"selecting tier notin (web)", []v1alpha1.PolicySpec{with(sel(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{name: "selecting tier notin (web)", specs: []v1alpha1.PolicySpec{with(sel(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 			{Key: "tier", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"web"}}}}))}},
-		{"selecting !tier", []v1alpha1.PolicySpec{with(sel(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{name: "selecting !tier", specs: []v1alpha1.PolicySpec{with(sel(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 			{Key: "tier", Operator: metav1.LabelSelectorOpDoesNotExist}}}))}},
-		{"selecting tier", []v1alpha1.PolicySpec{with(sel(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{name: "selecting tier", specs: []v1alpha1.PolicySpec{with(sel(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 			{Key: "tier", Operator: metav1.LabelSelectorOpExists}}}))}},
-		{"two narrowed policies", []v1alpha1.PolicySpec{excluded, otherKind}},
-		{"one narrowed, one not", []v1alpha1.PolicySpec{excluded, c.policy}},
+		{name: "two narrowed policies", specs: []v1alpha1.PolicySpec{excluded, otherKind}},
+		{name: "one narrowed, one not", specs: []v1alpha1.PolicySpec{excluded, c.policy}},
 	}
 	if _, core := workload.Lookup(c.gvk); !core {
 		// spec.match.kinds names core kinds only: a custom kind is never "its kind".

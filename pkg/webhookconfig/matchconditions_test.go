@@ -114,3 +114,34 @@ func TestMatchConditionsCostOnHugeObjects(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyLeftToItsVAPIsNotCalled: a policy whose synced VAP enforces every rule it enables
+// exactly gives the webhook nothing to judge, so the conditions never call it for that policy; one
+// rule left to the webhook (or a signature) is enough to call it again.
+func TestPolicyLeftToItsVAPIsNotCalled(t *testing.T) {
+	compile := func(skip ...string) *policy.Policy {
+		p, err := policy.Compile(&v1alpha1.ClusterAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: v1alpha1.PolicySpec{
+			Containers: &v1alpha1.ContainerRules{Privileged: v1alpha1.Forbidden, HostNamespaces: v1alpha1.Forbidden},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.SkipRules = map[string]bool{}
+		for _, r := range skip {
+			p.SkipRules[r] = true
+		}
+		return p
+	}
+	never := []admissionregistrationv1.MatchCondition{{Name: webhookconfig.NoPolicyCondition, Expression: "false"}}
+	all := compile("containers.privileged", "containers.hostNamespaces")
+	if got := webhookconfig.MatchConditions([]*policy.Policy{all}, nil); !cmp.Equal(got, never) {
+		t.Errorf("every rule left to the VAP: conditions %v, want never to call", got)
+	}
+	some := compile("containers.privileged")
+	if got := webhookconfig.MatchConditions([]*policy.Policy{some}, nil); cmp.Equal(got, never) {
+		t.Errorf("a rule left to the webhook: the conditions never call it")
+	}
+	if got := webhookconfig.MatchConditions([]*policy.Policy{all, some}, nil); cmp.Equal(got, never) {
+		t.Errorf("one policy left to its VAP and one not: the conditions never call the webhook")
+	}
+}
