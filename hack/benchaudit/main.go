@@ -226,7 +226,7 @@ func (b *bench) run(ctx context.Context) error {
 	md := b.markdown()
 	fmt.Print(md)
 	if b.o.Out != "" {
-		if err := writeRegion(b.o.Out, md); err != nil {
+		if err := region.Write(b.o.Out, md); err != nil {
 			return err
 		}
 		b.say("wrote the audit-scale region of %s", b.o.Out)

@@ -181,12 +181,12 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	env.loadAfter = loadavg()
 
-	region := report(env, o, servers, cells, idle, ads, apiNote)
+	text := report(env, o, servers, cells, idle, ads, apiNote)
 	if o.out == "" {
-		fmt.Print(region)
+		fmt.Print(text)
 		return nil
 	}
-	if err := writeRegion(o.out, region); err != nil {
+	if err := region.Write(o.out, text); err != nil {
 		return err
 	}
 	logf("wrote %s", o.out)

@@ -62,18 +62,3 @@ func TestPercentile(t *testing.T) {
 		t.Errorf("percentile of one = %v, want 7", got)
 	}
 }
-
-func TestReplaceRegion(t *testing.T) {
-	region := regionBegin + "\nnew\n" + regionEnd + "\n"
-	got, err := replaceRegion("# Performance\n\nintro\n", region)
-	if err != nil || !strings.HasSuffix(got, regionHeading+"\n\n"+regionBegin+"\nnew\n"+regionEnd+"\n") {
-		t.Errorf("appending: %q, %v", got, err)
-	}
-	got, err = replaceRegion("a\n"+regionBegin+"\nold\n"+regionEnd+"\nb\n", region)
-	if want := "a\n" + regionBegin + "\nnew\n" + regionEnd + "\nb\n"; err != nil || got != want {
-		t.Errorf("replacing: %q, %v; want %q", got, err, want)
-	}
-	if _, err := replaceRegion(regionEnd+regionBegin, region); err == nil {
-		t.Error("markers out of order: no error")
-	}
-}

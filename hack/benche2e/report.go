@@ -1,8 +1,9 @@
 package main
 
 import (
+	"github.com/sealgate/sealgate/hack/internal/benchdoc"
+
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -220,31 +221,5 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 	return b.String()
 }
 
-// writeRegion puts region (markers included) into the file at path in place of the old region, or,
-// when the file has none, at its end under regionHeading.
-func writeRegion(path, region string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	doc, err := replaceRegion(string(old), region)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return os.WriteFile(path, []byte(doc), 0o644)
-}
-
-func replaceRegion(doc, region string) (string, error) {
-	region = strings.TrimSuffix(region, "\n")
-	begin, end := strings.Index(doc, regionBegin), strings.Index(doc, regionEnd)
-	switch {
-	case begin < 0 && end < 0:
-		if doc != "" {
-			doc = strings.TrimRight(doc, "\n") + "\n\n"
-		}
-		return doc + regionHeading + "\n\n" + region + "\n", nil
-	case begin < 0 || end < begin || strings.Count(doc, regionBegin) != 1 || strings.Count(doc, regionEnd) != 1:
-		return "", fmt.Errorf("want one %s and, after it, one %s", regionBegin, regionEnd)
-	}
-	return doc[:begin] + region + doc[end+len(regionEnd):], nil
-}
+// region is this program's part of docs/performance.md.
+var region = benchdoc.Region{Begin: regionBegin, End: regionEnd, Heading: regionHeading}

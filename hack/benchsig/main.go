@@ -134,12 +134,12 @@ func run(ctx context.Context, o options) error {
 	e.loadAfter = loadavg()
 	e.elapsed = time.Since(start)
 
-	region := report(e, o, colds, batch)
+	text := report(e, o, colds, batch)
 	if o.out == "" {
-		fmt.Print(region)
+		fmt.Print(text)
 		return nil
 	}
-	if err := writeRegion(o.out, region); err != nil {
+	if err := region.Write(o.out, text); err != nil {
 		return err
 	}
 	logf("wrote %s in %s", o.out, e.elapsed.Round(time.Second))

@@ -6,30 +6,6 @@ import (
 	"time"
 )
 
-// TestReplaceRegion: the region replaces its old self and nothing else, goes under its heading at
-// the end of a document that lacks it, and a document with a broken region is refused.
-func TestReplaceRegion(t *testing.T) {
-	region := regionBegin + "\nnew\n" + regionEnd + "\n"
-	doc := "# Performance\n\n" + regionBegin + "\nold\n" + regionEnd + "\n\n## After\n"
-	got, err := replaceRegion(doc, region)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "# Performance\n\n" + regionBegin + "\nnew\n" + regionEnd + "\n\n## After\n"; got != want {
-		t.Errorf("replaced:\n%s\nwant:\n%s", got, want)
-	}
-	got, err = replaceRegion("# Performance\n", region)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "# Performance\n\n" + regionHeading + "\n\n" + region; got != want {
-		t.Errorf("appended:\n%s\nwant:\n%s", got, want)
-	}
-	if _, err := replaceRegion(regionEnd+"\n"+regionBegin, region); err == nil || !strings.Contains(err.Error(), "want one") {
-		t.Errorf("markers out of order: err = %v", err)
-	}
-}
-
 // TestPercentile: nearest rank, so p99 of a few samples is the slowest and p50 of an even count is
 // the lower middle.
 func TestPercentile(t *testing.T) {
