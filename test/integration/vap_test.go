@@ -12,13 +12,17 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
+	"github.com/sealgate/sealgate/pkg/manifest"
+	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/rules"
 	"github.com/sealgate/sealgate/pkg/rules/fixture"
 	"github.com/sealgate/sealgate/pkg/vap"
+	"github.com/sealgate/sealgate/pkg/workload"
 	"github.com/sealgate/sealgate/test/cluster"
 )
 
@@ -34,8 +38,8 @@ type vapPolicy struct {
 }
 
 // TestVAPAgreesWithWebhookOnRuleFixtures is the proof by difference of issue 12 on the rule
-// fixtures: every case of a rule that compiles to CEL, each under its own policy in its own
-// namespace, is created (dryRun) through the real API server twice: with sealgate's webhook
+// fixtures and the examples: every case of a rule that compiles to CEL, and every example workload
+// under the rules of every example policy, each under its own policy in its own namespace, is created (dryRun) through the real API server twice: with sealgate's webhook
 // alone, and with only the generated ValidatingAdmissionPolicies (the webhook configuration
 // deleted). A policy whose compiled rules are all exact must get the same verdict; one with a
 // conservative rule must never be admitted by the VAP where the webhook denies; one that leaves a
@@ -54,6 +58,42 @@ func TestVAPAgreesWithWebhookOnRuleFixtures(t *testing.T) {
 	var pols []*vapPolicy
 	var objs []map[string]any
 	polOf, source := map[string]*vapPolicy{}, map[string]string{}
+	// add is one case: the object under the policy's rules, in a namespace of its own policy.
+	add := func(pol v1alpha1.PolicySpec, object []byte, src string) {
+		pj, err := json.Marshal(pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, ok := index[string(pj)]
+		if !ok {
+			i = len(pols)
+			index[string(pj)] = i
+			label := fmt.Sprintf("vd-%d", i)
+			namespace(t, label, nil)
+			spec := *pol.DeepCopy()
+			spec.Match.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"int-test": label}}
+			vp := &vapPolicy{name: "int-" + label, spec: spec, res: compileCAP(t, "int-"+label, spec)}
+			for _, st := range vp.res.Rules {
+				vp.conservative = vp.conservative || st.State == vap.Conservative
+				vp.uncompiled = vp.uncompiled || st.State == vap.NotCompiled
+			}
+			pols = append(pols, vp)
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(object, &obj); err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		meta, _ := obj["metadata"].(map[string]any)
+		if meta == nil {
+			meta = map[string]any{}
+			obj["metadata"] = meta
+		}
+		meta["namespace"] = pols[i].name // the namespace is named as the policy
+		meta["name"] = fmt.Sprintf("c%d", len(objs))
+		delete(meta, "generateName")
+		polOf[objectID(obj)], source[objectID(obj)] = pols[i], src
+		objs = append(objs, obj)
+	}
 	for _, f := range files {
 		if !compiled[f.Rule] {
 			continue
@@ -62,40 +102,33 @@ func TestVAPAgreesWithWebhookOnRuleFixtures(t *testing.T) {
 			if c.Policy.Match.NamespaceSelector != nil || len(c.ImageConfigs) > 0 {
 				continue
 			}
-			pj, err := json.Marshal(c.Policy)
-			if err != nil {
-				t.Fatal(err)
-			}
-			i, ok := index[string(pj)]
-			if !ok {
-				i = len(pols)
-				index[string(pj)] = i
-				label := fmt.Sprintf("vd-%d", i)
-				namespace(t, label, nil)
-				spec := *c.Policy.DeepCopy()
-				spec.Match.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"int-test": label}}
-				vp := &vapPolicy{name: "int-" + label, spec: spec, res: compileCAP(t, "int-"+label, spec)}
-				for _, st := range vp.res.Rules {
-					vp.conservative = vp.conservative || st.State == vap.Conservative
-					vp.uncompiled = vp.uncompiled || st.State == vap.NotCompiled
-				}
-				pols = append(pols, vp)
-			}
-			var obj map[string]any
-			if err := json.Unmarshal(c.Object, &obj); err != nil {
-				t.Fatalf("%s: %s: %v", f.Rule, c.Name, err)
-			}
-			meta, _ := obj["metadata"].(map[string]any)
-			if meta == nil {
-				meta = map[string]any{}
-				obj["metadata"] = meta
-			}
-			meta["namespace"] = pols[i].name // the namespace is named as the policy
-			meta["name"] = fmt.Sprintf("c%d", len(objs))
-			delete(meta, "generateName")
-			polOf[objectID(obj)], source[objectID(obj)] = pols[i], f.Rule+": "+c.Name
-			objs = append(objs, obj)
+			add(c.Policy, c.Object, f.Rule+": "+c.Name)
 		}
+	}
+	// The examples: every example workload under the rules of every example policy (their match is
+	// the test's own, as for the fixtures).
+	examplePolicies, err := policy.LoadPaths([]string{filepath.Join(cluster.Root(), "examples", "policies")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, _, err := manifest.ReadPaths([]string{filepath.Join(cluster.Root(), "examples", "workloads")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := 0
+	for _, d := range docs {
+		if _, ok := workload.Lookup(schema.FromAPIVersionAndKind(d.APIVersion, d.Kind)); !ok {
+			continue
+		}
+		for _, ep := range examplePolicies {
+			spec := *ep.Source.Spec.DeepCopy()
+			spec.Match = v1alpha1.Match{Kinds: spec.Match.Kinds}
+			add(spec, d.JSON, "example "+ep.Name+": "+filepath.Base(d.Source))
+			examples++
+		}
+	}
+	if examples == 0 {
+		t.Fatal("no example workload read")
 	}
 
 	// The probes: a privileged pod, denied by a policy of the webhook in one namespace and by a
@@ -197,7 +230,7 @@ func TestVAPAgreesWithWebhookOnRuleFixtures(t *testing.T) {
 	if exact < 50 || counts["webhook denied"] < 50 || counts["VAP vap-denied"] < 50 {
 		t.Fatalf("too few cases: %d under exactly compiled policies; verdicts %v", exact, counts)
 	}
-	t.Logf("VAP vs webhook through the API server, %d rule fixture cases under %d policies: exact %d/%d agree (%.1f%%); "+
+	t.Logf("VAP vs webhook through the API server, %d rule fixture and example cases under %d policies: exact %d/%d agree (%.1f%%); "+
 		"conservative %d/%d agree, %d over-denials, %d under-denials; %d under policies with uncompiled rules; %d invalid in both runs; verdicts %v",
 		len(objs), len(pols), exactAgree, exact, 100*float64(exactAgree)/float64(exact), consAgree, cons, overDenials,
 		cons-consAgree-overDenials, leftToWebhook, invalids, counts)
