@@ -28,10 +28,15 @@ type server struct {
 	// verdicts is whether the server's answers must match the bodies (allowed, denied); the floor
 	// answers allowed to everything.
 	verdicts bool
-	cmd      *exec.Cmd
-	done     chan error
-	log      string
+	// env is added to the server's environment.
+	env  []string
+	cmd  *exec.Cmd
+	done chan error
+	log  string
 }
+
+// sealgateMemLimit is the Go soft memory limit sealgate takes under the chart's default memory limit.
+const sealgateMemLimit = "460MiB"
 
 func (s *server) pid() int { return s.cmd.Process.Pid }
 
@@ -46,6 +51,7 @@ func (s *server) start(dir string, hc *http.Client, name string, args ...string)
 	defer f.Close()
 	s.cmd = exec.Command(name, args...)
 	s.cmd.Stdout, s.cmd.Stderr = f, f
+	s.cmd.Env = append(os.Environ(), s.env...)
 	// The server dies with this program, even if it is killed.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
@@ -238,6 +244,9 @@ func startServers(which []string, bin, dir, kubeconfig string, c *certs, hc *htt
 				return fail(err)
 			}
 			s.health = "http://" + addr(hport) + "/readyz"
+			// As the chart runs it: its 512Mi memory limit gives the Go runtime a 460MiB soft limit
+			// (90%), under which sealgate raises GOGC (docs/cli.md). No cgroup limit here, so say it.
+			s.env = []string{"GOMEMLIMIT=" + sealgateMemLimit}
 			err = s.start(dir, hc, filepath.Join(bin, "sealgate"), "serve", "--policy-file", pol,
 				"--cert-mode", "external", "--cert-dir", dir, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 				"--health-probe-bind-address", addr(hport), "--metrics-bind-address", "0",
