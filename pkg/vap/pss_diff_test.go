@@ -1,21 +1,17 @@
 package vap_test
 
 import (
+	"github.com/sealgate/sealgate/internal/pssfixtures"
+
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/admission/plugin/policy/validating"
 	psapolicy "k8s.io/pod-security-admission/policy"
-	"sigs.k8s.io/yaml"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
 	"github.com/sealgate/sealgate/pkg/engine"
@@ -37,7 +33,10 @@ var pssVersions = []string{"latest", "v1.34", "v1.30", "v1.24", "v1.22", "v1.18"
 // when the engine reports that check, a conservative one at least then; every check must deny
 // some fixture, and a denial's message must name a path the engine reports for the check.
 func TestPSSFixturesAgree(t *testing.T) {
-	pods := upstreamPSSPods(t)
+	pods, err := pssfixtures.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
 	eng := &engine.Engine{Rules: rules.Default(), SkipSignatures: true}
 	var psRule rules.Rule
 	for _, r := range rules.Default().Rules() {
@@ -95,8 +94,11 @@ func TestPSSFixturesAgree(t *testing.T) {
 		}
 		for _, pod := range pods {
 			for _, k := range kinds {
-				name := level + "/" + version + "/" + pod.file + " as " + k.GVK.Kind
-				js := pssWrap(t, k, pod.obj)
+				name := level + "/" + version + "/" + pod.Files[0] + " as " + k.GVK.Kind
+				js, err := json.Marshal(pssfixtures.Wrap(k, pod.Pod, "default", "wrapped"))
+				if err != nil {
+					t.Fatal(err)
+				}
 				w, err := workload.Decode(k.GVK, js)
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
@@ -193,75 +195,4 @@ var pssExclusionCases = []pssCase{
 	{level: "restricted", version: "latest", exclude: []v1alpha1.PodSecurityExclusion{
 		{Check: "capabilities_restricted"}, {Check: "capabilities_baseline", Images: []string{"registry.k8s.io/pause"}}},
 		want: map[string]string{"podSecurity.capabilities_restricted": "", "podSecurity.capabilities_baseline": "conservative"}},
-}
-
-// upstreamPod is one distinct upstream fixture pod.
-type upstreamPod struct {
-	file string // level/version/outcome/name.yaml, the first of the files that hold it
-	obj  map[string]any
-}
-
-// upstreamPSSPods reads the distinct pods k8s.io/pod-security-admission/test writes for every
-// check, level and version.
-func upstreamPSSPods(t *testing.T) []upstreamPod {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "k8s.io/pod-security-admission").Output()
-	if err != nil {
-		t.Fatalf("locating k8s.io/pod-security-admission: %v", err)
-	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "test", "testdata")
-	files, err := filepath.Glob(filepath.Join(dir, "*", "v1.*", "*", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no upstream fixtures under %s: %v", dir, err)
-	}
-	sort.Strings(files)
-	seen := map[[32]byte]bool{}
-	var pods []upstreamPod
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(b)
-		if seen[sum] {
-			continue
-		}
-		seen[sum] = true
-		var obj map[string]any
-		if err := yaml.Unmarshal(b, &obj); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		rel, _ := filepath.Rel(dir, f)
-		pods = append(pods, upstreamPod{file: rel, obj: obj})
-	}
-	return pods
-}
-
-// pssWrap returns the JSON of the pod as kind k: itself for a Pod, else its metadata and spec as
-// the pod template.
-func pssWrap(t *testing.T, k workload.Kind, pod map[string]any) []byte {
-	t.Helper()
-	obj := pod
-	if k.GVK.Kind != "Pod" {
-		template := map[string]any{"metadata": pod["metadata"], "spec": pod["spec"]}
-		obj = map[string]any{"apiVersion": k.GVK.GroupVersion().String(), "kind": k.GVK.Kind,
-			"metadata": map[string]any{"name": "wrapped"}}
-		at := obj
-		// Build the path to the template (spec.jobTemplate.spec.template for a CronJob).
-		parts := strings.Split(strings.TrimSuffix(k.SpecPath, ".spec"), ".")
-		for i, f := range parts {
-			if i == len(parts)-1 {
-				at[f] = template
-				break
-			}
-			next := map[string]any{}
-			at[f] = next
-			at = next
-		}
-	}
-	js, err := json.Marshal(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
 }

@@ -5,12 +5,9 @@ package integration
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/sealgate/sealgate/internal/pssfixtures"
 	"github.com/sealgate/sealgate/pkg/cli"
 	"github.com/sealgate/sealgate/pkg/webhookconfig"
 	"github.com/sealgate/sealgate/pkg/workload"
@@ -28,14 +26,11 @@ import (
 )
 
 // pssFixture is one distinct upstream PSS fixture pod.
-type pssFixture struct {
-	Files []string // relative to the testdata directory: level/version/outcome/name.yaml
-	Pod   map[string]any
-}
+type pssFixture = pssfixtures.Fixture
 
-// expect is the verdict upstream's file layout gives the fixture under a policy at level and the
-// latest version: "" when no file of it is at the newest version.
-func (fx *pssFixture) expect(level, newest string) verdict {
+// expectVerdict is the verdict upstream's file layout gives the fixture under a policy at level and
+// the latest version: "" when no file of it is at the newest version.
+func expectVerdict(fx *pssFixture, level, newest string) verdict {
 	var v verdict
 	for _, f := range fx.Files {
 		parts := strings.Split(f, string(filepath.Separator))
@@ -52,41 +47,12 @@ func (fx *pssFixture) expect(level, newest string) verdict {
 	return v
 }
 
-// pssFixtures reads the distinct pods k8s.io/pod-security-admission/test writes for every check,
-// level and version (many versions repeat a pod; each is read once).
+// pssFixtures reads the distinct upstream fixture pods (pssfixtures.Load).
 func pssFixtures(t *testing.T) []pssFixture {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "k8s.io/pod-security-admission")
-	cmd.Dir = cluster.Root()
-	out, err := cmd.Output()
+	fixtures, err := pssfixtures.Load(cluster.Root())
 	if err != nil {
-		t.Fatalf("locating k8s.io/pod-security-admission: %v", err)
-	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "test", "testdata")
-	files, err := filepath.Glob(filepath.Join(dir, "*", "v1.*", "*", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no upstream fixtures under %s: %v", dir, err)
-	}
-	sort.Strings(files)
-	seen := map[[32]byte]int{}
-	var fixtures []pssFixture
-	for _, f := range files {
-		rel, _ := filepath.Rel(dir, f)
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(b)
-		if i, ok := seen[sum]; ok {
-			fixtures[i].Files = append(fixtures[i].Files, rel)
-			continue
-		}
-		seen[sum] = len(fixtures)
-		var pod map[string]any
-		if err := yaml.Unmarshal(b, &pod); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		fixtures = append(fixtures, pssFixture{Files: []string{rel}, Pod: pod})
+		t.Fatal(err)
 	}
 	return fixtures
 }
@@ -105,57 +71,12 @@ func newestVersion(fixtures []pssFixture) string {
 	return newest
 }
 
-// wrap puts a fixture pod into kind k as name in ns, the way a chart would: the pod's metadata and
-// spec become the template's, with the labels a controller's selector needs and the restart
-// policy a Job needs. The object is the same for the API server and for check.
+// wrap puts a fixture pod into kind k as name in ns (pssfixtures.Wrap).
 func wrap(k workload.Kind, fx pssFixture, ns, name string) map[string]any {
-	podMeta, _ := fx.Pod["metadata"].(map[string]any)
-	spec := deepCopy(fx.Pod["spec"]).(map[string]any)
-	labels := map[string]any{"verdict": name}
-	if l, ok := podMeta["labels"].(map[string]any); ok {
-		for k, v := range l {
-			labels[k] = v
-		}
-	}
-	meta := map[string]any{"labels": labels}
-	if a, ok := podMeta["annotations"]; ok {
-		meta["annotations"] = deepCopy(a)
-	}
-	template := map[string]any{"metadata": meta, "spec": spec}
-	selector := map[string]any{"matchLabels": map[string]any{"verdict": name}}
-	obj := map[string]any{"apiVersion": k.GVK.GroupVersion().String(), "kind": k.GVK.Kind,
-		"metadata": map[string]any{"name": name, "namespace": ns}}
-	switch k.GVK.Kind {
-	case "Pod":
-		obj["metadata"].(map[string]any)["labels"] = labels
-		if a, ok := meta["annotations"]; ok {
-			obj["metadata"].(map[string]any)["annotations"] = a
-		}
-		obj["spec"] = spec
-	case "PodTemplate":
-		obj["template"] = template
-	case "Job":
-		spec["restartPolicy"] = "Never"
-		obj["spec"] = map[string]any{"template": template}
-	case "CronJob":
-		spec["restartPolicy"] = "Never"
-		obj["spec"] = map[string]any{"schedule": "0 0 * * *", "jobTemplate": map[string]any{"spec": map[string]any{"template": template}}}
-	case "ReplicationController":
-		obj["spec"] = map[string]any{"selector": map[string]any{"verdict": name}, "template": template}
-	case "StatefulSet":
-		obj["spec"] = map[string]any{"selector": selector, "serviceName": name, "template": template}
-	default: // Deployment, ReplicaSet, DaemonSet
-		obj["spec"] = map[string]any{"selector": selector, "template": template}
-	}
-	return obj
+	return pssfixtures.Wrap(k, fx.Pod, ns, name)
 }
 
-func deepCopy(v any) any {
-	b, _ := json.Marshal(v)
-	var out any
-	_ = json.Unmarshal(b, &out)
-	return out
-}
+func deepCopy(v any) any { return pssfixtures.DeepCopy(v) }
 
 // verdict is one object's fate: admitted, denied by sealgate, or rejected by the API server
 // before sealgate was asked (invalid).

@@ -69,13 +69,13 @@ func TestCheckAgreesWithClusterOnPSSFixtures(t *testing.T) {
 		}
 		// The cluster's own verdict is upstream's, where upstream gives one at the latest version:
 		// the comparison runs against the right policies.
-		if exp := fx.expect(level, newest); exp != "" {
+		if exp := expectVerdict(&fx, level, newest); exp != "" {
 			layout++
 			if v := want[id]; v != exp && (v != invalid || exp != denied) {
 				t.Errorf("%s (%s): the cluster says %s at %s latest, upstream %s", id, strings.Join(fx.Files, ", "), v, level, exp)
 			}
 		}
-		if level == "restricted" && hasSourcelessVolume(fx.Pod) && fx.expect(level, newest) == admitted {
+		if level == "restricted" && hasSourcelessVolume(fx.Pod) && expectVerdict(&fx, level, newest) == admitted {
 			noSource++
 		}
 	}
