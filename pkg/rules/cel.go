@@ -65,30 +65,46 @@ func celContainerCheck(kinds []ContainerKind, allowed, field, what, fix, unless 
 // that returns the CEL string of the whole message.
 func celEach(kinds []ContainerKind, allowed string, message func(path string) string, unless string, exact bool) []CELCheck {
 	var out []CELCheck
-	whole := allowed
 	for _, k := range kinds {
-		allowed := whole
-		switch k {
-		case Regular:
-			allowed = "c.?name.orValue('') in " + CELGenerated + " || " + whole
-		case Init:
-			allowed = "c.?name.orValue('') in " + CELGeneratedInit + " || " + whole
-		}
-		list := CELSpec + "." + k.Field()
-		// A typed object's empty list reaches CEL as null (the API server's converter writes a nil
-		// slice so), and null is not a list.
-		expr := "!has(" + list + ") || " + list + " == null || " + list + ".all(c, " + allowed + ")"
+		judged := celJudged(k, allowed)
+		expr := celList(k) + ".all(c, " + judged + ")"
 		if unless != "" {
 			expr = unless + " || " + expr
 		}
 		path := "(" + CELSpecPath + " + '." + k.Field() + "[' + string(i) + ']')"
 		out = append(out, CELCheck{
 			Expression:        expr,
-			MessageExpression: list + ".transformList(i, c, !(" + allowed + "), " + message(path) + ")[0]",
+			MessageExpression: celList(k) + ".transformList(i, c, !(" + judged + "), " + message(path) + ")[0]",
 			Exact:             exact,
 		})
 	}
 	return out
+}
+
+// celList is the CEL of the pod spec's container list of kind k: [] when it is absent, or null (a
+// typed object's empty list reaches CEL as null: the API server's converter writes a nil slice so).
+func celList(k ContainerKind) string {
+	l := CELSpec + "." + k.Field()
+	return "(has(" + l + ") && " + l + " != null ? " + l + " : [])"
+}
+
+// celGenerated is true for a container c of list k that a custom kind's operator generates: its
+// entry only patches a container the object does not show, and the webhook does not judge it.
+func celGenerated(k ContainerKind) string {
+	switch k {
+	case Regular:
+		return "(c.?name.orValue('') in " + CELGenerated + ")"
+	case Init:
+		return "(c.?name.orValue('') in " + CELGeneratedInit + ")"
+	}
+	return "false"
+}
+
+// celJudged is allowed, a CEL expression over the container c of list k, as the webhook judges it:
+// true for a container it does not judge (celGenerated). Every check of each container goes
+// through it, so that no rule judges what the webhook leaves alone.
+func celJudged(k ContainerKind, allowed string) string {
+	return celGenerated(k) + " || (" + allowed + ")"
 }
 
 // celImageCheck compiles a check of every image: each container list's images and the image

@@ -150,24 +150,22 @@ func pssCompileCEL(cfg *pssConfig) []CELCheck {
 
 // Container helpers: allowed is a CEL expression over the container c.
 
-// pssAll is true when allowed holds for every container of every list.
+// pssAll is true when allowed holds for every container the webhook judges, of every list.
 func pssAll(allowed string) string {
 	var parts []string
 	for _, k := range celLists {
-		l := CELSpec + "." + k.Field()
-		parts = append(parts, "(!has("+l+") || "+l+".all(c, "+allowed+"))")
+		parts = append(parts, celList(k)+".all(c, "+celJudged(k, allowed)+")")
 	}
 	return strings.Join(parts, " && ")
 }
 
-// pssFirst is the CEL message of the first container, in visiting order, where allowed is false;
-// msg is a function of the CEL of that container's path.
+// pssFirst is the CEL message of the first container the webhook judges, in visiting order, where
+// allowed is false; msg is a function of the CEL of that container's path.
 func pssFirst(allowed string, msg func(path string) string) string {
 	var parts []string
 	for _, k := range celLists {
-		l := CELSpec + "." + k.Field()
 		path := "(" + CELSpecPath + " + '." + k.Field() + "[' + string(i) + ']')"
-		parts = append(parts, "(has("+l+") ? "+l+".transformList(i, c, !("+allowed+"), "+msg(path)+") : [])")
+		parts = append(parts, celList(k)+".transformList(i, c, !("+celJudged(k, allowed)+"), "+msg(path)+")")
 	}
 	return "(" + strings.Join(parts, " + ") + ")[0]"
 }

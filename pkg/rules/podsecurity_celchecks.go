@@ -254,8 +254,7 @@ func pssCELSeccompBaseline(b *pssCEL) {
 	const podKey, prefix = "seccomp.security.alpha.kubernetes.io/pod", "container.seccomp.security.alpha.kubernetes.io/"
 	var names []string
 	for _, k := range celLists {
-		l := CELSpec + "." + k.Field()
-		names = append(names, "(has("+l+") ? "+l+".map(c, c.name) : [])")
+		names = append(names, celList(k)+".filter(c, !"+celGenerated(k)+").map(c, c.name)")
 	}
 	bad := "(k == '" + podKey + "' || (k.startsWith('" + prefix + "') && k.substring(" + strconv.Itoa(len(prefix)) + ") in " +
 		strings.Join(names, " + ") + ")) && !(v == 'runtime/default' || v == 'docker/default' || v.startsWith('localhost/'))"

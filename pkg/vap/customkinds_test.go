@@ -1,7 +1,6 @@
 package vap_test
 
 import (
-	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -35,7 +34,7 @@ func TestCustomKindsAgree(t *testing.T) {
 	}
 	eng := &engine.Engine{Rules: rules.Default(), SkipSignatures: true}
 	kinds := workload.NewCustomKinds()
-	var verdicts, exact int
+	var tl tally
 	for _, f := range files {
 		for _, c := range f.Cases {
 			gvk, err := c.GVK()
@@ -69,54 +68,15 @@ func TestCustomKindsAgree(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: decoding: %v", name, err)
 				}
-				found := map[string][]string{}
-				for _, viol := range eng.Evaluate(context.Background(), []*policy.Policy{p}, w, "default").Violations {
-					viol.Rules(func(rule string) { found[rule] = append(found[rule], viol.Path+": "+viol.Message) })
-				}
 				obj := &unstructured.Unstructured{}
 				if err := obj.UnmarshalJSON(js); err != nil {
 					t.Fatal(err)
 				}
-				decisions := validate(t, v, obj, "default")
-				if len(decisions) != len(res.Checks) {
-					t.Fatalf("%s: %d decisions for %d validations", name, len(decisions), len(res.Checks))
-				}
-				denied := map[string][]string{}
-				for i, d := range decisions {
-					switch d.Evaluation {
-					case validating.EvalError:
-						t.Errorf("%s: validation %d (%s) failed: %s", name, i, res.Checks[i], d.Message[max(0, len(d.Message)-300):])
-					case validating.EvalDeny:
-						denied[res.Checks[i]] = append(denied[res.Checks[i]], d.Message)
-					}
-				}
-				var same int
-				for _, st := range res.Rules {
-					if st.State == vap.NotCompiled {
-						continue
-					}
-					verdicts++
-					engineDenies, celDenies := len(found[st.Rule]) > 0, len(denied[st.Rule]) > 0
-					switch {
-					case st.State == vap.Exact && engineDenies != celDenies:
-						t.Errorf("%s: exact rule %s: engine denies %v (%q), VAP denies %v (%q)", name, st.Rule, engineDenies, found[st.Rule], celDenies, denied[st.Rule])
-					case engineDenies && !celDenies:
-						t.Errorf("%s: conservative rule %s admits what the engine denies: %q", name, st.Rule, found[st.Rule])
-					}
-					if st.State == vap.Exact {
-						exact++
-					}
-					for _, msg := range denied[st.Rule] {
-						checkMessage(t, name, st.Rule, msg, found[st.Rule], &same)
-					}
-				}
+				compareDecoded(t, eng, name, p, res, v, w, obj, "default", &tl)
 			}
 		}
 	}
-	if exact == 0 {
-		t.Fatal("no exact verdicts compared")
-	}
-	t.Logf("custom kinds: %d rule verdicts compared (%d of exact rules)", verdicts, exact)
+	tl.report(t, "the Pod fixtures in every built-in custom kind")
 }
 
 // wrapPod puts a Pod's spec and labels where kind k carries them, and for an operator's kind

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sealgate/sealgate/pkg/apis/v1alpha1"
@@ -91,6 +92,19 @@ func compareVerdicts(t *testing.T, eng *engine.Engine, name string, p *policy.Po
 	if err != nil {
 		t.Fatalf("%s: object: %v", name, err)
 	}
+	var v validating.Validator
+	if res.Policy != nil {
+		v = newValidator(t, res.Policy)
+	}
+	compareDecoded(t, eng, name, p, res, v, w, apiObject(t, obj), ns, tl)
+}
+
+// compareDecoded is compareVerdicts of an object decoded twice already: w as the webhook decodes it,
+// and obj as the API server holds it for CEL (typed for a built-in kind, unstructured for a custom
+// one); v is res.Policy's validator, nil when nothing compiled.
+func compareDecoded(t *testing.T, eng *engine.Engine, name string, p *policy.Policy, res *vap.Result, v validating.Validator,
+	w *workload.Workload, obj runtime.Object, ns string, tl *tally) {
+	t.Helper()
 	// The engine's violations, by rule: "path: message" of each.
 	found := map[string][]string{}
 	for _, v := range eng.Evaluate(context.Background(), []*policy.Policy{p}, w, ns).Violations {
@@ -101,8 +115,8 @@ func compareVerdicts(t *testing.T, eng *engine.Engine, name string, p *policy.Po
 		})
 	}
 	var decisions []validating.PolicyDecision
-	if res.Policy != nil {
-		decisions = validate(t, newValidator(t, res.Policy), apiObject(t, obj), ns)
+	if v != nil {
+		decisions = validate(t, v, obj, ns)
 	}
 	if len(decisions) != len(res.Checks) {
 		t.Fatalf("%s: %d decisions for %d validations", name, len(decisions), len(res.Checks))
