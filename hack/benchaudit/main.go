@@ -32,6 +32,7 @@ import (
 	"github.com/go-logr/logr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/sealgate/sealgate/hack/internal/benchdoc"
 	"github.com/sealgate/sealgate/test/cluster"
 )
 
@@ -203,7 +204,7 @@ func (b *bench) run(ctx context.Context) error {
 	if b.serveOff, err = b.measureServe(ctx, serveConfig{hasAuditFlag: hasAudit}); err != nil {
 		return err
 	}
-	b.env.loadBeforeAudits = loadAverage()
+	b.env.loadBeforeAudits = benchdoc.LoadAverage()
 	if err := b.measureCLI(ctx); err != nil {
 		return err
 	}
@@ -221,7 +222,7 @@ func (b *bench) run(ctx context.Context) error {
 			}
 		}
 	}
-	b.env.loadAfter = loadAverage()
+	b.env.loadAfter = benchdoc.LoadAverage()
 
 	md := b.markdown()
 	fmt.Print(md)

@@ -3,10 +3,7 @@ package main
 import (
 	"github.com/sealgate/sealgate/hack/internal/benchdoc"
 
-	"bufio"
 	"fmt"
-	"os"
-	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
@@ -25,44 +22,13 @@ const (
 
 // environment is the machine and the moment of the run.
 type environment struct {
-	date, cpu, goVersion, commit, apiServer string
-	cores                                   int
-	loadStart, loadBeforeAudits, loadAfter  string
+	benchdoc.Machine
+	apiServer                              string
+	loadStart, loadBeforeAudits, loadAfter string
 }
 
 func readEnvironment() environment {
-	e := environment{date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), cpu: "unknown", goVersion: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
-		commit: "unknown", loadStart: loadAverage()}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			k, v, _ := strings.Cut(sc.Text(), ":")
-			switch strings.TrimSpace(k) {
-			case "model name":
-				e.cpu = strings.TrimSpace(v)
-			case "processor":
-				e.cores++
-			}
-		}
-		f.Close()
-	}
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		e.commit = strings.TrimSpace(string(out))
-		if st, err := exec.Command("git", "status", "--porcelain").Output(); err == nil && len(st) > 0 {
-			e.commit += " (with uncommitted changes)"
-		}
-	}
-	return e
-}
-
-// loadAverage is the 1, 5 and 15 minute load average.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	return strings.Join(f[:min(3, len(f))], " ")
+	return environment{Machine: benchdoc.ReadMachine(), loadStart: benchdoc.LoadAverage()}
 }
 
 // markdown renders the region: how it was made, the machine, the cluster, the figures.
@@ -75,7 +41,7 @@ func (b *bench) markdown() string {
 		"on loopback, started by test/cluster as in the end-to-end suite), and the benchmark runs one\n" +
 		"measured process at a time. The machine is shared: see the load average.\n\n")
 	fmt.Fprintf(&w, "| | |\n|---|---|\n")
-	fmt.Fprintf(&w, "| Date | %s |\n| Commit | %s |\n| Go | `%s` |\n| CPU | %s |\n| Cores | %d |\n", e.date, e.commit, e.goVersion, e.cpu, e.cores)
+	fmt.Fprintf(&w, "| Date | %s |\n| Commit | %s |\n| Go | `%s` |\n| CPU | %s |\n| Cores | %d |\n", e.Date, e.Commit, e.Go+" "+runtime.GOOS+"/"+runtime.GOARCH, e.CPU, e.Cores)
 	fmt.Fprintf(&w, "| Load average (1, 5, 15 min) | at the start %s; before the audits %s; at the end %s |\n", e.loadStart, e.loadBeforeAudits, e.loadAfter)
 	fmt.Fprintf(&w, "| Control plane | %s and etcd (test/cluster) |\n\n", e.apiServer)
 

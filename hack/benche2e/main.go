@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sealgate/sealgate/hack/internal/benchdoc"
 	"github.com/sealgate/sealgate/test/cluster"
 )
 
@@ -90,7 +91,7 @@ func logf(format string, args ...any) {
 }
 
 func run(ctx context.Context, o options) (err error) {
-	env := machine()
+	env := env{Machine: benchdoc.ReadMachine()}
 	dir, err := os.MkdirTemp("", "benche2e-")
 	if err != nil {
 		return err
@@ -158,7 +159,7 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}
 
-	env.loadBefore = loadavg()
+	env.loadBefore = benchdoc.LoadAverage()
 	logf("direct HTTPS: %d rounds of %s per server at c=%v", o.rounds, o.duration, o.concs)
 	cells, idle, err := direct(servers, cs.pool, bodies, o.concs, o.rounds, o.duration, logf)
 	if err != nil {
@@ -179,7 +180,7 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
-	env.loadAfter = loadavg()
+	env.loadAfter = benchdoc.LoadAverage()
 
 	text := report(env, o, servers, cells, idle, ads, apiNote)
 	if o.out == "" {

@@ -3,11 +3,9 @@ package main
 import (
 	"github.com/sealgate/sealgate/hack/internal/benchdoc"
 
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -22,43 +20,9 @@ const (
 
 // env is the machine and the run, for the report's header.
 type env struct {
-	date, cpu, mem, goVersion string
-	cores                     int
-	loadBefore, loadAfter     string
-	bodies                    string
-}
-
-func machine() env {
-	e := env{date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), cores: runtime.NumCPU(), goVersion: runtime.Version(), cpu: "unknown", mem: "unknown"}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				e.cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
-				var kb uint64
-				if _, err := fmt.Sscan(v, &kb); err == nil {
-					e.mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
-				}
-			}
-		}
-	}
-	return e
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
+	benchdoc.Machine
+	loadBefore, loadAfter string
+	bodies                string
 }
 
 // versions of what is measured: the tools' stamps in ./bin and OPA's version in the rego module.
@@ -137,8 +101,8 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 	w("Written by `make bench-e2e` (`hack/benche2e`); do not edit by hand. One run on one machine: read the\n")
 	w("ratios, which are measured in the same run, rather than the absolute figures.\n\n")
 	w("| | |\n|---|---|\n")
-	w("| Date | %s |\n| CPU | %s, %d cores |\n| Memory | %s |\n", e.date, e.cpu, e.cores, e.mem)
-	w("| Load average (1, 5, 15 min) | before %s; after %s |\n| Go | %s |\n| Peers | %s |\n", e.loadBefore, e.loadAfter, e.goVersion, versions(o.bin))
+	w("| Date | %s |\n| CPU | %s, %d cores |\n| Memory | %s |\n", e.Date, e.CPU, e.Cores, e.Memory)
+	w("| Load average (1, 5, 15 min) | before %s; after %s |\n| Go | %s |\n| Peers | %s |\n", e.loadBefore, e.loadAfter, e.Go, versions(o.bin))
 	w("| Bodies | %s |\n", e.bodies)
 	w("| Direct HTTPS | %d rounds of %s per server and concurrency, servers alternating |\n", o.rounds, o.duration)
 	if len(ads) > 0 {

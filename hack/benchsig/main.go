@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sealgate/sealgate/hack/internal/benchdoc"
 	"github.com/sealgate/sealgate/test/registry"
 )
 
@@ -83,7 +84,7 @@ func run(ctx context.Context, o options) error {
 	defer os.RemoveAll(dir)
 
 	e := machine(cosign)
-	e.loadBefore = loadavg()
+	e.loadBefore = benchdoc.LoadAverage()
 	start := time.Now()
 
 	tr := &tracer{log: o.trace}
@@ -131,7 +132,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	batch.format = f
-	e.loadAfter = loadavg()
+	e.loadAfter = benchdoc.LoadAverage()
 	e.elapsed = time.Since(start)
 
 	text := report(e, o, colds, batch)

@@ -3,12 +3,9 @@ package main
 import (
 	"github.com/sealgate/sealgate/hack/internal/benchdoc"
 
-	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -22,25 +19,14 @@ const (
 
 // env is the machine and the run, for the report's header.
 type env struct {
-	date, cpu, goVersion, cosign, commit string
-	cores                                int
-	loadBefore, loadAfter                string
-	elapsed                              time.Duration
+	benchdoc.Machine
+	cosign                string
+	loadBefore, loadAfter string
+	elapsed               time.Duration
 }
 
 func machine(cosign string) env {
-	e := env{date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), cores: runtime.NumCPU(), goVersion: runtime.Version(),
-		cpu: "unknown", cosign: "unknown", commit: "unknown"}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				e.cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
+	e := env{Machine: benchdoc.ReadMachine(), cosign: "unknown"}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, cosign, "version").CombinedOutput(); err == nil {
@@ -50,21 +36,7 @@ func machine(cosign string) env {
 			}
 		}
 	}
-	if out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		e.commit = strings.TrimSpace(string(out))
-		if st, err := exec.CommandContext(ctx, "git", "status", "--porcelain").Output(); err == nil && len(st) > 0 {
-			e.commit += " (with uncommitted changes)"
-		}
-	}
 	return e
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 // percentile is the nearest-rank percentile p of ds; with few samples p99 is the slowest.
@@ -117,7 +89,7 @@ func report(e env, o options, colds []*cold, b *batchResult) string {
 	w("Written by `make bench-signatures` (`hack/benchsig`); do not edit by hand. One run on one machine: read\n")
 	w("the ratios, which are measured in the same run, rather than the absolute figures.\n\n")
 	w("| | |\n|---|---|\n")
-	w("| Date | %s |\n| Commit | %s |\n| Go | `%s` |\n| CPU | %s |\n| Cores | %d |\n", e.date, e.commit, e.goVersion, e.cpu, e.cores)
+	w("| Date | %s |\n| Commit | %s |\n| Go | `%s` |\n| CPU | %s |\n| Cores | %d |\n", e.Date, e.Commit, e.Go, e.CPU, e.Cores)
 	w("| Load average (1, 5, 15 min) | before %s; after %s |\n| cosign | %s |\n| Run time | %s |\n\n", e.loadBefore, e.loadAfter, e.cosign, e.elapsed.Round(time.Second))
 	w("The registry is go-containerregistry's, served over TLS on 127.0.0.1 with the OCI referrers API\n")
 	w("(`test/registry`, the signatures tier's), and counts every HTTP request it answers. Images are random,\n")
