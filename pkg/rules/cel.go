@@ -168,3 +168,19 @@ func celValues(list string) string {
 	return "(" + list + ".transformList(k, v, k < " + n + ", " + celQuote("v") + ").join(', ') + (size(" + list + ") > " + n +
 		" ? ', … (' + string(size(" + list + ") - " + n + ") + ' more)' : ''))"
 }
+
+// celNamed is true when the CEL string x is one of names or starts with one of prefixes: an
+// allowlist of exact names and "prefix*" entries; false when both are empty.
+func celNamed(x string, names, prefixes []string) string {
+	var alts []string
+	if len(names) > 0 {
+		alts = append(alts, x+" in ["+strings.Join(celTexts(names), ", ")+"]")
+	}
+	for _, p := range prefixes {
+		alts = append(alts, x+".startsWith("+celText(p)+")")
+	}
+	if len(alts) == 0 {
+		return "false"
+	}
+	return "(" + strings.Join(alts, " || ") + ")"
+}

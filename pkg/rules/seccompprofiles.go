@@ -83,17 +83,7 @@ var seccompProfiles = register(Def[localhostProfiles]{
 		// profile once cleaned: without "." and empty segments (path.Clean, given no ".." and no
 		// leading "/").
 		clean := "[n.split('/').filter(s, s != '' && s != '.')].map(g, size(g) == 0 ? '.' : g.join('/'))[0]"
-		var alts []string
-		if len(lh.names) > 0 {
-			alts = append(alts, "x in ["+strings.Join(celTexts(lh.names), ", ")+"]")
-		}
-		for _, p := range lh.prefixes {
-			alts = append(alts, "x.startsWith("+celText(p)+")")
-		}
-		match := "false"
-		if len(alts) > 0 {
-			match = "[" + clean + "].exists(x, " + strings.Join(alts, " || ") + ")"
-		}
+		match := "[" + clean + "].exists(x, " + celNamed("x", lh.names, lh.prefixes) + ")"
 		allowed := func(sp string) string {
 			return "(" + sp + ".?type.orValue('') != 'Localhost' || " + sp + ".?localhostProfile.orValue('') != '' && [" + sp + ".localhostProfile].all(n, " +
 				"!n.startsWith('/') && !n.split('/').exists(s, s == '..') && " + match + "))"

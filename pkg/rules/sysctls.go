@@ -86,17 +86,7 @@ var sysctls = register(Def[sysctlAllowlist]{
 		// The kubelet's reading of name n: when its first separator is '/', '/' and '.' swap, which
 		// splitting at '/' and joining with '.' does (normalizeSysctl).
 		norm := "(n.indexOf('/') >= 0 && (n.indexOf('.') < 0 || n.indexOf('/') < n.indexOf('.')) ? n.split('/').map(s, s.replace('.', '/')).join('.') : n)"
-		var alts []string
-		if len(a.names) > 0 {
-			alts = append(alts, "x in ["+strings.Join(celTexts(a.names), ", ")+"]")
-		}
-		for _, p := range a.prefixes {
-			alts = append(alts, "x.startsWith("+celText(p)+")")
-		}
-		allowed := "[" + norm + "].exists(x, " + strings.Join(alts, " || ") + ")"
-		if len(alts) == 0 {
-			allowed = "false"
-		}
+		allowed := "[" + norm + "].exists(x, " + celNamed("x", a.names, a.prefixes) + ")"
 		ok := "[s.?name.orValue('')].all(n, " + allowed + ")"
 		max := strconv.Itoa(MaxListedValues)
 		fix := "only " + quoteList(a.source) + " may be set"
