@@ -2,6 +2,7 @@ package auditor
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,9 +13,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -134,8 +137,19 @@ func fakeInformers(t *testing.T, cs *fake.Clientset) *Informers {
 
 // started returns informers over cs, started until the test ends, and synced; before is called
 // before they start (to register handlers).
+//
+// Synced is not enough for a test that then changes objects: the informers count as synced once
+// their first list is stored, possibly before their watches open, and the fake tracker, unlike the
+// API server, replays no deletion into a late watch. So started also waits until every informer's
+// watch has opened. The fake clientset runs its reactors under one lock, so a change made after that
+// reaches the watch.
 func started(t *testing.T, cs *fake.Clientset, before func(*Informers)) *Informers {
 	t.Helper()
+	var watches atomic.Int64
+	cs.PrependWatchReactor("*", func(k8stesting.Action) (bool, watch.Interface, error) {
+		watches.Add(1)
+		return false, nil, nil
+	})
 	in := fakeInformers(t, cs)
 	if before != nil {
 		before(in)
@@ -151,6 +165,10 @@ func started(t *testing.T, cs *fake.Clientset, before func(*Informers)) *Informe
 	case <-time.After(30 * time.Second):
 		t.Fatal("informers did not sync")
 	}
+	eventually(t, "every informer's watch open", func() (bool, string) {
+		n := watches.Load()
+		return n >= int64(len(in.kinds)), fmt.Sprintf("%d of %d watches", n, len(in.kinds))
+	})
 	return in
 }
 
