@@ -38,6 +38,7 @@ type serveOptions struct {
 	HealthAddr        string
 	MetricsAddr       string
 	MetricsSecure     bool
+	ProfilingAddr     string
 	TLSMinVersion     string
 	ClientCAFile      string
 	ShutdownDelay     time.Duration
@@ -61,6 +62,7 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.PolicyFiles, "policy-file", nil, "policy file or directory (repeatable), PolicyExceptions included; without it, policies and exceptions come from the cluster")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables)")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", "127.0.0.1:8080", "address of /metrics (0 disables); loopback by default, see --metrics-secure")
+	fs.StringVar(&o.ProfilingAddr, "profiling-bind-address", "0", "address of net/http/pprof's /debug/pprof/ (0 disables); loopback only (reach it with kubectl port-forward)")
 	fs.BoolVar(&o.MetricsSecure, "metrics-secure", false, "serve /metrics over HTTPS, to clients the API server authenticates and allows get on /metrics (cluster mode only)")
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", "1.3", "minimum TLS version: 1.2 or 1.3 (1.2 offers only ECDHE suites with AES-GCM or ChaCha20-Poly1305)")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", "", "PEM CA bundle; when set, clients must present a certificate it signed (the API server's, per its AdmissionConfiguration)")
@@ -86,6 +88,9 @@ func (o *serveOptions) Validate() error {
 		errs = append(errs, o.Cluster.Validate())
 	} else if o.MetricsSecure {
 		errs = append(errs, errors.New("--metrics-secure needs cluster mode (it asks the API server who may scrape); with --policy-file, keep --metrics-bind-address on loopback"))
+	}
+	if err := loopbackOnly(o.ProfilingAddr); err != nil {
+		errs = append(errs, fmt.Errorf("--profiling-bind-address: %w", err))
 	}
 	if o.Port < 1 || o.Port > 65535 {
 		errs = append(errs, fmt.Errorf("--port %d: want 1-65535", o.Port))
@@ -153,10 +158,29 @@ func (o *serveOptions) serverOptions(log logr.Logger, rec metrics.ServerRecorder
 		ShutdownGrace:     o.ShutdownGrace,
 		HealthAddr:        o.HealthAddr,
 		MetricsAddr:       o.MetricsAddr,
+		ProfilingAddr:     o.ProfilingAddr,
 		Gatherer:          ctrlmetrics.Registry,
 		Log:               log.WithName("server"),
 		Metrics:           rec,
 	}
+}
+
+// loopbackOnly accepts "0" (off) or host:port whose host is a loopback address or localhost.
+func loopbackOnly(addr string) error {
+	if addr == "0" || addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q: want a loopback host (127.0.0.1, ::1 or localhost), or 0 to disable", addr)
+	}
+	return nil
 }
 
 func parseLevel(s string) (slog.Level, error) {

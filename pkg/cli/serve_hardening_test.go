@@ -104,12 +104,31 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"--read-header-timeout", "20s"}, "--read-header-timeout 20s: want at most --read-timeout"},
 		{[]string{"--shutdown-grace", "0s"}, "--shutdown-grace must be positive"},
 		{[]string{"--client-ca-file", policy}, "--client-ca-file"},
+		{[]string{"--profiling-bind-address", ":6060"}, "--profiling-bind-address: \":6060\": want a loopback host"},
+		{[]string{"--profiling-bind-address", "10.0.0.1:6060"}, "want a loopback host"},
+		{[]string{"--profiling-bind-address", "127.0.0.1"}, "--profiling-bind-address"},
 	} {
 		var stderr bytes.Buffer
 		code := Execute(t.Context(), append([]string{"serve", "--policy-file", policy}, c.args...), IO{In: strings.NewReader(""), Out: io.Discard, Err: &stderr})
 		if code != ExitUsage || !strings.Contains(stderr.String(), c.want) {
 			t.Errorf("serve %v: exit %d, stderr %q; want exit 2 and %q", c.args, code, stderr.String(), c.want)
 		}
+	}
+}
+
+// --profiling-bind-address serves Go's CPU profile on loopback.
+func TestServeProfiling(t *testing.T) {
+	addr := serveFreeAddr(t)
+	startHardenedServe(t, "--profiling-bind-address", addr)
+	c := &http.Client{Timeout: 30 * time.Second}
+	r, err := c.Get("http://" + addr + "/debug/pprof/profile?seconds=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	body, err := io.ReadAll(r.Body)
+	if err != nil || r.StatusCode != http.StatusOK || len(body) == 0 || r.Header.Get("Content-Type") != "application/octet-stream" {
+		t.Fatalf("CPU profile: status %d, %d bytes, type %q, %v", r.StatusCode, len(body), r.Header.Get("Content-Type"), err)
 	}
 }
 

@@ -78,6 +78,9 @@ type Options struct {
 	HealthAddr string
 	// MetricsAddr serves /metrics; "0" or "" disables it.
 	MetricsAddr string
+	// ProfilingAddr serves net/http/pprof's /debug/pprof/ over plain HTTP; "0" or "" disables it.
+	// The CLI holds it to loopback: a profile shows the process's code paths and its heap.
+	ProfilingAddr string
 	// Gatherer is what /metrics serves.
 	Gatherer prometheus.Gatherer
 	// MetricsFilter, if set, serves /metrics over HTTPS (a self-signed certificate made at start)

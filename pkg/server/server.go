@@ -70,7 +70,7 @@ func (s *Server) Handle(path string, h http.Handler) {
 // connection at once; the server keeps serving for the shutdown delay, then drains within the grace.
 // It returns an error if a listener fails, or if requests were still running when the grace ran out.
 func (s *Server) Run(ctx context.Context) error {
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	var side []*http.Server
 	if enabled(s.opts.HealthAddr) {
 		srv, err := s.startPlain(s.opts.HealthAddr, s.healthHandler(), errc)
@@ -85,6 +85,17 @@ func (s *Server) Run(ctx context.Context) error {
 			closeAll(side)
 			return fmt.Errorf("metrics: %w", err)
 		}
+		side = append(side, srv)
+	}
+	if enabled(s.opts.ProfilingAddr) {
+		ln, err := net.Listen("tcp", s.opts.ProfilingAddr)
+		if err != nil {
+			closeAll(side)
+			return fmt.Errorf("profiling: %w", err)
+		}
+		srv := s.httpServer(profilingHandler())
+		srv.WriteTimeout = 0 // a CPU profile or trace answers only after the seconds it was asked for
+		go serveOn(srv, ln, errc)
 		side = append(side, srv)
 	}
 	// The certificate watcher outlives ctx, so that a rotation during the drain is still picked up.
