@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -149,7 +151,7 @@ func runRound(s *server, hc *http.Client, bodies [2][]byte, conc int, d time.Dur
 // direct runs rounds × (every concurrency × every server, servers alternating within each
 // concurrency so that drift on the machine spreads over all of them) and returns the cells by
 // concurrency and server name, and the idle RSS of each server.
-func direct(servers []*server, pool *x509.CertPool, bodies [2][]byte, concs []int, rounds int, d time.Duration, logf func(string, ...any)) (map[int]map[string]*cell, map[string]uint64, error) {
+func direct(servers []*server, pool *x509.CertPool, bodies [2][]byte, concs []int, rounds int, d time.Duration, profile string, logf func(string, ...any)) (map[int]map[string]*cell, map[string]uint64, error) {
 	cells := map[int]map[string]*cell{}
 	idle := map[string]uint64{}
 	for _, s := range servers {
@@ -169,8 +171,12 @@ func direct(servers []*server, pool *x509.CertPool, bodies [2][]byte, concs []in
 		for r := range rounds {
 			for _, s := range servers {
 				_ = resetPeak(s.pid()) // the peak is then this round's; not all kernels allow it
+				wait := func() error { return nil }
+				if profile != "" && r == rounds-1 {
+					wait = s.cpuProfile(filepath.Join(profile, fmt.Sprintf("%s-c%d.pprof", s.name, c)), d)
+				}
 				res, err := runRound(s, clients[s.name], bodies, c, d)
-				if err != nil {
+				if err = errors.Join(err, wait()); err != nil {
 					return nil, nil, fmt.Errorf("%s at c=%d: %w", s.name, c, err)
 				}
 				cl := cells[c][s.name]

@@ -47,6 +47,7 @@ type options struct {
 	apiRounds        int
 	apiDuration      time.Duration
 	apiClients       int
+	profile          string
 }
 
 func main() {
@@ -64,6 +65,7 @@ func main() {
 	flag.IntVar(&o.apiRounds, "api-rounds", 3, "rounds per admission (through the API server)")
 	flag.DurationVar(&o.apiDuration, "api-duration", 8*time.Second, "length of one round (through the API server)")
 	flag.IntVar(&o.apiClients, "api-clients", 8, "concurrent clients (through the API server)")
+	flag.StringVar(&o.profile, "profile", "", "directory for CPU profiles of sealgate's last round at each concurrency and through the API server (figures then include the profiler's cost)")
 	flag.Parse()
 	for _, f := range strings.Split(concs, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -135,7 +137,7 @@ func run(ctx context.Context, o options) (err error) {
 
 	hc := newClient(cs.pool, 1)
 	hc.Timeout = 2 * time.Second
-	servers, err := startServers(o.servers, bin, dir, c.Kubeconfig, cs, hc)
+	servers, err := startServers(o.servers, bin, dir, c.Kubeconfig, cs, hc, o.profile != "")
 	if err != nil {
 		return err
 	}
@@ -161,7 +163,7 @@ func run(ctx context.Context, o options) (err error) {
 
 	env.loadBefore = benchdoc.LoadAverage()
 	logf("direct HTTPS: %d rounds of %s per server at c=%v", o.rounds, o.duration, o.concs)
-	cells, idle, err := direct(servers, cs.pool, bodies, o.concs, o.rounds, o.duration, logf)
+	cells, idle, err := direct(servers, cs.pool, bodies, o.concs, o.rounds, o.duration, o.profile, logf)
 	if err != nil {
 		return err
 	}
@@ -176,7 +178,7 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 		logf("through the API server: %d rounds of %s per admission, %d clients", o.apiRounds, o.apiDuration, o.apiClients)
-		if err := throughAPIServer(ctx, c, ads, o.apiClients, o.apiRounds, o.apiDuration, logf); err != nil {
+		if err := throughAPIServer(ctx, c, ads, byName, o.apiClients, o.apiRounds, o.apiDuration, o.profile, logf); err != nil {
 			return err
 		}
 	}

@@ -50,8 +50,9 @@ func versions(bin string) string {
 var peers = strings.ReplaceAll(`What is measured, every server with the Pod Security Standards at the restricted level, latest
 version, enforced:
 
-- **floor**: 'hack/benche2e/floor', a TLS server that reads each body fully and writes a fixed
-  allowed AdmissionReview without decoding anything; nothing over the same TLS and HTTP stack is faster.
+- **floor**: 'hack/benche2e/floor', a TLS server that reads each body fully and answers allowed without
+  decoding anything (it copies the request's uid into a fixed AdmissionReview); nothing over the same
+  TLS and HTTP stack is faster.
 - **sealgate**: 'sealgate serve' with one ClusterAdmissionPolicy ('podSecurity: {level: restricted,
   version: latest}') from a file, external certificates, audit and leader election off, and
   'GOMEMLIMIT=460MiB', the soft limit it takes under the chart's default memory limit (512Mi), under
@@ -161,7 +162,9 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 		w("no admission. Denied pod is what a dryRun create of the denied pod got, to show the admission acts.\n\n")
 		w("API server CPU and webhook CPU are each process's user+system time over the rounds, per create.\n")
 		w("The admissions: **none**; **builtin-psa**, the API server's own Pod Security admission, by namespace\n")
-		w("label; **sealgate**, its webhook with the matchConditions cluster mode generates from the policy;\n")
+		w("label; **floor**, the floor server as a webhook, which admits everything without reading it: its loss\n")
+		w("is what calling any webhook costs the API server, the least any webhook can lose;\n")
+		w("**sealgate**, its webhook with the matchConditions cluster mode generates from the policy;\n")
 		w("**sealgate-unmatched**, the same webhook in a namespace the policy excludes, where those conditions keep\n")
 		w("the API server from calling it; **psa-webhook**, the upstream webhook; **sealgate-vap**, only the\n")
 		w("ValidatingAdmissionPolicy `sealgate vap` compiles from the policy (every check exact), which is also\n")
@@ -182,6 +185,19 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 			w("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", a.name, thousands(int64(a.cell.rate())), ms(percentile(a.cell.lat, 0.50)),
 				ms(percentile(a.cell.lat, 0.99)), loss, perCreate(a.apiCPU), perCreate(a.webhookCPU), a.check, a.cell.errors)
 		}
+		if floor := apiCell(ads, "floor"); floor != nil && none > 0 {
+			floorLoss := 1 - floor.rate()/none
+			var parts []string
+			for _, a := range ads {
+				if a.webhook != 0 && a.name != "floor" && a.name != "sealgate-unmatched" {
+					parts = append(parts, fmt.Sprintf("%s %+.0f points", a.name, 100*(1-a.cell.rate()/none-floorLoss)))
+				}
+			}
+			if len(parts) > 0 {
+				w("\nLoss beyond the floor webhook's %.0f%%, which is what the API server spends calling any webhook: %s.\n",
+					100*floorLoss, strings.Join(parts, ", "))
+			}
+		}
 		if apiNote != "" {
 			w("\n%s\n", apiNote)
 		}
@@ -195,3 +211,13 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 
 // region is this program's part of docs/performance.md.
 var region = benchdoc.Region{Begin: regionBegin, End: regionEnd, Heading: regionHeading}
+
+// apiCell is the named admission's figures, or nil if it was not measured.
+func apiCell(ads []*admission, name string) *cell {
+	for _, a := range ads {
+		if a.name == name {
+			return &a.cell
+		}
+	}
+	return nil
+}

@@ -8,7 +8,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -29,10 +31,12 @@ type server struct {
 	// answers allowed to everything.
 	verdicts bool
 	// env is added to the server's environment.
-	env  []string
-	cmd  *exec.Cmd
-	done chan error
-	log  string
+	env []string
+	// pprof is the base URL of the server's /debug/pprof/, when it serves one (sealgate under -profile).
+	pprof string
+	cmd   *exec.Cmd
+	done  chan error
+	log   string
 }
 
 // sealgateMemLimit is the Go soft memory limit sealgate takes under the chart's default memory limit.
@@ -213,7 +217,7 @@ exemptions:
 
 // startServers starts every server named in which; the caller stops them. kubeconfig is the
 // upstream PSA webhook's (it reads namespace labels); bin holds the binaries.
-func startServers(which []string, bin, dir, kubeconfig string, c *certs, hc *http.Client) ([]*server, error) {
+func startServers(which []string, bin, dir, kubeconfig string, c *certs, hc *http.Client, profile bool) ([]*server, error) {
 	var out []*server
 	fail := func(err error) ([]*server, error) {
 		for _, s := range out {
@@ -247,10 +251,19 @@ func startServers(which []string, bin, dir, kubeconfig string, c *certs, hc *htt
 			// As the chart runs it: its 512Mi memory limit gives the Go runtime a 460MiB soft limit
 			// (90%), under which sealgate raises GOGC (docs/cli.md). No cgroup limit here, so say it.
 			s.env = []string{"GOMEMLIMIT=" + sealgateMemLimit}
-			err = s.start(dir, hc, filepath.Join(bin, "sealgate"), "serve", "--policy-file", pol,
+			args := []string{"serve", "--policy-file", pol,
 				"--cert-mode", "external", "--cert-dir", dir, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 				"--health-probe-bind-address", addr(hport), "--metrics-bind-address", "0",
-				"--audit=false", "--leader-elect=false", "--log-level", "error")
+				"--audit=false", "--leader-elect=false", "--log-level", "error"}
+			if profile {
+				var pport int
+				if pport, err = freePort(); err != nil {
+					return fail(err)
+				}
+				s.pprof = "http://" + addr(pport) + "/debug/pprof/"
+				args = append(args, "--profiling-bind-address", addr(pport))
+			}
+			err = s.start(dir, hc, filepath.Join(bin, "sealgate"), args...)
 		case "psa-webhook":
 			cfg := filepath.Join(dir, "podsecurity.yaml")
 			if err = os.WriteFile(cfg, []byte(psaConfig), 0o600); err != nil {
@@ -269,4 +282,34 @@ func startServers(which []string, bin, dir, kubeconfig string, c *certs, hc *htt
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// cpuProfile asks the server for a CPU profile of the next d and returns a function that waits for it
+// and writes it to path. A server without a profiling endpoint gives a function that does nothing.
+func (s *server) cpuProfile(path string, d time.Duration) func() error {
+	if s.pprof == "" {
+		return func() error { return nil }
+	}
+	done := make(chan error, 1)
+	go func() {
+		c := &http.Client{Timeout: d + 30*time.Second}
+		resp, err := c.Get(s.pprof + "profile?seconds=" + strconv.Itoa(max(1, int(d.Seconds()))))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("%s: CPU profile: %s", s.name, resp.Status)
+			return
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		done <- errors.Join(err, f.Close())
+	}()
+	return func() error { return <-done }
 }
