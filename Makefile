@@ -112,13 +112,19 @@ bench-audit: build ## Audit at scale: 10,000 pods on a local API server, CLI and
 # PSA webhook by hack/tools.sh (cached like the other tools), the Rego peer in its own module
 # (hack/benche2e/rego, so that go.mod does not gain OPA), the floor from this module.
 # BENCH_E2E_FLAGS passes rounds and the like, e.g. BENCH_E2E_FLAGS='-rounds 2 -duration 3s'.
+# BENCH_E2E_BASELINE=REV also runs sealgate as built at git revision REV, alternating with this one.
 .PHONY: bench-e2e
 bench-e2e: build ## Side by side over HTTPS (floor, PSA webhook, OPA) and through a local API server; writes its part of docs/performance.md.
 	@hack/tools.sh kube-apiserver kubectl etcd pod-security-webhook
 	go build -o $(BIN)/benche2e-floor ./hack/benche2e/floor
 	cd hack/benche2e/rego && GOWORK=off CGO_ENABLED=0 go build -trimpath -o $(BIN)/benche2e-rego .
 	go build -o $(BIN)/benche2e ./hack/benche2e
+ifdef BENCH_E2E_BASELINE
+	hack/build-at.sh $(BENCH_E2E_BASELINE) $(BIN)/sealgate-baseline
+	$(BIN)/benche2e -bin $(BIN) -baseline $(BIN)/sealgate-baseline $(BENCH_E2E_FLAGS)
+else
 	$(BIN)/benche2e -bin $(BIN) $(BENCH_E2E_FLAGS)
+endif
 
 # Not part of `make test` either: the signature path against a loopback TLS registry, with the real
 # cosign CLI as the reference. BENCH_SIG_FLAGS passes sizes, e.g. BENCH_SIG_FLAGS='-images 20 -samples 10'.

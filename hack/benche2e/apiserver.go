@@ -63,10 +63,13 @@ func setupAdmissions(ctx context.Context, c *cluster.Cluster, cs *certs, servers
 	}
 	// "floor" is the floor server as a webhook: it answers allowed without reading the object, so its
 	// loss is what calling any webhook costs the API server, the least a webhook can lose.
-	for _, n := range []string{"floor", "sealgate", "sealgate-unmatched", "psa-webhook"} {
+	for _, n := range []string{"floor", "sealgate", "sealgate-baseline", "sealgate-unmatched", "psa-webhook"} {
 		server, conds := n, []admissionregistrationv1.MatchCondition(nil)
-		if n == "sealgate" || n == "sealgate-unmatched" {
+		switch n {
+		case "sealgate", "sealgate-unmatched":
 			server, conds = "sealgate", conditions
+		case "sealgate-baseline":
+			conds = conditions
 		}
 		s := servers[server]
 		if s == nil {
@@ -208,6 +211,9 @@ func throughAPIServer(ctx context.Context, c *cluster.Cluster, ads []*admission,
 	}
 	for r := range rounds {
 		for _, a := range ads {
+			if err := ctx.Err(); err != nil { // interrupted: stop between rounds
+				return err
+			}
 			api0, wh0 := cpu(apiPID), cpu(a.webhook)
 			wait := func() error { return nil }
 			if s := servers["sealgate"]; profile != "" && r == rounds-1 && a.name == "sealgate" && s != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -151,7 +152,7 @@ func runRound(s *server, hc *http.Client, bodies [2][]byte, conc int, d time.Dur
 // direct runs rounds × (every concurrency × every server, servers alternating within each
 // concurrency so that drift on the machine spreads over all of them) and returns the cells by
 // concurrency and server name, and the idle RSS of each server.
-func direct(servers []*server, pool *x509.CertPool, bodies [2][]byte, concs []int, rounds int, d time.Duration, profile string, logf func(string, ...any)) (map[int]map[string]*cell, map[string]uint64, error) {
+func direct(ctx context.Context, servers []*server, pool *x509.CertPool, bodies [2][]byte, concs []int, rounds int, d time.Duration, profile string, logf func(string, ...any)) (map[int]map[string]*cell, map[string]uint64, error) {
 	cells := map[int]map[string]*cell{}
 	idle := map[string]uint64{}
 	for _, s := range servers {
@@ -170,6 +171,9 @@ func direct(servers []*server, pool *x509.CertPool, bodies [2][]byte, concs []in
 		}
 		for r := range rounds {
 			for _, s := range servers {
+				if err := ctx.Err(); err != nil { // interrupted: stop between rounds
+					return nil, nil, err
+				}
 				_ = resetPeak(s.pid()) // the peak is then this round's; not all kernels allow it
 				wait := func() error { return nil }
 				if profile != "" && r == rounds-1 {

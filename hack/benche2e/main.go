@@ -25,8 +25,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,6 +50,7 @@ type options struct {
 	apiDuration      time.Duration
 	apiClients       int
 	profile          string
+	baseline         string
 }
 
 func main() {
@@ -65,6 +68,7 @@ func main() {
 	flag.IntVar(&o.apiRounds, "api-rounds", 3, "rounds per admission (through the API server)")
 	flag.DurationVar(&o.apiDuration, "api-duration", 8*time.Second, "length of one round (through the API server)")
 	flag.IntVar(&o.apiClients, "api-clients", 8, "concurrent clients (through the API server)")
+	flag.StringVar(&o.baseline, "baseline", "", "a sealgate binary built from another commit, measured as sealgate-baseline beside sealgate (make bench-e2e BENCH_E2E_BASELINE=REV builds it)")
 	flag.StringVar(&o.profile, "profile", "", "directory for CPU profiles of sealgate's last round at each concurrency and through the API server (figures then include the profiler's cost)")
 	flag.Parse()
 	for _, f := range strings.Split(concs, ",") {
@@ -76,6 +80,14 @@ func main() {
 		o.concs = append(o.concs, n)
 	}
 	o.servers = strings.Split(servers, ",")
+	if o.baseline != "" {
+		if i := slices.Index(o.servers, "sealgate"); i < 0 {
+			fmt.Fprintf(os.Stderr, "benche2e: -baseline needs sealgate among -servers\n")
+			os.Exit(2)
+		} else {
+			o.servers = slices.Insert(o.servers, i+1, "sealgate-baseline")
+		}
+	}
 	if o.bodies != "capture" && o.bodies != "testdata" {
 		fmt.Fprintf(os.Stderr, "benche2e: -bodies: %q: want capture or testdata\n", o.bodies)
 		os.Exit(2)
@@ -135,9 +147,16 @@ func run(ctx context.Context, o options) (err error) {
 		env.bodies = fmt.Sprintf("hack/benche2e/testdata (%s and %s bytes), captured from a local API server earlier", thousands(int64(len(bodies[0]))), thousands(int64(len(bodies[1]))))
 	}
 
+	if o.baseline != "" {
+		out, err := exec.Command(o.baseline, "version").Output()
+		if err != nil {
+			return fmt.Errorf("-baseline %s: %w", o.baseline, err)
+		}
+		env.baseline = strings.TrimSpace(string(out))
+	}
 	hc := newClient(cs.pool, 1)
 	hc.Timeout = 2 * time.Second
-	servers, err := startServers(o.servers, bin, dir, c.Kubeconfig, cs, hc, o.profile != "")
+	servers, err := startServers(o.servers, bin, o.baseline, dir, c.Kubeconfig, cs, hc, o.profile != "")
 	if err != nil {
 		return err
 	}
@@ -163,7 +182,7 @@ func run(ctx context.Context, o options) (err error) {
 
 	env.loadBefore = benchdoc.LoadAverage()
 	logf("direct HTTPS: %d rounds of %s per server at c=%v", o.rounds, o.duration, o.concs)
-	cells, idle, err := direct(servers, cs.pool, bodies, o.concs, o.rounds, o.duration, o.profile, logf)
+	cells, idle, err := direct(ctx, servers, cs.pool, bodies, o.concs, o.rounds, o.duration, o.profile, logf)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ type env struct {
 	benchdoc.Machine
 	loadBefore, loadAfter string
 	bodies                string
+	baseline              string // `sealgate version` of -baseline, if given
 }
 
 // versions of what is measured: the tools' stamps in ./bin and OPA's version in the rego module.
@@ -102,14 +103,20 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 	w("Written by `make bench-e2e` (`hack/benche2e`); do not edit by hand. One run on one machine: read the\n")
 	w("ratios, which are measured in the same run, rather than the absolute figures.\n\n")
 	w("| | |\n|---|---|\n")
-	w("| Date | %s |\n| CPU | %s, %d cores |\n| Memory | %s |\n", e.Date, e.CPU, e.Cores, e.Memory)
+	w("| Date | %s |\n| Commit | %s |\n| CPU | %s, %d cores |\n| Memory | %s |\n", e.Date, e.Commit, e.CPU, e.Cores, e.Memory)
 	w("| Load average (1, 5, 15 min) | before %s; after %s |\n| Go | %s |\n| Peers | %s |\n", e.loadBefore, e.loadAfter, e.Go, versions(o.bin))
 	w("| Bodies | %s |\n", e.bodies)
 	w("| Direct HTTPS | %d rounds of %s per server and concurrency, servers alternating |\n", o.rounds, o.duration)
 	if len(ads) > 0 {
 		w("| Through the API server | %d rounds of %s per admission, %d clients, admissions alternating |\n", o.apiRounds, o.apiDuration, o.apiClients)
 	}
-	w("\n%s\n", peers)
+	w("\n%s", peers)
+	if e.baseline != "" {
+		w("- **sealgate-baseline**: the same, with the binary built from an earlier commit (%s), by\n", e.baseline)
+		w("  `make bench-e2e BENCH_E2E_BASELINE=<rev>`: before and after in one run. Through the API server it\n")
+		w("  gets the same matchConditions as sealgate.\n")
+	}
+	w("\n")
 	w("\n### Direct HTTPS\n\n")
 	w("Keep-alive HTTPS/1.1, one connection per client, the allowed and the denied AdmissionReview\n")
 	w("alternating. CPU / req is the server's user+system time over its rounds (`/proc/<pid>/stat`) divided\n")

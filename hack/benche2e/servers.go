@@ -217,7 +217,7 @@ exemptions:
 
 // startServers starts every server named in which; the caller stops them. kubeconfig is the
 // upstream PSA webhook's (it reads namespace labels); bin holds the binaries.
-func startServers(which []string, bin, dir, kubeconfig string, c *certs, hc *http.Client, profile bool) ([]*server, error) {
+func startServers(which []string, bin, baseline, dir, kubeconfig string, c *certs, hc *http.Client, profile bool) ([]*server, error) {
 	var out []*server
 	fail := func(err error) ([]*server, error) {
 		for _, s := range out {
@@ -238,7 +238,11 @@ func startServers(which []string, bin, dir, kubeconfig string, c *certs, hc *htt
 			err = s.start(dir, hc, filepath.Join(bin, "benche2e-floor"), "-addr", a, "-cert", c.certFile, "-key", c.keyFile)
 		case "rego":
 			err = s.start(dir, hc, filepath.Join(bin, "benche2e-rego"), "-addr", a, "-cert", c.certFile, "-key", c.keyFile)
-		case "sealgate":
+		case "sealgate", "sealgate-baseline":
+			exe := filepath.Join(bin, "sealgate")
+			if name == "sealgate-baseline" {
+				exe = baseline
+			}
 			var hport int
 			if hport, err = freePort(); err != nil {
 				return fail(err)
@@ -255,7 +259,7 @@ func startServers(which []string, bin, dir, kubeconfig string, c *certs, hc *htt
 				"--cert-mode", "external", "--cert-dir", dir, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 				"--health-probe-bind-address", addr(hport), "--metrics-bind-address", "0",
 				"--audit=false", "--leader-elect=false", "--log-level", "error"}
-			if profile {
+			if profile && name == "sealgate" {
 				var pport int
 				if pport, err = freePort(); err != nil {
 					return fail(err)
@@ -263,7 +267,7 @@ func startServers(which []string, bin, dir, kubeconfig string, c *certs, hc *htt
 				s.pprof = "http://" + addr(pport) + "/debug/pprof/"
 				args = append(args, "--profiling-bind-address", addr(pport))
 			}
-			err = s.start(dir, hc, filepath.Join(bin, "sealgate"), args...)
+			err = s.start(dir, hc, exe, args...)
 		case "psa-webhook":
 			cfg := filepath.Join(dir, "podsecurity.yaml")
 			if err = os.WriteFile(cfg, []byte(psaConfig), 0o600); err != nil {

@@ -45,20 +45,11 @@ func main() {
 			http.Error(w, "reading the body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		body := buf.Bytes()
-		i := bytes.Index(body, uidKey)
-		if i < 0 {
+		out, ok := answer(buf.Bytes())
+		if !ok {
 			http.Error(w, "no uid in the body", http.StatusBadRequest)
 			return
 		}
-		uid := body[i+len(uidKey):]
-		n := bytes.IndexByte(uid, '"')
-		if n < 0 || n > 64 {
-			http.Error(w, "no uid in the body", http.StatusBadRequest)
-			return
-		}
-		out := make([]byte, 0, len(head)+n+len(tail))
-		out = append(append(append(out, head...), uid[:n]...), tail...)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
 	})
@@ -66,4 +57,21 @@ func main() {
 	if err := srv.ListenAndServeTLS(*cert, *key); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatalf("floor: %v", err)
 	}
+}
+
+// answer is the allowed AdmissionReview for body: the first "uid" value of the body (the request's,
+// which the API server writes before the object) between head and tail. It reports false when the
+// body has no such value of at most 64 bytes.
+func answer(body []byte) ([]byte, bool) {
+	i := bytes.Index(body, uidKey)
+	if i < 0 {
+		return nil, false
+	}
+	uid := body[i+len(uidKey):]
+	n := bytes.IndexByte(uid, '"')
+	if n < 0 || n > 64 {
+		return nil, false
+	}
+	out := make([]byte, 0, len(head)+n+len(tail))
+	return append(append(append(out, head...), uid[:n]...), tail...), true
 }
