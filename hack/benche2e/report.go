@@ -53,14 +53,17 @@ version, enforced:
 
 - **floor**: 'hack/benche2e/floor', a TLS server that reads each body fully and answers allowed without
   decoding anything (it copies the request's uid into a fixed AdmissionReview); nothing over the same
-  TLS and HTTP stack is faster.
+  TLS and HTTP stack is faster. Like sealgate, it speaks HTTP/1.1 only, which is what the API server
+  uses for every webhook behind a Service.
 - **sealgate**: 'sealgate serve' with one ClusterAdmissionPolicy ('podSecurity: {level: restricted,
   version: latest}') from a file, external certificates, audit and leader election off, and
   'GOMEMLIMIT=460MiB', the soft limit it takes under the chart's default memory limit (512Mi), under
   which it collects garbage less often ('GOGC=400').
 - **psa-webhook**: the upstream Pod Security Admission webhook ('k8s.io/pod-security-admission/cmd/webhook',
   built by 'hack/tools.sh pod-security-webhook'), its PodSecurityConfiguration defaulting every
-  namespace to enforce restricted, latest; it reads namespace labels from the local API server.
+  namespace to enforce restricted, latest; it reads namespace labels from the local API server. It
+  offers HTTP/2, which the API server uses for a webhook URL on loopback, as here (behind a Service it
+  would use HTTP/1.1).
 - **rego**: 'hack/benche2e/rego' (its own Go module), an OPA evaluation of 'pss.rego', a Rego
   translation of the restricted checks written the way a Gatekeeper ConstraintTemplate would be, with the
   whole AdmissionReview as input. It covers the baseline checks (host namespaces, hostProcess, privileged,
@@ -212,6 +215,9 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 	w("\nRerun: `make bench-e2e` (about 6 minutes with the defaults, plus the first build of the peers); shorter:\n")
 	w("`make bench-e2e BENCH_E2E_FLAGS=\"-rounds 2 -duration 3s -api-rounds 2 -api-duration 4s\"`;\n")
 	w("`-bodies testdata` reuses the committed bodies instead of capturing them, `-out \"\"` prints this section only.\n")
+	w("`make bench-e2e BENCH_E2E_BASELINE=<rev>` adds sealgate as built at an earlier commit, alternating with\n")
+	w("this one. `-profile DIR` writes CPU profiles of sealgate's last round at each concurrency and through the\n")
+	w("API server (`sealgate serve --profiling-bind-address`), for `go tool pprof`.\n")
 	w("%s\n", regionEnd)
 	return b.String()
 }
