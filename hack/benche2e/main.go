@@ -153,6 +153,9 @@ func run(ctx context.Context, o options) (err error) {
 			return fmt.Errorf("-baseline %s: %w", o.baseline, err)
 		}
 		env.baseline = strings.TrimSpace(string(out))
+		if f := strings.Fields(env.baseline); len(f) >= 2 {
+			env.baseline = f[1] // "sealgate <version> (commit …, go…)"
+		}
 	}
 	hc := newClient(cs.pool, 1)
 	hc.Timeout = 2 * time.Second

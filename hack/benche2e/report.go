@@ -52,12 +52,12 @@ var peers = strings.ReplaceAll(`What is measured, every server with the Pod Secu
 version, enforced:
 
 - **floor**: 'hack/benche2e/floor', a TLS server that reads each body fully and answers allowed without
-  decoding anything (it copies the request's uid into a fixed AdmissionReview); nothing over the same
+  decoding anything (it copies the uid of the request into a fixed AdmissionReview); nothing over the same
   TLS and HTTP stack is faster. Like sealgate, it speaks HTTP/1.1 only, which is what the API server
   uses for every webhook behind a Service.
 - **sealgate**: 'sealgate serve' with one ClusterAdmissionPolicy ('podSecurity: {level: restricted,
   version: latest}') from a file, external certificates, audit and leader election off, and
-  'GOMEMLIMIT=460MiB', the soft limit it takes under the chart's default memory limit (512Mi), under
+  'GOMEMLIMIT=460MiB', the soft limit it takes under the default memory limit of the chart (512Mi), under
   which it collects garbage less often ('GOGC=400').
 - **psa-webhook**: the upstream Pod Security Admission webhook ('k8s.io/pod-security-admission/cmd/webhook',
   built by 'hack/tools.sh pod-security-webhook'), its PodSecurityConfiguration defaulting every
@@ -115,7 +115,7 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 	}
 	w("\n%s", peers)
 	if e.baseline != "" {
-		w("- **sealgate-baseline**: the same, with the binary built from an earlier commit (%s), by\n", e.baseline)
+		w("- **sealgate-baseline**: the same as sealgate, with the binary built from an earlier commit (%s), by\n", e.baseline)
 		w("  `make bench-e2e BENCH_E2E_BASELINE=<rev>`: before and after in one run. Through the API server it\n")
 		w("  gets the same matchConditions as sealgate.\n")
 	}
