@@ -1,8 +1,10 @@
 package admission
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sealgate/sealgate/internal/syncbuf"
 	"github.com/sealgate/sealgate/pkg/engine"
@@ -195,5 +198,36 @@ func TestPolicyValidatorCountsRejections(t *testing.T) {
 	defer rec.mu.Unlock()
 	if strings.Join(rec.rejected, ",") != "body_too_large" || len(rec.decided) != 0 {
 		t.Errorf("rejected %v, decided %v; want [body_too_large] and no decisions", rec.rejected, rec.decided)
+	}
+}
+
+// A response is sent with its Content-Length, not chunked, however long: net/http chunks a response
+// over 2 KB written without one, which costs both ends a framing pass and the API server's client a
+// read loop instead of one sized read.
+func TestServeSendsContentLength(t *testing.T) {
+	h, _ := testHandler(t, testPolicies(t), nil)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	var cs []corev1.Container
+	for i := range 12 {
+		cs = append(cs, testPrivileged(testContainer(fmt.Sprintf("c%d", i), "elsewhere.example.org/app:latest")))
+	}
+	for name, spec := range map[string]corev1.PodSpec{"allowed": testGoodSpec, "denied at length": testPodSpec(cs...)} {
+		body := testReviewBody(t, testRequest(t, admissionv1.Create, "", testPod(spec), nil))
+		resp, err := srv.Client().Post(srv.URL, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: HTTP %d, %v", name, resp.StatusCode, err)
+		}
+		if name != "allowed" && len(out) <= 2048 {
+			t.Fatalf("%s: the response is %d bytes; the test needs one over 2048", name, len(out))
+		}
+		if resp.ContentLength != int64(len(out)) || len(resp.TransferEncoding) != 0 {
+			t.Errorf("%s: Content-Length %d, Transfer-Encoding %v for a %d-byte response", name, resp.ContentLength, resp.TransferEncoding, len(out))
+		}
 	}
 }
