@@ -208,13 +208,8 @@ func pssCELRunAsNonRoot(b *pssCEL) {
 	})
 	// A container that leaves it unset inherits the pod's: when the pod sets it, true passes and
 	// false is denied above.
-	set := "has(c.securityContext) && has(c.securityContext.runAsNonRoot)"
-	b.add(pod+".hasValue() || ("+pssAll(set)+")",
-		"("+pssAll("!("+set+")")+" ? "+b.msg(CELSpecPath+" + '.securityContext.runAsNonRoot'", "'neither the pod nor any container sets securityContext.runAsNonRoot'",
-			fix+"set securityContext.runAsNonRoot=true on the pod")+" : "+pssFirst(set, func(p string) string {
-			return b.msg(p+" + '.securityContext.runAsNonRoot'", celOwner+" + ' does not set securityContext.runAsNonRoot, nor does the pod'",
-				fix+"set it to true on the container or the pod")
-		})+")")
+	b.podOrEveryContainer("runAsNonRoot", "'.securityContext.runAsNonRoot'",
+		fix+"set securityContext.runAsNonRoot=true on the pod", fix+"set it to true on the container or the pod")
 	if b.atLeast(35) {
 		b.unless(pssUserNS, 3)
 	}
@@ -234,14 +229,33 @@ func pssCELRunAsUser(b *pssCEL) {
 
 // seccompFields adds the validations of the seccomp profile types set on the pod and containers.
 func (b *pssCEL) seccompFields() {
-	const fix = `allows only the RuntimeDefault and Localhost seccomp profiles: set it to "RuntimeDefault"`
+	b.profileTypes("seccompProfile", `allows only the RuntimeDefault and Localhost seccomp profiles: set it to "RuntimeDefault"`)
+}
+
+// podOrEveryContainer adds the validation that securityContext.<field> is set on the pod or on
+// every container (a container that leaves it unset inherits the pod's). path is the CEL string
+// of the offending field's path after the pod spec or container; the fixes are for the pod, when
+// nothing sets it, and for the first container that does not.
+func (b *pssCEL) podOrEveryContainer(field, path, podFix, containerFix string) {
+	set := "has(c.securityContext) && has(c.securityContext." + field + ")"
+	b.add(CELSpec+".?securityContext.?"+field+".hasValue() || ("+pssAll(set)+")",
+		"("+pssAll("!("+set+")")+" ? "+b.msg(CELSpecPath+" + "+path, "'neither the pod nor any container sets securityContext."+field+"'", podFix)+
+			" : "+pssFirst(set, func(p string) string {
+			return b.msg(p+" + "+path, celOwner+" + ' does not set securityContext."+field+", nor does the pod'", containerFix)
+		})+")")
+}
+
+// profileTypes adds the validations that securityContext.<field>.type, where the pod or a container
+// sets it, is RuntimeDefault or Localhost (the seccomp and AppArmor profiles).
+func (b *pssCEL) profileTypes(field, fix string) {
 	ok := func(t string) string { return t + " in ['RuntimeDefault', 'Localhost']" }
-	pod := CELSpec + ".?securityContext.?seccompProfile"
+	path, said := "'.securityContext."+field+".type'", " sets securityContext."+field+".type=' + "
+	pod := CELSpec + ".?securityContext.?" + field
 	b.add("!"+pod+".hasValue() || "+ok(pod+".?type.orValue('')"),
-		b.msg(CELSpecPath+" + '.securityContext.seccompProfile.type'", "'pod sets securityContext.seccompProfile.type=' + "+celQuote(pod+".?type.orValue('')"), fix))
-	ct := "c.?securityContext.?seccompProfile"
+		b.msg(CELSpecPath+" + "+path, "'pod"+said+celQuote(pod+".?type.orValue('')"), fix))
+	ct := "c.?securityContext.?" + field
 	b.containers("!"+ct+".hasValue() || "+ok(ct+".?type.orValue('')"), func(p string) string {
-		return b.msg(p+" + '.securityContext.seccompProfile.type'", celOwner+" + ' sets securityContext.seccompProfile.type=' + "+celQuote(ct+".?type.orValue('')"), fix)
+		return b.msg(p+" + "+path, celOwner+" + '"+said+celQuote(ct+".?type.orValue('')"), fix)
 	})
 }
 
@@ -265,30 +279,15 @@ func pssCELSeccompBaseline(b *pssCEL) {
 func pssCELSeccompRestricted(b *pssCEL) {
 	b.seccompFields()
 	// A container that sets no profile inherits the pod's; a forbidden pod profile is denied above.
-	set := "has(c.securityContext) && has(c.securityContext.seccompProfile)"
 	const missing = `requires a seccomp profile: set securityContext.seccompProfile.type="RuntimeDefault"`
-	b.add(CELSpec+".?securityContext.?seccompProfile.hasValue() || ("+pssAll(set)+")",
-		"("+pssAll("!("+set+")")+" ? "+b.msg(CELSpecPath+" + '.securityContext.seccompProfile.type'",
-			"'neither the pod nor any container sets securityContext.seccompProfile'", missing+" on the pod")+" : "+
-			pssFirst(set, func(p string) string {
-				return b.msg(p+" + '.securityContext.seccompProfile.type'", celOwner+" + ' does not set securityContext.seccompProfile, nor does the pod'",
-					missing+" on the container or the pod")
-			})+")")
+	b.podOrEveryContainer("seccompProfile", "'.securityContext.seccompProfile.type'", missing+" on the pod", missing+" on the container or the pod")
 	if b.atLeast(25) {
 		b.unless(celWindows, 3)
 	}
 }
 
 func pssCELAppArmorProfile(b *pssCEL) {
-	const fix = `allows only the RuntimeDefault and Localhost AppArmor profiles: set it to "RuntimeDefault" or remove it`
-	ok := func(t string) string { return t + " in ['RuntimeDefault', 'Localhost']" }
-	pod := CELSpec + ".?securityContext.?appArmorProfile"
-	b.add("!"+pod+".hasValue() || "+ok(pod+".?type.orValue('')"),
-		b.msg(CELSpecPath+" + '.securityContext.appArmorProfile.type'", "'pod sets securityContext.appArmorProfile.type=' + "+celQuote(pod+".?type.orValue('')"), fix))
-	ct := "c.?securityContext.?appArmorProfile"
-	b.containers("!"+ct+".hasValue() || "+ok(ct+".?type.orValue('')"), func(p string) string {
-		return b.msg(p+" + '.securityContext.appArmorProfile.type'", celOwner+" + ' sets securityContext.appArmorProfile.type=' + "+celQuote(ct+".?type.orValue('')"), fix)
-	})
+	b.profileTypes("appArmorProfile", `allows only the RuntimeDefault and Localhost AppArmor profiles: set it to "RuntimeDefault" or remove it`)
 	b.annotations("k.startsWith('container.apparmor.security.beta.kubernetes.io/') && !(v == '' || v == 'runtime/default' || v.startsWith('localhost/'))",
 		`allows only the runtime/default and localhost/* AppArmor profiles: remove the annotation or set it to "runtime/default"`)
 }
