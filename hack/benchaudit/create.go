@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/sealgate/sealgate/hack/internal/benchdoc"
 	"github.com/sealgate/sealgate/test/cluster"
 )
 
@@ -152,7 +153,7 @@ func describeKinds(p plan) string {
 	var parts []string
 	for _, kind := range []string{"Deployment", "StatefulSet", "DaemonSet", "CronJob", "Pod"} {
 		if n := p.Kinds[kind]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %s", thousands(n), kind))
+			parts = append(parts, fmt.Sprintf("%s %s", benchdoc.Thousands(n), kind))
 		}
 	}
 	return strings.Join(parts, ", ")
@@ -164,16 +165,4 @@ func describeViolations(p plan) string {
 		parts = append(parts, fmt.Sprintf("%d %s", p.ViolatingByViolation[v], v))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// thousands formats n with commas: 10,040.
-func thousands[T int | int64](n T) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }

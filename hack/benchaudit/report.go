@@ -54,10 +54,10 @@ func (b *bench) markdown() string {
 		"(defaults and managedFields added). %s of the top-level "+
 		"objects (%d%%) break one thing: %s. The policies are `%s` (Enforce, Warn and Audit modes). "+
 		"%d workers created the objects in %s (%.0f objects a second), before sealgate ran.\n\n",
-		len(p.Namespaces), thousands(p.Pods), thousands(len(p.Units)),
-		thousands(p.Kinds["Deployment"]), s.Replicas, thousands(p.Kinds["StatefulSet"]), s.StatefulSetReplicas,
-		thousands(p.Kinds["DaemonSet"]), s.Nodes, thousands(p.Kinds["CronJob"]), thousands(p.Kinds["Pod"]), thousands(p.Objects),
-		float64(b.podBytes.written)/1000, float64(b.podBytes.served)/1000, thousands(p.Violating), int(s.Violating*100+0.5), describeViolations(p), b.o.Policies,
+		len(p.Namespaces), benchdoc.Thousands(p.Pods), benchdoc.Thousands(len(p.Units)),
+		benchdoc.Thousands(p.Kinds["Deployment"]), s.Replicas, benchdoc.Thousands(p.Kinds["StatefulSet"]), s.StatefulSetReplicas,
+		benchdoc.Thousands(p.Kinds["DaemonSet"]), s.Nodes, benchdoc.Thousands(p.Kinds["CronJob"]), benchdoc.Thousands(p.Kinds["Pod"]), benchdoc.Thousands(p.Objects),
+		float64(b.podBytes.written)/1000, float64(b.podBytes.served)/1000, benchdoc.Thousands(p.Violating), int(s.Violating*100+0.5), describeViolations(p), b.o.Policies,
 		b.created.Workers, b.created.Took.Round(time.Second), b.created.rate())
 
 	med, lo, hi := wallTimes(b.cli)
@@ -74,10 +74,10 @@ func (b *bench) markdown() string {
 	fmt.Fprintf(&w, "| Wall time | **%.2f s** (median; %.2f–%.2f s) |\n", med.Seconds(), lo.Seconds(), hi.Seconds())
 	fmt.Fprintf(&w, "| Peak RSS | **%s** (median; %s–%s) |\n",
 		cluster.MiB(uint64(rss[len(rss)/2])), cluster.MiB(uint64(rss[0])), cluster.MiB(uint64(rss[len(rss)-1])))
-	fmt.Fprintf(&w, "| API requests | **%d**, listing %s objects (pages of 500) |\n", r0.APIRequests, thousands(r0.Listed))
+	fmt.Fprintf(&w, "| API requests | **%d**, listing %s objects (pages of 500) |\n", r0.APIRequests, benchdoc.Thousands(r0.Listed))
 	fmt.Fprintf(&w, "| Found | %s objects with %s pods audited; **%s violating** (%s would be denied, %s warned, %s audited); the benchmark made %s |\n\n",
-		thousands(r0.Summary.Objects), thousands(r0.Summary.Pods), thousands(len(r0.Results)), thousands(r0.Summary.Denied),
-		thousands(r0.Summary.Warned), thousands(r0.Summary.Audited), thousands(p.Violating))
+		benchdoc.Thousands(r0.Summary.Objects), benchdoc.Thousands(r0.Summary.Pods), benchdoc.Thousands(len(r0.Results)), benchdoc.Thousands(r0.Summary.Denied),
+		benchdoc.Thousands(r0.Summary.Warned), benchdoc.Thousands(r0.Summary.Audited), benchdoc.Thousands(p.Violating))
 
 	w.WriteString("### The background audit (`sealgate serve`)\n\n")
 	if b.serveOn == nil {
@@ -116,7 +116,7 @@ func (b *bench) serveTable(w *strings.Builder) {
 	st := b.store
 	fmt.Fprintf(w, "What the informers keep: the %s objects after `audit.Transform` hold %.0f MiB of Go heap, %.1f KB an "+
 		"object, against %.1f KB for the same objects typed as the benchmark writes them (without managedFields, status "+
-		"and defaults); measured in the benchmark's own process.\n\n", thousands(st.Objects), st.TransformedMiB,
+		"and defaults); measured in the benchmark's own process.\n\n", benchdoc.Thousands(st.Objects), st.TransformedMiB,
 		st.Transformed/1000, st.Typed/1000)
 	row := func(name string, cell func(r *serveRun) string) {
 		fmt.Fprintf(w, "| %s |", name)
@@ -176,14 +176,14 @@ func requests(r *serveRun, n float64) string {
 	if !r.HasRequests {
 		return "not exported"
 	}
-	return thousands(int64(n))
+	return benchdoc.Thousands(int64(n))
 }
 
 func requestsNote(r *serveRun) string {
 	if !r.HasRequests {
 		return ""
 	}
-	return fmt.Sprintf(", %s API requests", thousands(int64(r.Requests)))
+	return fmt.Sprintf(", %s API requests", benchdoc.Thousands(int64(r.Requests)))
 }
 
 func describeSamples(m map[string]float64) string {
@@ -197,7 +197,7 @@ func describeSamples(m map[string]float64) string {
 	slices.Sort(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %s", thousands(int64(m[k])), k))
+		parts = append(parts, fmt.Sprintf("%s %s", benchdoc.Thousands(int64(m[k])), k))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -134,7 +134,7 @@ func run(ctx context.Context, o options) (err error) {
 		if bodies, err = capture(ctx, c, cs); err != nil {
 			return err
 		}
-		env.bodies = fmt.Sprintf("captured from the local API server in this run (%s and %s bytes)", thousands(int64(len(bodies[0]))), thousands(int64(len(bodies[1]))))
+		env.bodies = fmt.Sprintf("captured from the local API server in this run (%s and %s bytes)", benchdoc.Thousands(int64(len(bodies[0]))), benchdoc.Thousands(int64(len(bodies[1]))))
 		if o.saveBodies {
 			if err := saveBodies(bodies); err != nil {
 				return err
@@ -144,7 +144,7 @@ func run(ctx context.Context, o options) (err error) {
 		if bodies, err = loadBodies(); err != nil {
 			return err
 		}
-		env.bodies = fmt.Sprintf("hack/benche2e/testdata (%s and %s bytes), captured from a local API server earlier", thousands(int64(len(bodies[0]))), thousands(int64(len(bodies[1]))))
+		env.bodies = fmt.Sprintf("hack/benche2e/testdata (%s and %s bytes), captured from a local API server earlier", benchdoc.Thousands(int64(len(bodies[0]))), benchdoc.Thousands(int64(len(bodies[1]))))
 	}
 
 	if o.baseline != "" {

@@ -76,7 +76,7 @@ version, enforced:
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
-func us(d time.Duration) string { return fmt.Sprintf("%s µs", thousands(d.Microseconds())) }
+func us(d time.Duration) string { return fmt.Sprintf("%s µs", benchdoc.Thousands(d.Microseconds())) }
 
 func mib(b uint64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
@@ -85,17 +85,6 @@ func ratio(a, b float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f×", a/b)
-}
-
-func thousands(n int64) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 // report is the region of docs/performance.md, markers included.
@@ -131,7 +120,7 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 		f := cells[c][floor]
 		for _, s := range servers {
 			x := cells[c][s.name]
-			w("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", s.name, thousands(int64(x.rate())), ratio(x.rate(), f.rate()),
+			w("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", s.name, benchdoc.Thousands(int64(x.rate())), ratio(x.rate(), f.rate()),
 				ms(percentile(x.lat, 0.50)), ms(percentile(x.lat, 0.99)), ms(percentile(x.lat, 0.999)),
 				us(x.cpuPerRequest()), ratio(float64(x.cpuPerRequest()), float64(f.cpuPerRequest())), x.errors+x.wrong)
 		}
@@ -192,7 +181,7 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 				}
 				return us(d / time.Duration(a.cell.requests))
 			}
-			w("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", a.name, thousands(int64(a.cell.rate())), ms(percentile(a.cell.lat, 0.50)),
+			w("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", a.name, benchdoc.Thousands(int64(a.cell.rate())), ms(percentile(a.cell.lat, 0.50)),
 				ms(percentile(a.cell.lat, 0.99)), loss, perCreate(a.apiCPU), perCreate(a.webhookCPU), a.check, a.cell.errors)
 		}
 		if floor := apiCell(ads, "floor"); floor != nil && none > 0 {
