@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -56,15 +55,6 @@ func (c *cell) cpuPerRequest() time.Duration {
 		return 0
 	}
 	return c.cpu / time.Duration(c.requests)
-}
-
-// percentile returns the nearest-rank p-th percentile (0 < p <= 1) of sorted latencies.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(p*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
 // newClient is a keep-alive HTTPS/1.1 client with up to conns connections, trusting pool; like the

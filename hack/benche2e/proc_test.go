@@ -41,24 +41,3 @@ func TestCPUTimeOfThisProcess(t *testing.T) {
 		t.Errorf("CPU time went back: %v then %v", before, after)
 	}
 }
-
-func TestPercentile(t *testing.T) {
-	var lat []time.Duration
-	for i := 1; i <= 1000; i++ {
-		lat = append(lat, time.Duration(i)*time.Millisecond)
-	}
-	for _, c := range []struct {
-		p    float64
-		want time.Duration
-	}{{0.5, 500 * time.Millisecond}, {0.99, 990 * time.Millisecond}, {0.999, 999 * time.Millisecond}, {1, 1000 * time.Millisecond}, {0.0001, time.Millisecond}} {
-		if got := percentile(lat, c.p); got != c.want {
-			t.Errorf("percentile(%v) = %v, want %v", c.p, got, c.want)
-		}
-	}
-	if got := percentile(nil, 0.5); got != 0 {
-		t.Errorf("percentile of nothing = %v, want 0", got)
-	}
-	if got := percentile([]time.Duration{7}, 0.999); got != 7 {
-		t.Errorf("percentile of one = %v, want 7", got)
-	}
-}

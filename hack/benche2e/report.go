@@ -121,7 +121,7 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 		for _, s := range servers {
 			x := cells[c][s.name]
 			w("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", s.name, benchdoc.Thousands(int64(x.rate())), ratio(x.rate(), f.rate()),
-				ms(percentile(x.lat, 0.50)), ms(percentile(x.lat, 0.99)), ms(percentile(x.lat, 0.999)),
+				ms(benchdoc.Percentile(x.lat, 0.50)), ms(benchdoc.Percentile(x.lat, 0.99)), ms(benchdoc.Percentile(x.lat, 0.999)),
 				us(x.cpuPerRequest()), ratio(float64(x.cpuPerRequest()), float64(f.cpuPerRequest())), x.errors+x.wrong)
 		}
 		w("\n")
@@ -181,8 +181,8 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 				}
 				return us(d / time.Duration(a.cell.requests))
 			}
-			w("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", a.name, benchdoc.Thousands(int64(a.cell.rate())), ms(percentile(a.cell.lat, 0.50)),
-				ms(percentile(a.cell.lat, 0.99)), loss, perCreate(a.apiCPU), perCreate(a.webhookCPU), a.check, a.cell.errors)
+			w("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", a.name, benchdoc.Thousands(int64(a.cell.rate())), ms(benchdoc.Percentile(a.cell.lat, 0.50)),
+				ms(benchdoc.Percentile(a.cell.lat, 0.99)), loss, perCreate(a.apiCPU), perCreate(a.webhookCPU), a.check, a.cell.errors)
 		}
 		if floor := apiCell(ads, "floor"); floor != nil && none > 0 {
 			floorLoss := 1 - floor.rate()/none

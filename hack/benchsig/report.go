@@ -39,15 +39,9 @@ func machine(cosign string) env {
 	return e
 }
 
-// percentile is the nearest-rank percentile p of ds; with few samples p99 is the slowest.
+// percentile is the nearest-rank p-th percentile (0 < p <= 100) of ds, in any order.
 func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(float64(len(s))*p/100+0.999999) - 1
-	return s[max(0, min(i, len(s)-1))]
+	return benchdoc.Percentile(slices.Sorted(slices.Values(ds)), p/100)
 }
 
 func ms(d time.Duration) string {

@@ -1,6 +1,10 @@
 package benchdoc
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+	"time"
+)
 
 // Thousands formats n with commas: 10,040.
 func Thousands[T int | int64](n T) string {
@@ -12,4 +16,14 @@ func Thousands[T int | int64](n T) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// Percentile is the nearest-rank p-quantile (0 < p <= 1) of sorted, ascending durations; 0 when
+// there are none.
+func Percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
 }
