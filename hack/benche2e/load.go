@@ -32,6 +32,8 @@ type round struct {
 type cell struct {
 	round
 	peakRSS uint64
+	// rates is each round's throughput, for the spread between rounds.
+	rates []float64
 }
 
 func (c *cell) add(r round) {
@@ -41,6 +43,18 @@ func (c *cell) add(r round) {
 	c.elapsed += r.elapsed
 	c.cpu += r.cpu
 	c.lat = append(c.lat, r.lat...)
+	if r.elapsed > 0 {
+		c.rates = append(c.rates, float64(r.requests)/r.elapsed.Seconds())
+	}
+}
+
+// spread is the range of the per-round throughputs as a fraction of the mean: how much the same
+// admission moved between rounds of one run.
+func (c *cell) spread() float64 {
+	if len(c.rates) < 2 || c.rate() == 0 {
+		return 0
+	}
+	return (slices.Max(c.rates) - slices.Min(c.rates)) / c.rate()
 }
 
 func (c *cell) rate() float64 {

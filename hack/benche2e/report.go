@@ -109,6 +109,9 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 		w("  gets the same matchConditions as sealgate.\n")
 	}
 	w("\n")
+	if g := goalsTable(goals(o, cells, ads)); g != "" {
+		w("\n%s", g)
+	}
 	w("\n### Direct HTTPS\n\n")
 	w("Keep-alive HTTPS/1.1, one connection per client, the allowed and the denied AdmissionReview\n")
 	w("alternating. CPU / req is the server's user+system time over its rounds (`/proc/<pid>/stat`) divided\n")
