@@ -52,6 +52,9 @@ func TestGoals(t *testing.T) {
 			t.Errorf("goal %q: met = %v, want %v (%+v)", what, g.met, met, g)
 		}
 	}
+	if g := got["direct HTTPS, c=8: throughput against the floor"]; g.why != "" {
+		t.Errorf("without floor-json the floor goal has no note, got %q", g.why)
+	}
 	if len(got) != len(want) {
 		t.Errorf("got %d goals, want %d", len(got), len(want))
 	}
@@ -62,6 +65,16 @@ func TestGoals(t *testing.T) {
 	if !strings.Contains(table, "| missed (note 1) |") || !strings.Contains(table, "\nNote 1: the floor webhook") {
 		t.Errorf("the table should point a missed goal at its note:\n%s", table)
 	}
+
+	// A floor-json under the target says that no JSON-reading webhook can meet it.
+	cells[8]["floor-json"] = cellOf(700, time.Millisecond)
+	for _, g := range goals(o, cells, ads) {
+		if strings.Contains(g.what, "against the floor") && !strings.HasSuffix(g.what, "floor's") &&
+			(!strings.Contains(g.why, "floor-json") || !strings.Contains(g.measured, "floor-json 0.70×")) {
+			t.Errorf("floor-json at 0.70×: goal %+v should say it is out of reach", g)
+		}
+	}
+	delete(cells[8], "floor-json")
 
 	// Without the peers and the API server, only what was measured is judged.
 	only := map[int]map[string]*cell{8: {"floor": cells[8]["floor"], "sealgate": cells[8]["sealgate"]}}

@@ -63,7 +63,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds per server and concurrency (direct HTTPS)")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of one round (direct HTTPS)")
 	flag.StringVar(&concs, "c", "1,8,32", "concurrencies (direct HTTPS), comma-separated")
-	flag.StringVar(&servers, "servers", "floor,sealgate,psa-webhook,rego", "servers measured directly, comma-separated; the first is the floor the ratios are to")
+	flag.StringVar(&servers, "servers", "floor,floor-json,sealgate,psa-webhook,rego", "servers measured directly, comma-separated; the first is the floor the ratios are to")
 	flag.BoolVar(&o.api, "api", true, "also measure through the API server")
 	flag.IntVar(&o.apiRounds, "api-rounds", 3, "rounds per admission (through the API server)")
 	flag.DurationVar(&o.apiDuration, "api-duration", 8*time.Second, "length of one round (through the API server)")

@@ -233,9 +233,13 @@ func startServers(which []string, bin, baseline, dir, kubeconfig string, c *cert
 		a := addr(port)
 		s := &server{name: name, url: "https://" + a + "/validate", health: "https://" + a + "/healthz", verdicts: true}
 		switch name {
-		case "floor":
+		case "floor", "floor-json":
 			s.verdicts = false
-			err = s.start(dir, hc, filepath.Join(bin, "benche2e-floor"), "-addr", a, "-cert", c.certFile, "-key", c.keyFile)
+			args := []string{"-addr", a, "-cert", c.certFile, "-key", c.keyFile}
+			if name == "floor-json" {
+				args = append(args, "-validate")
+			}
+			err = s.start(dir, hc, filepath.Join(bin, "benche2e-floor"), args...)
 		case "rego":
 			err = s.start(dir, hc, filepath.Join(bin, "benche2e-rego"), "-addr", a, "-cert", c.certFile, "-key", c.keyFile)
 		case "sealgate", "sealgate-baseline":
@@ -278,7 +282,7 @@ func startServers(which []string, bin, baseline, dir, kubeconfig string, c *cert
 				"--config", cfg, "--tls-cert-file", c.certFile, "--tls-private-key-file", c.keyFile,
 				"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port))
 		default:
-			return fail(fmt.Errorf("unknown server %q (known: floor, sealgate, psa-webhook, rego)", name))
+			return fail(fmt.Errorf("unknown server %q (known: floor, floor-json, sealgate, psa-webhook, rego)", name))
 		}
 		if err != nil {
 			return fail(err)

@@ -4,7 +4,11 @@
 // faster over the same TLS and HTTP stack, so the others' figures are read as ratios to it, and
 // through the API server it is what calling any webhook costs.
 //
-//	floor -addr 127.0.0.1:9443 -cert tls.crt -key tls.key
+// With -validate it also checks that the body is one valid JSON value, with jsontext and the options
+// sealgate's decoder uses (duplicate names allowed, invalid UTF-8 replaced as the API server does),
+// and answers 400 otherwise: the least any webhook that reads its input as JSON must spend.
+//
+//	floor -addr 127.0.0.1:9443 -cert tls.crt -key tls.key [-validate]
 package main
 
 import (
@@ -16,6 +20,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The response is head, the request's uid, tail.
@@ -27,6 +33,12 @@ var (
 
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// decoders are the -validate decoders, reused as sealgate reuses its own.
+var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewBuffer(nil)) }}
+
+// jsonOptions are the syntax options of sealgate's decoder (workload.Options).
+var jsonOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
+
 // maxBody bounds a request body, like the API server's object limit plus the envelope.
 const maxBody = 4 << 20
 
@@ -34,6 +46,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:9443", "address to listen on (HTTPS)")
 	cert := flag.String("cert", "tls.crt", "PEM serving certificate")
 	key := flag.String("key", "tls.key", "PEM private key")
+	validate := flag.Bool("validate", false, "check that each body is one valid JSON value before answering")
 	flag.Parse()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
@@ -44,6 +57,12 @@ func main() {
 		if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBody)); err != nil {
 			http.Error(w, "reading the body: "+err.Error(), http.StatusBadRequest)
 			return
+		}
+		if *validate {
+			if err := valid(buf.Bytes()); err != nil {
+				http.Error(w, "the body is not one JSON value: "+err.Error(), http.StatusBadRequest)
+				return
+			}
 		}
 		out, ok := answer(buf.Bytes())
 		if !ok {
@@ -79,4 +98,18 @@ func answer(body []byte) ([]byte, bool) {
 	}
 	out := make([]byte, 0, len(head)+n+len(tail))
 	return append(append(append(out, head...), uid[:n]...), tail...), true
+}
+
+// valid reports whether body is exactly one valid JSON value: scanned in full, nothing after it.
+func valid(body []byte) error {
+	dec := decoders.Get().(*jsontext.Decoder)
+	defer decoders.Put(dec)
+	dec.Reset(bytes.NewBuffer(body), jsonOptions...) // a Buffer is scanned in place, as sealgate does
+	if _, err := dec.ReadValue(); err != nil {
+		return err
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return errors.New("data after the first value")
+	}
+	return nil
 }

@@ -37,3 +37,27 @@ func TestAnswerEchoesTheRequestUID(t *testing.T) {
 		t.Error("a body without a uid was answered")
 	}
 }
+
+// -validate accepts the captured bodies and refuses what is not exactly one JSON value.
+func TestValid(t *testing.T) {
+	for _, f := range []string{"../testdata/review-allowed.json", "../testdata/review-denied.json"} {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := valid(body); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	// Duplicate names and invalid UTF-8 are read as the API server reads them, not refused.
+	for _, ok := range []string{`{"a":1,"a":2}`, "{\"a\":\"\xff\"}", ` {"uid":"x"} `} {
+		if err := valid([]byte(ok)); err != nil {
+			t.Errorf("valid(%q) = %v, want nil", ok, err)
+		}
+	}
+	for _, bad := range []string{``, `{"a":1`, `{"a":1}{}`, `{"a":1} x`, `{"a":01}`, `{"a":"\x01"}`, `[1,]`} {
+		if err := valid([]byte(bad)); err == nil {
+			t.Errorf("valid(%q) = nil, want an error", bad)
+		}
+	}
+}
