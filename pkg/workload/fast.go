@@ -33,6 +33,7 @@ var fast = json.JoinUnmarshalers(
 	json.UnmarshalFromFunc(unmarshalVolumeMount),
 	json.UnmarshalFromFunc(unmarshalProbe),
 	json.UnmarshalFromFunc(unmarshalSecurityContext),
+	json.UnmarshalFromFunc(unmarshalPodSecurityContext),
 	json.UnmarshalFromFunc(unmarshalResources),
 	json.UnmarshalFromFunc(unmarshalHTTPGet),
 	json.UnmarshalFromFunc(unmarshalTCPSocket),

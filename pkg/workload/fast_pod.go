@@ -38,7 +38,19 @@ func podSpecMember(dec *jsontext.Decoder, s *corev1.PodSpec, name []byte) (err e
 	case "hostIPC":
 		err = boolean(dec, &s.HostIPC)
 	case "securityContext":
-		err = json.UnmarshalDecode(dec, &s.SecurityContext)
+		err = optional(dec, &s.SecurityContext, unmarshalPodSecurityContext)
+	case "terminationGracePeriodSeconds":
+		err = optional(dec, &s.TerminationGracePeriodSeconds, integer)
+	case "activeDeadlineSeconds":
+		err = optional(dec, &s.ActiveDeadlineSeconds, integer)
+	case "priority":
+		err = optional(dec, &s.Priority, integer)
+	case "enableServiceLinks":
+		err = optional(dec, &s.EnableServiceLinks, boolean)
+	case "automountServiceAccountToken":
+		err = optional(dec, &s.AutomountServiceAccountToken, boolean)
+	case "preemptionPolicy":
+		err = optional(dec, &s.PreemptionPolicy, str)
 	case "hostname":
 		err = str(dec, &s.Hostname)
 	case "subdomain":
@@ -306,6 +318,32 @@ func securityContextMember(dec *jsontext.Decoder, c *corev1.SecurityContext, nam
 		err = optional(dec, &c.SeccompProfile, unmarshalSeccompProfile)
 	default: // capabilities, seccompProfile, seLinuxOptions, windowsOptions, appArmorProfile, ...
 		err = skipOrFallback(dec, securityFields, reflect.ValueOf(c), name)
+	}
+	return err
+}
+
+// unmarshalPodSecurityContext reads the pod's security context, which every pod has (the API server
+// writes {} when none was given).
+func unmarshalPodSecurityContext(dec *jsontext.Decoder, c *corev1.PodSecurityContext) error {
+	return decodeObject(dec, podSecurityType, c, podSecurityContextMember)
+}
+
+func podSecurityContextMember(dec *jsontext.Decoder, c *corev1.PodSecurityContext, name []byte) (err error) {
+	switch string(name) {
+	case "runAsUser":
+		err = optional(dec, &c.RunAsUser, integer)
+	case "runAsGroup":
+		err = optional(dec, &c.RunAsGroup, integer)
+	case "runAsNonRoot":
+		err = optional(dec, &c.RunAsNonRoot, boolean)
+	case "fsGroup":
+		err = optional(dec, &c.FSGroup, integer)
+	case "supplementalGroups":
+		err = list(dec, &c.SupplementalGroups, integer)
+	case "seccompProfile":
+		err = optional(dec, &c.SeccompProfile, unmarshalSeccompProfile)
+	default: // seLinuxOptions, windowsOptions, sysctls, appArmorProfile, the policies, and any newer field
+		err = skipOrFallback(dec, podSecurityFields, reflect.ValueOf(c), name)
 	}
 	return err
 }

@@ -162,6 +162,8 @@ var (
 	portType           = reflect.TypeFor[corev1.ContainerPort]()
 	probeType          = reflect.TypeFor[corev1.Probe]()
 	securityType       = reflect.TypeFor[corev1.SecurityContext]()
+	podSecurityType    = reflect.TypeFor[corev1.PodSecurityContext]()
+	podSecurityFields  = fields(podSecurityType)
 	resourcesType      = reflect.TypeFor[corev1.ResourceRequirements]()
 	httpGetType        = reflect.TypeFor[corev1.HTTPGetAction]()
 	tcpSocketType      = reflect.TypeFor[corev1.TCPSocketAction]()
