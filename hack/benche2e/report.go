@@ -56,7 +56,7 @@ version, enforced:
   TLS and HTTP stack is faster. Like sealgate, it speaks HTTP/1.1 only, which is what the API server
   uses for every webhook behind a Service.
 - **floor-json**: the floor that also checks, before answering, that the body is one valid JSON value
-  (jsontext, with the options of sealgate's decoder) and builds nothing: the least any webhook that reads
+  (jsontext, with the decoder options sealgate uses) and builds nothing: the least any webhook that reads
   its input as JSON must spend, whatever it then does.
 - **sealgate**: 'sealgate serve' with one ClusterAdmissionPolicy ('podSecurity: {level: restricted,
   version: latest}') from a file, external certificates, audit and leader election off, and
