@@ -80,6 +80,11 @@ type pssChecker struct {
 	checks map[psapolicy.CheckID][]psapolicy.VersionedCheck
 	// maxVersion is the newest version any check has; "latest" and newer versions evaluate as it.
 	maxVersion psaapi.Version
+	// rules is each check's rule name, "podSecurity.<check>", built once: a denial names several.
+	rules map[psapolicy.CheckID]string
+	// standards remembers standard's answers (LevelVersion to string) for latest and the versions up
+	// to maxVersion: a denial names the standard in every finding.
+	standards sync.Map
 }
 
 // pssIDSep separates the check ID from upstream's reason in a tagged ForbiddenReason. No check ID
@@ -87,10 +92,12 @@ type pssChecker struct {
 const pssIDSep = "\x00"
 
 func newPSSChecker(checks []psapolicy.Check) (*pssChecker, error) {
-	c := &pssChecker{checks: make(map[psapolicy.CheckID][]psapolicy.VersionedCheck, len(checks))}
+	c := &pssChecker{checks: make(map[psapolicy.CheckID][]psapolicy.VersionedCheck, len(checks)),
+		rules: make(map[psapolicy.CheckID]string, len(checks))}
 	tagged := make([]psapolicy.Check, len(checks))
 	for i, chk := range checks {
 		c.checks[chk.ID] = chk.Versions
+		c.rules[chk.ID] = "podSecurity." + string(chk.ID)
 		if n := len(chk.Versions); n > 0 && c.maxVersion.Older(chk.Versions[n-1].MinimumVersion) {
 			c.maxVersion = chk.Versions[n-1].MinimumVersion
 		}
@@ -168,9 +175,12 @@ func (c *pssChecker) check(cfg *pssConfig, t *Target, out *Findings) {
 // the pod spec when there is no locator (a check newer than this code) or it finds nothing. x is
 // the locator run to reuse (its probe container slice is kept), or nil.
 func (c *pssChecker) locate(out *Findings, lv psaapi.LevelVersion, id psapolicy.CheckID, reason, detail string, t *Target, scope pssScope, x *pssLocate) {
-	rule := "podSecurity"
-	if id != "" {
-		rule += "." + string(id)
+	rule, ok := c.rules[id]
+	if !ok {
+		rule = "podSecurity"
+		if id != "" {
+			rule += "." + string(id)
+		}
 	}
 	standard := c.standard(lv)
 	if loc := pssLocators[id]; loc != nil {
@@ -227,10 +237,19 @@ func (c *pssChecker) checkAt(id psapolicy.CheckID, v psaapi.Version) psapolicy.C
 // standard names the level and version in messages: "the restricted Pod Security Standard (v1.22)",
 // or "(latest, v1.37)" so that a reader knows which rules "latest" meant.
 func (c *pssChecker) standard(lv psaapi.LevelVersion) string {
-	if lv.Version.Latest() {
-		return "the " + string(lv.Level) + " Pod Security Standard (latest, " + pssVersion(c.maxVersion) + ")"
+	if s, ok := c.standards.Load(lv); ok {
+		return s.(string)
 	}
-	return "the " + string(lv.Level) + " Pod Security Standard (" + pssVersion(lv.Version) + ")"
+	s := "the " + string(lv.Level) + " Pod Security Standard (" + pssVersion(lv.Version) + ")"
+	if lv.Version.Latest() {
+		s = "the " + string(lv.Level) + " Pod Security Standard (latest, " + pssVersion(c.maxVersion) + ")"
+	}
+	if lv.Version.Latest() || !c.maxVersion.Older(lv.Version) {
+		// Bounded: three levels, "latest" and the versions up to the newest check's. A policy may name
+		// any later version; those are built each time, not remembered.
+		c.standards.Store(lv, s)
+	}
+	return s
 }
 
 // pssVersion is v.String() without fmt: it is written into every podSecurity denial.
