@@ -103,7 +103,7 @@ func report(e env, o options, servers []*server, cells map[int]map[string]*cell,
 	w("| Bodies | %s |\n", e.bodies)
 	w("| Direct HTTPS | %d rounds of %s per server and concurrency, servers alternating |\n", o.rounds, o.duration)
 	if len(ads) > 0 {
-		w("| Through the API server | %d rounds of %s per admission, %d clients, admissions alternating |\n", o.apiRounds, o.apiDuration, o.apiClients)
+		w("| Through the API server | a warm-up round, then %d rounds of %s per admission, %d clients, admissions alternating (each round starting one later) |\n", o.apiRounds, o.apiDuration, o.apiClients)
 	}
 	w("\n%s", peers)
 	if e.baseline != "" {
