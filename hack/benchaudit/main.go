@@ -87,7 +87,7 @@ func run() int {
 	flag.IntVar(&o.Runs, "runs", 3, "runs of `sealgate audit`; the wall time reported is their median")
 	flag.DurationVar(&o.Settle, "settle", 10*time.Second, "how long a serve process runs after its audit (or readiness) before its memory is read")
 	flag.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "how long to wait for the background audit's summary report")
-	flag.StringVar(&o.Out, "out", "docs/performance.md", "file whose audit-scale region is rewritten; empty: print only")
+	flag.StringVar(&o.Out, "out", benchdoc.PerformanceDoc, "file whose audit-scale region is rewritten; empty: print only")
 	flag.StringVar(&o.MemLimit, "gomemlimit", chartGoMemLimit, "GOMEMLIMIT of one more serve run with the audit (default: what sealgate sets under the chart's memory limit); empty: no such run")
 	flag.Parse()
 	if err := o.sizes.validate(); err != nil {

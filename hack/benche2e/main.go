@@ -57,7 +57,7 @@ func main() {
 	var o options
 	var concs, servers string
 	flag.StringVar(&o.bin, "bin", "bin", "directory of the binaries")
-	flag.StringVar(&o.out, "out", "docs/performance.md", "file whose bench-e2e region is rewritten (empty: print the region only)")
+	flag.StringVar(&o.out, "out", benchdoc.PerformanceDoc, "file whose bench-e2e region is rewritten (empty: print the region only)")
 	flag.StringVar(&o.bodies, "bodies", "capture", "AdmissionReview bodies: capture (from the local API server) or testdata (hack/benche2e/testdata)")
 	flag.BoolVar(&o.saveBodies, "save-bodies", false, "write the captured bodies to hack/benche2e/testdata")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds per server and concurrency (direct HTTPS)")

@@ -45,7 +45,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.bin, "bin", "bin", "directory of the cosign binary")
-	flag.StringVar(&o.out, "out", "docs/performance.md", "file whose bench-signatures region is rewritten (empty: print the region only)")
+	flag.StringVar(&o.out, "out", benchdoc.PerformanceDoc, "file whose bench-signatures region is rewritten (empty: print the region only)")
 	flag.IntVar(&o.samples, "samples", 30, "cold verifications by sealgate per format")
 	flag.IntVar(&o.cosignSamples, "cosign-samples", 5, "cold `cosign verify` runs per format")
 	flag.IntVar(&o.images, "images", 100, "distinct signed images admitted concurrently")
