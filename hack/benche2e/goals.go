@@ -117,8 +117,8 @@ func goalsTable(gs []goal) string {
 	}
 	var b strings.Builder
 	b.WriteString("### Goals\n\n")
-	b.WriteString("The goals set for sealgate's cost, judged on this run's figures (ratios within the run, so they\n")
-	b.WriteString("carry across machines):\n\n")
+	b.WriteString("The goals set for sealgate's cost, judged on this run's figures (the throughput goals are ratios\n")
+	b.WriteString("within the run, so they carry across machines):\n\n")
 	b.WriteString("| goal | target | this run | |\n|---|---|---|---|\n")
 	var notes []string
 	for _, g := range gs {
