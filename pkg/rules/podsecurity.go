@@ -73,7 +73,7 @@ var defaultPSS = sync.OnceValues(func() (*pssChecker, error) {
 })
 
 // pssChecker evaluates pods with upstream's evaluator, built once over checks whose results carry
-// their check ID. It is immutable and safe for concurrent use.
+// their check ID. It is safe for concurrent use: only its standards cache changes after it is built.
 type pssChecker struct {
 	eval psapolicy.Evaluator
 	// checks holds each check's versions as upstream wrote them (not tagged), for the locators' probes.
