@@ -40,6 +40,7 @@ type options struct {
 	conc          int
 	format        string
 	trace         bool
+	latency       time.Duration
 }
 
 func main() {
@@ -51,10 +52,11 @@ func main() {
 	flag.IntVar(&o.images, "images", 100, "distinct signed images admitted concurrently")
 	flag.IntVar(&o.conc, "c", 16, "concurrency of the batch, for sealgate and cosign alike")
 	flag.StringVar(&o.format, "format", "bundle", "signature format of the batch: bundle or classic")
+	flag.DurationVar(&o.latency, "latency", 0, "time the registry waits before answering each request, as a registry a round trip away would (0: loopback as it is)")
 	flag.BoolVar(&o.trace, "trace", false, "log the registry requests of the first cold verification of each format, by sealgate and by cosign, as they come")
 	flag.Parse()
-	if o.samples < 1 || o.cosignSamples < 0 || o.images < 1 || o.conc < 1 || (o.format != "bundle" && o.format != "classic") {
-		fmt.Fprintln(os.Stderr, "benchsig: -samples, -images and -c must be at least 1, -cosign-samples at least 0, -format bundle or classic")
+	if o.samples < 1 || o.cosignSamples < 0 || o.images < 1 || o.conc < 1 || (o.format != "bundle" && o.format != "classic") || o.latency < 0 || o.latency > time.Second {
+		fmt.Fprintln(os.Stderr, "benchsig: -samples, -images and -c must be at least 1, -cosign-samples at least 0, -format bundle or classic, -latency from 0 to 1s")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -87,7 +89,7 @@ func run(ctx context.Context, o options) error {
 	e.loadBefore = benchdoc.LoadAverage()
 	start := time.Now()
 
-	tr := &tracer{log: o.trace}
+	tr := &tracer{log: o.trace, latency: o.latency}
 	reg, err := registry.Start(dir, true, tr.wrap)
 	if err != nil {
 		return err

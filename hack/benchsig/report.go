@@ -84,7 +84,11 @@ func report(e env, o options, colds []*cold, b *batchResult) string {
 	w("the ratios, which are measured in the same run, rather than the absolute figures.\n\n")
 	w("| | |\n|---|---|\n")
 	w("| Date | %s |\n| Commit | %s |\n| Go | `%s` |\n| CPU | %s |\n| Cores | %d |\n", e.Date, e.Commit, e.Go, e.CPU, e.Cores)
-	w("| Load average (1, 5, 15 min) | before %s; after %s |\n| cosign | %s |\n| Run time | %s |\n\n", e.loadBefore, e.loadAfter, e.cosign, e.elapsed.Round(time.Second))
+	w("| Load average (1, 5, 15 min) | before %s; after %s |\n| cosign | %s |\n| Run time | %s |\n", e.loadBefore, e.loadAfter, e.cosign, e.elapsed.Round(time.Second))
+	if o.latency > 0 {
+		w("| Registry latency | %s before each answer (`-latency`), as a registry a round trip away; TLS handshakes are not delayed |\n", o.latency)
+	}
+	w("\n")
 	w("The registry is go-containerregistry's, served over TLS on 127.0.0.1 with the OCI referrers API\n")
 	w("(`test/registry`, the signatures tier's), and counts every HTTP request it answers. Images are random,\n")
 	w("signed by `cosign sign --key` offline (no transparency log; `cosign verify` runs with\n")

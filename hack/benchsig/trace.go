@@ -6,15 +6,18 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // tracer records the registry requests of one verification, so that the report lists what each
 // request is for (and -trace logs them as they come).
 type tracer struct {
-	log  bool
-	on   atomic.Bool
-	mu   sync.Mutex
-	reqs []string
+	log bool
+	// latency is waited before each answer, to stand for a registry a round trip away.
+	latency time.Duration
+	on      atomic.Bool
+	mu      sync.Mutex
+	reqs    []string
 }
 
 // hex64 is a digest's hex, shortened in the report.
@@ -32,6 +35,9 @@ func (t *tracer) wrap(h http.Handler) http.Handler {
 				t.reqs = append(t.reqs, req)
 			}
 			t.mu.Unlock()
+		}
+		if t.latency > 0 {
+			time.Sleep(t.latency)
 		}
 		h.ServeHTTP(w, r)
 	})
