@@ -108,14 +108,35 @@ func (r *registry) fetch(ctx context.Context, repository, digest string, kc auth
 		return nil, v1.Hash{}, err
 	}
 	ropts = append(ropts, remote.Reuse(p))
-	out := &signatures{}
-	r.fetchClassic(d, ropts, out)
-	if len(out.errs) > 0 {
-		// The registry failed already; asking it again would only repeat the failure and the wait.
-		return out, h, nil
+	// The two formats are read at once: each is two or three round trips, one after the other, and
+	// neither needs the other's answer. The puller pings and authenticates once for both.
+	classic, bundles := &signatures{}, &signatures{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.fetchClassic(d, ropts, classic)
+	}()
+	r.fetchBundles(d, ropts, bundles, withAttestations)
+	<-done
+	if len(classic.errs) > 0 {
+		// The registry failed: its failure is reported once, and nothing read beside it counts, as
+		// when the formats were read one after the other and the bundles were not asked for.
+		return classic, h, nil
 	}
-	r.fetchBundles(d, ropts, out, withAttestations)
-	return out, h, nil
+	return classic.merge(bundles), h, nil
+}
+
+// merge adds what o read to s and returns s.
+func (s *signatures) merge(o *signatures) *signatures {
+	s.classic = append(s.classic, o.classic...)
+	s.bundles = append(s.bundles, o.bundles...)
+	s.found += o.found
+	s.skipped += o.skipped
+	s.errs = append(s.errs, o.errs...)
+	s.attestations = append(s.attestations, o.attestations...)
+	s.attFound += o.attFound
+	s.attSkipped += o.attSkipped
+	return s
 }
 
 func (r *registry) fetchClassic(d name.Digest, ropts []remote.Option, out *signatures) {
