@@ -52,7 +52,7 @@ func main() {
 	flag.IntVar(&o.images, "images", 100, "distinct signed images admitted concurrently")
 	flag.IntVar(&o.conc, "c", 16, "concurrency of the batch, for sealgate and cosign alike")
 	flag.StringVar(&o.format, "format", "bundle", "signature format of the batch: bundle or classic")
-	flag.DurationVar(&o.latency, "latency", 0, "time the registry waits before answering each request, as a registry a round trip away would (0: loopback as it is)")
+	flag.DurationVar(&o.latency, "latency", 0, "round trip the registry waits before answering each request, and twice more for the first request on a connection (its TCP and TLS handshakes), as a registry that far away would (0: loopback as it is)")
 	flag.BoolVar(&o.trace, "trace", false, "log the registry requests of the first cold verification of each format, by sealgate and by cosign, as they come")
 	flag.Parse()
 	if o.samples < 1 || o.cosignSamples < 0 || o.images < 1 || o.conc < 1 || (o.format != "bundle" && o.format != "classic") || o.latency < 0 || o.latency > time.Second {

@@ -86,7 +86,7 @@ func report(e env, o options, colds []*cold, b *batchResult) string {
 	w("| Date | %s |\n| Commit | %s |\n| Go | `%s` |\n| CPU | %s |\n| Cores | %d |\n", e.Date, e.Commit, e.Go, e.CPU, e.Cores)
 	w("| Load average (1, 5, 15 min) | before %s; after %s |\n| cosign | %s |\n| Run time | %s |\n", e.loadBefore, e.loadAfter, e.cosign, e.elapsed.Round(time.Second))
 	if o.latency > 0 {
-		w("| Registry latency | %s before each answer (`-latency`), as a registry a round trip away; TLS handshakes are not delayed |\n", o.latency)
+		w("| Registry round trip | %s waited before each answer, and twice more before the first on a connection (its TCP and TLS handshakes) (`-latency`) |\n", o.latency)
 	}
 	w("\n")
 	w("The registry is go-containerregistry's, served over TLS on 127.0.0.1 with the OCI referrers API\n")

@@ -13,11 +13,14 @@ import (
 // request is for (and -trace logs them as they come).
 type tracer struct {
 	log bool
-	// latency is waited before each answer, to stand for a registry a round trip away.
+	// latency is waited before each answer, to stand for a registry a round trip away; the first
+	// answer on a connection waits two more, for the TCP and TLS handshakes that opened it.
 	latency time.Duration
-	on      atomic.Bool
-	mu      sync.Mutex
-	reqs    []string
+	// conns are the client addresses seen, one per connection.
+	conns sync.Map
+	on    atomic.Bool
+	mu    sync.Mutex
+	reqs  []string
 }
 
 // hex64 is a digest's hex, shortened in the report.
@@ -37,7 +40,11 @@ func (t *tracer) wrap(h http.Handler) http.Handler {
 			t.mu.Unlock()
 		}
 		if t.latency > 0 {
-			time.Sleep(t.latency)
+			d := t.latency
+			if _, seen := t.conns.LoadOrStore(r.RemoteAddr, true); !seen {
+				d += 2 * t.latency
+			}
+			time.Sleep(d)
 		}
 		h.ServeHTTP(w, r)
 	})
