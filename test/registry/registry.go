@@ -59,6 +59,9 @@ func Start(dir string, referrers bool, wrap func(http.Handler) http.Handler) (*S
 			s.conns.Add(1)
 		}
 	}
+	// HTTP/2 as well as HTTP/1.1, as the public registries serve: clients that read several things at
+	// once share one connection instead of opening one each.
+	s.Srv.EnableHTTP2 = true
 	s.Srv.StartTLS()
 	s.Host = strings.TrimPrefix(s.Srv.URL, "https://")
 	s.CAFile = filepath.Join(dir, "registry-ca.pem")
