@@ -136,7 +136,9 @@ func report(e env, o options, colds []*cold, b *batchResult) string {
 	w("generation, so a pod whose images are pinned by digest costs no registry request at all.\n\n")
 	w("Rerun: `make bench-signatures` (under a minute on 2 cores, most of it cosign). Smaller or other runs:\n")
 	w("`BENCH_SIG_FLAGS='-images 20 -samples 10 -cosign-samples 2 -c 8 -format classic -out \"\"'` (`-out \"\"`\n")
-	w("prints the region instead of writing it).\n")
+	w("prints the region instead of writing it). `-latency 10ms` waits a round trip before each registry\n")
+	w("answer (and two more on a new connection), so that the round trips a verification makes show in its\n")
+	w("time as they would against a registry that far away.\n")
 	w("%s\n", regionEnd)
 	return s.String()
 }
