@@ -118,3 +118,22 @@ func TestMergeKeepsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// A panic while reading one format reaches the caller's goroutine, where the admission's recovery
+// is, instead of ending the process; both functions have run when together returns.
+func TestTogetherRaisesThePanicInTheCaller(t *testing.T) {
+	ran := false
+	got := func() (p any) {
+		defer func() { p = recover() }()
+		together(func() { panic("malformed signature") }, func() { ran = true })
+		return nil
+	}()
+	if got != "malformed signature" || !ran {
+		t.Errorf("recovered %v, g ran %v; want the panic raised in the caller after g ran", got, ran)
+	}
+	f, g := false, false
+	together(func() { f = true }, func() { g = true })
+	if !f || !g {
+		t.Errorf("f ran %v, g ran %v; want both done when together returns", f, g)
+	}
+}

@@ -111,19 +111,31 @@ func (r *registry) fetch(ctx context.Context, repository, digest string, kc auth
 	// The two formats are read at once: each is two or three round trips, one after the other, and
 	// neither needs the other's answer. The puller pings and authenticates once for both.
 	classic, bundles := &signatures{}, &signatures{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.fetchClassic(d, ropts, classic)
-	}()
-	r.fetchBundles(d, ropts, bundles, withAttestations)
-	<-done
+	together(func() { r.fetchClassic(d, ropts, classic) }, func() { r.fetchBundles(d, ropts, bundles, withAttestations) })
 	if len(classic.errs) > 0 {
 		// The registry failed: its failure is reported once, and nothing read beside it counts, as
 		// when the formats were read one after the other and the bundles were not asked for.
 		return classic, h, nil
 	}
 	return classic.merge(bundles), h, nil
+}
+
+// together runs f on a goroutine of its own and g on this one, and returns once both have. A panic
+// in f is raised again here, on the admission's goroutine, whose recovery answers the request and
+// counts it, as it would have had f run here (a panic on another goroutine ends the process).
+func together(f, g func()) {
+	var p any
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { p = recover() }()
+		f()
+	}()
+	g()
+	<-done
+	if p != nil {
+		panic(p)
+	}
 }
 
 // merge adds what o read to s and returns s.
