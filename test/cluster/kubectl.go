@@ -83,6 +83,14 @@ func (c *Cluster) WaitPolicyReady(t testing.TB, name string, timeout time.Durati
 // Eventually polls f until it reports true, failing the test with f's last word at the deadline.
 func Eventually(t testing.TB, timeout time.Duration, what string, f func() (bool, string)) {
 	t.Helper()
+	EventuallyContext(t.Context(), t, timeout, what, f)
+}
+
+// EventuallyContext is Eventually that stops early when ctx ends rather than when the test does. A
+// cleanup function needs it: the test's context is canceled before cleanups run, so Eventually
+// there would give up after the first try.
+func EventuallyContext(ctx context.Context, t testing.TB, timeout time.Duration, what string, f func() (bool, string)) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		ok, last := f()
@@ -93,8 +101,8 @@ func Eventually(t testing.TB, timeout time.Duration, what string, f func() (bool
 			t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
 		}
 		select {
-		case <-t.Context().Done():
-			t.Fatalf("test ended waiting for %s; last: %s", what, last)
+		case <-ctx.Done():
+			t.Fatalf("stopped (%v) waiting for %s; last: %s", context.Cause(ctx), what, last)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

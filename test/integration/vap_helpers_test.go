@@ -22,6 +22,7 @@ import (
 	"github.com/sealgate/sealgate/pkg/policy"
 	"github.com/sealgate/sealgate/pkg/vap"
 	"github.com/sealgate/sealgate/pkg/webhookconfig"
+	"github.com/sealgate/sealgate/test/cluster"
 )
 
 // vapDenied is the verdict of an object a generated ValidatingAdmissionPolicy denied.
@@ -160,7 +161,8 @@ func withoutWebhook(t *testing.T, probe map[string]any) {
 			t.Errorf("restoring the webhook configuration: %v", err)
 			return
 		}
-		waitProbe(t, probe, denied, "sealgate's webhook is called again")
+		// ctx, not the test's context: that one is canceled before cleanups run.
+		waitProbeContext(ctx, t, probe, denied, "sealgate's webhook is called again")
 	})
 	waitProbe(t, probe, admitted, "the API server no longer calls sealgate's webhook")
 }
@@ -168,7 +170,13 @@ func withoutWebhook(t *testing.T, probe map[string]any) {
 // waitProbe waits until creating probe (dryRun) gives want.
 func waitProbe(t *testing.T, probe map[string]any, want verdict, what string) {
 	t.Helper()
-	eventually(t, settle, what, func() (bool, string) {
+	waitProbeContext(t.Context(), t, probe, want, what)
+}
+
+// waitProbeContext is waitProbe that gives up when ctx ends.
+func waitProbeContext(ctx context.Context, t *testing.T, probe map[string]any, want verdict, what string) {
+	t.Helper()
+	cluster.EventuallyContext(ctx, t, settle, what, func() (bool, string) {
 		v, msg, err := vapVerdict(context.Background(), &unstructured.Unstructured{Object: deepCopy(probe).(map[string]any)})
 		return err == nil && v == want, fmt.Sprintf("%s: %s %v", v, msg, err)
 	})
