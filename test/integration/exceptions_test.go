@@ -80,7 +80,7 @@ func TestExceptionWaives(t *testing.T) {
 	if r.Err != nil {
 		t.Fatalf("the waived pod was not admitted: %s", r)
 	}
-	t.Cleanup(func() { kubectl(t, "", "delete", "pod", "agent-1", "-n", ns, "--wait=false") })
+	t.Cleanup(func() { cleanupKubectl(t, "delete", "pod", "agent-1", "-n", ns, "--ignore-not-found", "--wait=false") })
 	want := fmt.Sprintf("Warning: sealgate: 1 violation waived by PolicyException %s/exc-waive; reported in the audit log, not enforced", cluster.Namespace)
 	if !strings.Contains(r.Stderr, want) {
 		t.Errorf("no warning %q: %s", want, r)

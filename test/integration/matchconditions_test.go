@@ -85,7 +85,7 @@ func TestMatchConditionsSkipRequests(t *testing.T) {
 
 	before = requests()
 	mustKubectl(t, pod(act, "ok", ""), "apply", "-f", "-")
-	t.Cleanup(func() { kubectl(t, "", "delete", "pod", "ok", "-n", act, "--ignore-not-found", "--wait=false") })
+	t.Cleanup(func() { cleanupKubectl(t, "delete", "pod", "ok", "-n", act, "--ignore-not-found", "--wait=false") })
 	expect("a compliant pod the policy checks", before, 1)
 
 	before = requests()
