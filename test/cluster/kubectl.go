@@ -49,6 +49,17 @@ func (c *Cluster) Run(t testing.TB, stdin string, args ...string) Result {
 	return Result{Args: args, Stdout: out, Stderr: errOut, Err: err}
 }
 
+// CleanupRun runs kubectl from a t.Cleanup function, where t.Context() (which Run would use) is
+// already canceled, and reports a failure without stopping the other cleanups.
+func (c *Cluster) CleanupRun(t testing.TB, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), KubectlTimeout)
+	defer cancel()
+	if out, errOut, err := c.Kubectl(ctx, "", args...); err != nil {
+		t.Errorf("cleanup: kubectl %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+	}
+}
+
 // MustRun runs kubectl and fails the test unless it succeeds.
 func (c *Cluster) MustRun(t testing.TB, stdin string, args ...string) Result {
 	t.Helper()

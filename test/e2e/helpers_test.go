@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -84,14 +83,10 @@ func policyYAML(name, spec string) string {
 	return fmt.Sprintf("apiVersion: sealgate.dev/v1alpha1\nkind: ClusterAdmissionPolicy\nmetadata: {name: %s}\nspec: %s\n", name, spec)
 }
 
-// cleanupKubectl runs kubectl from a t.Cleanup function, where t.Context() is already canceled.
+// cleanupKubectl runs kubectl from a t.Cleanup function (see cluster.CleanupRun).
 func cleanupKubectl(t *testing.T, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), kubectlTimeout)
-	defer cancel()
-	if out, errOut, err := env.Kubectl(ctx, "", args...); err != nil {
-		t.Errorf("cleanup: kubectl %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
-	}
+	env.CleanupRun(t, args...)
 }
 
 // applyPolicy applies a policy with kubectl, deletes it when the test ends, and waits until it is in

@@ -26,15 +26,10 @@ func kubectl(t *testing.T, stdin string, args ...string) result {
 	return env.Run(t, stdin, args...)
 }
 
-// cleanupKubectl runs kubectl from a cleanup function, where the test's context (which kubectl
-// would otherwise run under) is already canceled, as the e2e suite's helper of the same name does.
+// cleanupKubectl runs kubectl from a cleanup function (see cluster.CleanupRun).
 func cleanupKubectl(t *testing.T, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), kubectlTimeout)
-	defer cancel()
-	if out, errOut, err := env.Kubectl(ctx, "", args...); err != nil {
-		t.Errorf("cleanup: kubectl %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
-	}
+	env.CleanupRun(t, args...)
 }
 
 func mustKubectl(t *testing.T, stdin string, args ...string) result {
